@@ -1,0 +1,39 @@
+"""Shared command-line pieces: the paper's flags, logging, and one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from .errors import BayesTDAError
+
+
+def add_experiment_flags(parser: argparse.ArgumentParser, all_by_default: bool = False) -> None:
+    """--task / --num_per_class / --seed_id / --arch, as the paper's scripts take them."""
+    default_task, default_n, default_seed = (None, None, None) if all_by_default else ("mnist3", 10, 0)
+    parser.add_argument("--task", default=default_task, help="mnist3, cifar10 or mnist (appendix)")
+    parser.add_argument("--num_per_class", type=int, default=default_n, help="train items per class")
+    parser.add_argument("--seed_id", type=int, default=default_seed, help="which of the 10 seeds (0..9)")
+    parser.add_argument("--arch", default="cnn", help="cnn (2-layer, the paper's) or cnn3 (3-layer)")
+    parser.add_argument("--overwrite", action="store_true", help="recompute outputs that already exist")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
+    """Run a script's main; a BayesTDAError becomes one line on stderr and exit status 2."""
+    setup_logging()
+    try:
+        code = main(argv)
+    except BayesTDAError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(code or 0)

@@ -1,0 +1,116 @@
+"""Shared torch.func pieces: flat parameter vectors, per-sample gradients, losses of many models, HVPs.
+
+Each gradient is computed once per checkpoint, never per pair; everything here works on batches of
+samples or of models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad, jvp, vmap
+from torch.nn import functional as F
+
+Params = dict[str, torch.Tensor]
+
+
+@dataclass
+class FlatView:
+    """Maps between a model's named parameters and one flat vector (in named_parameters order)."""
+
+    names: list[str]
+    shapes: list[torch.Size]
+
+    @classmethod
+    def of(cls, params: Params) -> FlatView:
+        return cls(list(params), [p.shape for p in params.values()])
+
+    @property
+    def sizes(self) -> list[int]:
+        return [s.numel() for s in self.shapes]
+
+    @property
+    def numel(self) -> int:
+        return sum(self.sizes)
+
+    def flatten(self, params: Params, batch_dims: int = 0) -> torch.Tensor:
+        """[*batch, P] from a dict of [*batch, *shape] tensors."""
+        return torch.cat([params[n].flatten(batch_dims) for n in self.names], dim=-1)
+
+    def unflatten(self, flat: torch.Tensor) -> Params:
+        """Dict of [*batch, *shape] tensors from [*batch, P]."""
+        batch = flat.shape[:-1]
+        chunks = torch.split(flat, self.sizes, dim=-1)
+        return {n: c.reshape(*batch, *s) for n, c, s in zip(self.names, chunks, self.shapes)}
+
+
+def detached_params(model: nn.Module, trainable_only: bool = True) -> Params:
+    """The model's (trainable) parameters as a dict of detached tensors."""
+    return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad or not trainable_only}
+
+
+def mean_loss_fn(net: nn.Module) -> Callable[[Params, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Mean cross-entropy of a batch under the given parameters (buffers and frozen weights from net)."""
+
+    def loss(params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(functional_call(net, params, (x,)), y)
+
+    return loss
+
+
+def per_sample_grads(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """[N, P] gradients of each item's own loss (a batch of one), by vmap(grad) in chunks."""
+    loss = mean_loss_fn(net)
+    view = FlatView.of(params)
+
+    def one(p: Params, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
+        return view.flatten(grad(loss)(p, xi.unsqueeze(0), yi.unsqueeze(0)))
+
+    batched = vmap(one, in_dims=(None, 0, 0))
+    return torch.cat([batched(params, x[i : i + chunk], y[i : i + chunk]) for i in range(0, len(y), chunk)])
+
+
+def per_sample_losses(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """[N] cross-entropy of each item under one model."""
+    with torch.no_grad():
+        out = [
+            F.cross_entropy(functional_call(net, params, (x[i : i + chunk],)), y[i : i + chunk], reduction="none")
+            for i in range(0, len(y), chunk)
+        ]
+    return torch.cat(out)
+
+
+def losses_of_models(net: nn.Module, models: list[Params], x: torch.Tensor, y: torch.Tensor, stacked: bool = False, model_chunk: int = 32) -> torch.Tensor:
+    """[k, N] per-sample test losses of k models; a loop on CPU, vmap over stacked models on GPUs."""
+    if not stacked:
+        return torch.stack([per_sample_losses(net, p, x, y) for p in models])
+
+    def one(p: Params) -> torch.Tensor:
+        return F.cross_entropy(functional_call(net, p, (x,)), y, reduction="none")
+
+    rows = []
+    with torch.no_grad():
+        for i in range(0, len(models), model_chunk):
+            group = models[i : i + model_chunk]
+            stack = {n: torch.stack([m[n] for m in group]) for n in group[0]}
+            rows.append(vmap(one)(stack))
+    return torch.cat(rows)
+
+
+def batch_hvp(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """[r, P] Hessian-vector products of the batch's mean loss with r flat vectors (forward-over-reverse)."""
+    loss = mean_loss_fn(net)
+    view = FlatView.of(params)
+
+    def grad_flat(flat: torch.Tensor) -> torch.Tensor:
+        return view.flatten(grad(loss)(view.unflatten(flat), x, y))
+
+    theta = view.flatten(params)
+
+    def one(v: torch.Tensor) -> torch.Tensor:
+        return jvp(grad_flat, (theta,), (v,))[1]
+
+    return vmap(one)(vectors)

@@ -1,0 +1,144 @@
+"""One trainer for the paper's CNN training, LOO and ATS: many models sharing one batch order.
+
+Every model k starts from its own parameters with a fresh `Adam(lr=1e-3, weight_decay=5e-3)` and,
+on each batch, minimises mean_i(w_ki * loss_i): w = 1 is the paper's training, w_kj = 0 removes item j
+from model k (the paper's LOO sets that item's loss to 0 and still divides by the full batch size).
+Two strategies give the same result: a plain loop over models (fastest on a 2-core CPU) and stacked
+parameters trained together with torch.func.vmap (for GPUs).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+
+from .functional import Params
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = ("auto", "loop", "stacked")
+
+
+@dataclass(frozen=True)
+class AdamSettings:
+    """The paper's optimiser for CNNs (and LOO/ATS): Adam with L2 weight decay (not AdamW)."""
+
+    lr: float = 1e-3
+    weight_decay: float = 5e-3
+
+
+BATCH_SIZE = 32
+
+
+def paper_batch_order(n: int, epochs: int, batch_size: int = BATCH_SIZE) -> list[list[torch.Tensor]]:
+    """Batches of item positions for each epoch, drawn from torch's global RNG exactly as the paper's
+    `DataLoader(train, batch_size=32, shuffle=True)` draws them (the dataset's content plays no part)."""
+    loader = DataLoader(list(range(n)), batch_size=batch_size, shuffle=True)
+    return [list(loader) for _ in range(epochs)]
+
+
+def resolve_strategy(strategy: str, device: torch.device | str) -> str:
+    """'auto' picks the loop on CPU (measured 2x faster there) and stacked models on a GPU."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
+    if strategy == "auto":
+        return "stacked" if torch.device(device).type == "cuda" else "loop"
+    return strategy
+
+
+class LoopTrainer:
+    """k independent modules, each with its own Adam; bitwise the paper's loop for k = 1."""
+
+    def __init__(self, net: nn.Module, starts: list[Params], adam: AdamSettings) -> None:
+        self.models = []
+        self.optimizers = []
+        for start in starts:
+            model = copy.deepcopy(net)
+            model.load_state_dict(start, strict=False)
+            model.train()
+            self.models.append(model)
+            self.optimizers.append(torch.optim.Adam(model.parameters(), lr=adam.lr, weight_decay=adam.weight_decay))
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+        losses = []
+        for k, (model, opt) in enumerate(zip(self.models, self.optimizers)):
+            opt.zero_grad()
+            per_item = F.cross_entropy(model(x), y, reduction="none")
+            loss = per_item.mean() if weights is None else (per_item * weights[k]).mean()
+            loss.backward()
+            opt.step()
+            losses.append(loss.detach())
+        return torch.stack(losses)
+
+    def params(self) -> list[Params]:
+        return [{n: p.detach().clone() for n, p in m.named_parameters()} for m in self.models]
+
+
+class StackedTrainer:
+    """k models as stacked parameters [k, ...] trained together with vmap and one elementwise Adam."""
+
+    def __init__(self, net: nn.Module, starts: list[Params], adam: AdamSettings) -> None:
+        self.net = net
+        names = [n for n, p in net.named_parameters() if p.requires_grad]
+        self.stacked = {n: torch.stack([s[n] for s in starts]).clone().requires_grad_(True) for n in names}
+        self.optimizer = torch.optim.Adam(self.stacked.values(), lr=adam.lr, weight_decay=adam.weight_decay)
+
+        def loss(params: Params, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+            return (F.cross_entropy(functional_call(net, params, (x,)), y, reduction="none") * w).mean()
+
+        self._losses = vmap(loss, in_dims=(0, None, None, 0))
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+        k = next(iter(self.stacked.values())).shape[0]
+        w = torch.ones(k, len(y), dtype=x.dtype, device=x.device) if weights is None else weights
+        self.optimizer.zero_grad()
+        losses = self._losses(self.stacked, x, y, w)
+        losses.sum().backward()  # each model's slice gets the gradient of its own loss
+        self.optimizer.step()
+        return losses.detach()
+
+    def params(self) -> list[Params]:
+        k = next(iter(self.stacked.values())).shape[0]
+        return [{n: p[i].detach().clone() for n, p in self.stacked.items()} for i in range(k)]
+
+
+def make_trainer(net: nn.Module, starts: list[Params], strategy: str, adam: AdamSettings = AdamSettings()):
+    device = next(iter(starts[0].values())).device
+    kind = resolve_strategy(strategy, device)
+    return (StackedTrainer if kind == "stacked" else LoopTrainer)(net, starts, adam)
+
+
+def train_many(
+    net: nn.Module,
+    starts: list[Params],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batches: list[list[torch.Tensor]],
+    weights: torch.Tensor | None = None,
+    strategy: str = "auto",
+    adam: AdamSettings = AdamSettings(),
+    on_epoch_end=None,
+    progress=None,
+) -> list[Params]:
+    """Train k models from `starts` over the shared batch order; weights [k, n] per model and item.
+
+    on_epoch_end(epoch, trainer, mean_losses[k]) is called after every epoch (checkpoints, metrics).
+    """
+    trainer = make_trainer(net, starts, strategy, adam)
+    for epoch, epoch_batches in enumerate(batches):
+        running = torch.zeros(len(starts), dtype=torch.float64)
+        for positions in epoch_batches:
+            w = None if weights is None else weights[:, positions]
+            running += trainer.step(x[positions], y[positions], w).double()
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, trainer, running / len(epoch_batches))
+        if progress is not None:
+            progress.update(1)
+    return trainer.params()

@@ -1,0 +1,39 @@
+"""Build the paper's train/test subsets (x, y, canonical idx) as data/<task>/*.pt files.
+
+By default from the shipped subset arrays; `--source mnist-full` selects the same indices from the
+shipped full MNIST, `--source torchvision --data-root DIR` from a download (where torchvision imports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bayestda.cli import run  # noqa: E402
+from bayestda.data import SOURCES, generate_subsets  # noqa: E402
+from bayestda.experiment import TASKS, check_size, check_task  # noqa: E402
+
+log = logging.getLogger("run_subset_generation")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--task", help=f"one of {', '.join(TASKS)}; default: all")
+    parser.add_argument("--num_per_class", type=int, help="one train size; default: all sizes of the task")
+    parser.add_argument("--source", default="shipped", help=f"one of {', '.join(SOURCES)}")
+    parser.add_argument("--data-root", type=Path, help="download folder for --source torchvision")
+    args = parser.parse_args(argv)
+    tasks = [check_task(args.task).name] if args.task else list(TASKS)
+    for task in tasks:
+        sizes = [check_size(task, args.num_per_class)] if args.num_per_class else list(TASKS[task].sizes)
+        paths = generate_subsets(task, sizes, source=args.source, data_root=args.data_root)
+        log.info("%s: %d subset files from source %s", task, len(paths), args.source)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
