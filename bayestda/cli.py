@@ -20,6 +20,21 @@ def add_experiment_flags(parser: argparse.ArgumentParser, all_by_default: bool =
     parser.add_argument("--overwrite", action="store_true", help="recompute outputs that already exist")
 
 
+def add_tda_flags(parser: argparse.ArgumentParser) -> None:
+    """The per-seed TDA script flags: experiment, checkpoints, strategy, device."""
+    add_experiment_flags(parser)
+    parser.add_argument("--ckpts", type=int, nargs="+", help="checkpoint epochs to process (default: the last five)")
+    parser.add_argument("--strategy", default="auto", help="many-model trainer: auto, loop (CPU) or stacked (GPU)")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+
+
+def tda_job(args: argparse.Namespace):
+    """(experiment, seed) named by the per-seed flags, validated."""
+    from .experiment import Experiment, check_seed_id
+
+    return Experiment(args.arch, args.task, args.num_per_class), check_seed_id(args.seed_id)
+
+
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,

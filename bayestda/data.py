@@ -127,9 +127,14 @@ def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) 
 
 
 def cnn_transform(dataset: str, images: np.ndarray) -> torch.Tensor:
-    """The paper's CNN transform: MNIST ToTensor only; CIFAR-10 ToTensor then Normalize(0.5, 0.5)."""
+    """The paper's CNN transform: MNIST ToTensor only; CIFAR-10 ToTensor then Normalize(0.5, 0.5).
+
+    The result has the strides of the paper's stacked batches, (C·H·W, H·W, W, 1): with one channel a
+    permuted tensor keeps stride 1 on C, which oneDNN reads as channels-last and convolves differently.
+    """
     x = to_tensor(images)
-    return normalize(x, CIFAR_MEAN, CIFAR_STD) if dataset == "cifar10" else x
+    x = normalize(x, CIFAR_MEAN, CIFAR_STD) if dataset == "cifar10" else x
+    return torch.empty(x.shape, dtype=x.dtype).copy_(x)
 
 
 # --- subsets --------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from .functional import Params
+from .parallel import split, thread_map
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,23 @@ class LoopTrainer:
     def params(self) -> list[Params]:
         return [{n: p.detach().clone() for n, p in m.named_parameters()} for m in self.models]
 
+    def run_independently(self, x: torch.Tensor, y: torch.Tensor, batches: list[list[torch.Tensor]],
+                          weights: torch.Tensor | None, workers: int) -> None:
+        """All epochs for each model on its own, models spread over CPU threads (no per-epoch callback)."""
+
+        def train_group(group: list[int]) -> None:
+            for k in group:
+                model, opt = self.models[k], self.optimizers[k]
+                for epoch_batches in batches:
+                    for positions in epoch_batches:
+                        opt.zero_grad()
+                        per_item = F.cross_entropy(model(x[positions]), y[positions], reduction="none")
+                        w = None if weights is None else weights[k, positions]
+                        (per_item.mean() if w is None else (per_item * w).mean()).backward()
+                        opt.step()
+
+        thread_map(train_group, split(list(range(len(self.models))), workers), workers)
+
 
 class StackedTrainer:
     """k models as stacked parameters [k, ...] trained together with vmap and one elementwise Adam."""
@@ -126,12 +144,19 @@ def train_many(
     adam: AdamSettings = AdamSettings(),
     on_epoch_end=None,
     progress=None,
+    workers: int = 1,
 ) -> list[Params]:
     """Train k models from `starts` over the shared batch order; weights [k, n] per model and item.
 
     on_epoch_end(epoch, trainer, mean_losses[k]) is called after every epoch (checkpoints, metrics).
+    Without it, the loop strategy trains the models independently over `workers` CPU threads.
     """
     trainer = make_trainer(net, starts, strategy, adam)
+    if isinstance(trainer, LoopTrainer) and on_epoch_end is None and workers > 1:
+        trainer.run_independently(x, y, batches, weights, workers)
+        if progress is not None:
+            progress.update(len(batches))
+        return trainer.params()
     for epoch, epoch_batches in enumerate(batches):
         running = torch.zeros(len(starts), dtype=torch.float64)
         for positions in epoch_batches:

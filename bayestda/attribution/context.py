@@ -1,0 +1,72 @@
+"""What every method needs at one checkpoint, computed once and shared: gradients, test losses."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..data import Subset
+from ..functional import FlatView, Params, per_sample_grads, per_sample_losses
+from ..parallel import default_workers
+from ..training import AdamSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CheckpointContext:
+    """One checkpoint θ_t with its train and test data; caches each gradient the first time it is asked for.
+
+    Everything is computed in `dtype` (float32 by default; float64 for exact comparisons in tests).
+    """
+
+    net: nn.Module
+    params: Params
+    train: Subset
+    test: Subset
+    seed: int
+    epochs: int
+    adam: AdamSettings = AdamSettings()
+    strategy: str = "auto"
+    dtype: torch.dtype = torch.float32
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.net = self.net.to(self.dtype).eval()
+        self.params = {n: p.to(self.dtype) for n, p in self.params.items()}
+        self.train = Subset(self.train.x.to(self.dtype), self.train.y, self.train.idx)
+        self.test = Subset(self.test.x.to(self.dtype), self.test.y, self.test.idx)
+
+    @property
+    def view(self) -> FlatView:
+        return FlatView.of(self.params)
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.params.values())).device
+
+    def _cached(self, key: str, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    @property
+    def workers(self) -> int:
+        return default_workers(self.device)
+
+    def train_grads(self) -> torch.Tensor:
+        """[n_train, P]: ∇θ L(z_j) for every train item (each item's own mean loss)."""
+        return self._cached("train_grads", lambda: per_sample_grads(self.net, self.params, self.train.x, self.train.y,
+                                                                         workers=self.workers))
+
+    def test_grads(self) -> torch.Tensor:
+        """[n_test, P]: ∇θ L(z) for every test item."""
+        return self._cached("test_grads", lambda: per_sample_grads(self.net, self.params, self.test.x, self.test.y,
+                                                                        workers=self.workers))
+
+    def test_losses(self) -> torch.Tensor:
+        """[n_test]: per-item test loss at θ_t."""
+        return self._cached("test_losses", lambda: per_sample_losses(self.net, self.params, self.test.x, self.test.y))

@@ -1,0 +1,37 @@
+"""Gradient-similarity methods: Grad-Dot, Grad-Cos and TracIn, as matrix products of per-sample gradients.
+
+- GD (Grad-Dot):  τ(z_j, z) = ∇θ L(z_j) · ∇θ L(z)
+- GC (Grad-Cos):  τ(z_j, z) = ∇θ L(z_j) · ∇θ L(z) / (‖∇θ L(z_j)‖ ‖∇θ L(z)‖)
+- TracIn (TracInCP): τ(z_j, z) = Σ_t η_t ∇θ_t L(z_j) · ∇θ_t L(z); each checkpoint's file holds its term η_t·GD_t.
+Signs: positive = helpful (the paper's raw signs).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .context import CheckpointContext
+
+
+def grad_dot(ctx: CheckpointContext) -> torch.Tensor:
+    """[n_train, n_test] dot products of train and test gradients."""
+    return ctx.train_grads() @ ctx.test_grads().T
+
+
+def grad_cos(ctx: CheckpointContext) -> torch.Tensor:
+    """[n_train, n_test] cosine similarities of train and test gradients."""
+    eps = torch.finfo(ctx.dtype).eps
+    train = ctx.train_grads()
+    test = ctx.test_grads()
+    return (train @ test.T) / (train.norm(dim=1, keepdim=True).clamp_min(eps) * test.norm(dim=1).clamp_min(eps))
+
+
+def tracin_term(ctx: CheckpointContext, lr: float | None = None) -> torch.Tensor:
+    """This checkpoint's TracInCP term η_t · GD_t (η_t = the optimiser's learning rate at the checkpoint)."""
+    return (ctx.adam.lr if lr is None else lr) * grad_dot(ctx)
+
+
+def tracin(contexts: list[CheckpointContext], lrs: list[float] | None = None) -> torch.Tensor:
+    """TracInCP over several checkpoints: the sum of their terms."""
+    lrs = lrs or [None] * len(contexts)
+    return sum(tracin_term(c, lr) for c, lr in zip(contexts, lrs))

@@ -1,0 +1,57 @@
+"""Ground-truth methods by retraining: leave-one-out (LOO) and adding the sample (ATS).
+
+LOO (paper, `loo`): from θ_t, a fresh Adam(lr=1e-3, wd=5e-3), torch.manual_seed(seed), then the full
+number of epochs with `DataLoader(batch_size=32, shuffle=True)` batches, the removed item's loss set to 0
+(the batch mean still divides by the full batch size).  τ = L(z; θ_{−j}) − L(z; θ_t).
+Corrected (`loo_corrected`): the baseline is the full-data twin that continues from θ_t with the same
+seed and batch order, τ = L(z; θ_{−j}) − L(z; θ_full); it removes the effect of the extra training.
+One run of n + 1 models (one per removed item, plus the twin) gives both.
+
+ATS (`ats`): from θ_t, a fresh Adam, one step on the single train item z_j.  τ = L(z; θ_{+j}) − L(z; θ_t).
+Signs: LOO positive = helpful; ATS negative = helpful (the paper's raw signs).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..functional import losses_of_models
+from ..training import paper_batch_order, resolve_strategy, train_many
+from .context import CheckpointContext
+
+
+def loo_weights(n: int, dtype: torch.dtype) -> torch.Tensor:
+    """[n + 1, n]: row j removes item j (weight 0); the last row keeps every item (the full-data twin)."""
+    weights = torch.ones(n + 1, n, dtype=dtype)
+    weights[torch.arange(n), torch.arange(n)] = 0
+    return weights
+
+
+def loo(ctx: CheckpointContext, progress=None) -> dict[str, torch.Tensor]:
+    """{'loo', 'loo_corrected'}: [n_train, n_test] each, from one run of n + 1 models."""
+    n = len(ctx.train)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(ctx.seed)
+        batches = paper_batch_order(n, ctx.epochs)
+    starts = [ctx.params] * (n + 1)
+    finals = train_many(ctx.net, starts, ctx.train.x, ctx.train.y, batches, loo_weights(n, ctx.dtype),
+                        strategy=ctx.strategy, adam=ctx.adam, progress=progress, workers=ctx.workers)
+    stacked = resolve_strategy(ctx.strategy, ctx.device) == "stacked"
+    after = losses_of_models(ctx.net, finals, ctx.test.x, ctx.test.y, stacked=stacked, workers=ctx.workers)
+    return {"loo": after[:n] - ctx.test_losses()[None], "loo_corrected": after[:n] - after[n][None]}
+
+
+def ats(ctx: CheckpointContext, model_chunk: int = 64) -> torch.Tensor:
+    """[n_train, n_test]: one fresh-Adam step per train item, all items at once (stacked parameters)."""
+    grads = ctx.view.unflatten(ctx.train_grads())  # each item's gradient, computed once
+    stacked = resolve_strategy(ctx.strategy, ctx.device) == "stacked"
+    rows = []
+    for start in range(0, len(ctx.train), model_chunk):
+        end = min(start + model_chunk, len(ctx.train))
+        models = {n: p.expand(end - start, *p.shape).clone().requires_grad_(True) for n, p in ctx.params.items()}
+        for name, tensor in models.items():
+            tensor.grad = grads[name][start:end].clone()
+        torch.optim.Adam(models.values(), lr=ctx.adam.lr, weight_decay=ctx.adam.weight_decay).step()
+        stepped = [{n: p[i].detach() for n, p in models.items()} for i in range(end - start)]
+        rows.append(losses_of_models(ctx.net, stepped, ctx.test.x, ctx.test.y, stacked=stacked, workers=ctx.workers))
+    return torch.cat(rows) - ctx.test_losses()[None]

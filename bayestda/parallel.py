@@ -1,0 +1,62 @@
+"""Run independent pieces of work (models, chunks) on CPU threads, one torch thread each.
+
+On the 2-core CPU two single-threaded workers beat torch's intra-op threading on these small CNNs
+(measured: 30 test-set evaluations 5.6 s -> 3.0 s, training steps 16.9 -> 13.2 ms per model).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import torch
+from torch import nn
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_workers(device: torch.device | str = "cpu") -> int:
+    """One worker per torch CPU thread on CPU; a single worker on accelerators."""
+    return torch.get_num_threads() if torch.device(device).type == "cpu" else 1
+
+
+def _single_threaded() -> None:
+    torch.set_num_threads(1)
+
+
+def thread_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
+    """[fn(item) for item in items], spread over `workers` threads (in order)."""
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(workers, initializer=_single_threaded) as pool:
+        return list(pool.map(fn, items))
+
+
+def map_groups(fn: Callable[[nn.Module, list[T]], list[R]], net: nn.Module, items: Iterable[T], workers: int) -> list[R]:
+    """fn(net_copy, group) over contiguous groups of items, one private copy of `net` per thread.
+
+    torch.func.functional_call swaps a module's parameters in place, so threads must never share one.
+    """
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        return fn(net, items)
+    groups = split(items, workers)
+    jobs = [(copy.deepcopy(net), group) for group in groups]
+    results = thread_map(lambda job: fn(*job), jobs, len(jobs))
+    return [r for part in results for r in part]
+
+
+def split(items: list[T], parts: int) -> list[list[T]]:
+    """Contiguous, nearly equal parts (no empty ones)."""
+    parts = max(1, min(parts, len(items)))
+    size, extra = divmod(len(items), parts)
+    out, start = [], 0
+    for i in range(parts):
+        end = start + size + (1 if i < extra else 0)
+        out.append(items[start:end])
+        start = end
+    return out

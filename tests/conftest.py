@@ -1,0 +1,43 @@
+"""Shared fixtures: generated subsets and one real trained seed (cnn_mnist3_10pc, seed 446) in a temp root."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+# Outputs of the whole test session go to a temporary root, never into the repository.
+_ROOT = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def output_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bayestda")
+    os.environ["BAYESTDA_OUTPUT_ROOT"] = str(root / "out")
+    os.environ["BAYESTDA_SUBSET_DIR"] = str(root / "data")
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    return root
+
+
+@pytest.fixture(scope="session")
+def mnist3_subsets(output_root):
+    from bayestda.data import generate_subsets
+
+    generate_subsets("mnist3", [10])
+    return output_root
+
+
+@pytest.fixture(scope="session")
+def experiment():
+    from bayestda.experiment import Experiment
+
+    return Experiment("cnn", "mnist3", 10)
+
+
+@pytest.fixture(scope="session")
+def trained_seed(mnist3_subsets, experiment):
+    """The paper's seed 446 trained once for the whole session (about 6 s)."""
+    from bayestda.ensemble import train_seed
+
+    return train_seed(experiment, 446)
