@@ -125,7 +125,8 @@ def load_inverse(experiment: Experiment, seed: int, epoch: int, methods) -> dict
             continue
         path = inverse_hvp_path(experiment, method, seed, epoch)
         if not path.exists():
-            raise BayesTDAError(f"missing inverse-HVP vectors {path}; run: {scores.score_command(experiment, method, seed).split(' then ')[0]}")
+            command = scores.score_command(experiment, method, seed).split(" then ")[0]
+            raise BayesTDAError(f"missing inverse-HVP vectors {path}; run: {command}")
         out[method] = InverseHVP.from_blob(torch.load(path))
     return out
 
