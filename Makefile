@@ -1,0 +1,31 @@
+# bayestda: set-up, the main job, tests and benchmarks. Needs only Python 3.11 and the package registries.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+EXPERIMENT ?= cnn_mnist3_10pc
+
+.PHONY: setup reproduce test bench lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: req.txt req-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r req-dev.txt
+	touch $@
+
+# data, training (10 seeds), all TDA methods, p-values, correlations, summary for one experiment
+reproduce: setup
+	$(PY) run_subset_generation.py --task $(word 2,$(subst _, ,$(EXPERIMENT)))
+	$(PY) run_reproduce.py --experiment $(EXPERIMENT)
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/bench_tda.py
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf models tda_scores results data/*/*.pt

@@ -1,0 +1,31 @@
+"""Noise decomposition: how much of a pair's score variance comes from the seed vs the checkpoint.
+
+For each pair, with s[seed, checkpoint]: total variance about the grand mean = between-seed part
+(variance of the per-seed means) + within-run part (mean over seeds of the variance across that seed's
+checkpoints), both with ddof=0 so the two add up exactly. Summed over pairs, their fractions test the
+paper's claim that model initialisation dominates batch composition.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..experiment import Experiment
+from ..io import save_csv
+from .posterior import PosteriorScores
+
+
+def decompose(post: PosteriorScores) -> dict[str, float]:
+    values = post.values  # [S, C, n, m]
+    between = values.mean(axis=1).var(axis=0).sum()
+    within = values.var(axis=1).mean(axis=0).sum()
+    total = between + within
+    return {"method": post.method, "between_seed_variance": float(between), "within_run_variance": float(within),
+            "between_seed_fraction": float(between / total) if total > 0 else float("nan"),
+            "within_run_fraction": float(within / total) if total > 0 else float("nan")}
+
+
+def compute_noise(experiment: Experiment, posteriors: dict[str, PosteriorScores]) -> pd.DataFrame:
+    table = pd.DataFrame([decompose(p) for p in posteriors.values()])
+    save_csv(table, experiment.results_dir() / "noise_decomposition.csv")
+    return table
