@@ -42,11 +42,10 @@ class LissaSettings:
 
 @dataclass(frozen=True)
 class ConvergedSettings:
-    """Exact Gauss-Newton solve: damping λ (default: the training weight decay) and residual tolerance."""
+    """Exact Gauss-Newton solve: damping λ (default: the training weight decay) and relative-residual tolerance."""
 
     damping: float = 5e-3
     tolerance: float = 1e-4
-    column_chunk: int = 65536
 
 
 @dataclass
@@ -129,30 +128,32 @@ def gauss_newton_rows(ctx: CheckpointContext, chunk: int = 16) -> torch.Tensor:
     return out / len(x) ** 0.5
 
 
-def _matmul_t64(a: torch.Tensor, b: torch.Tensor, chunk: int) -> torch.Tensor:
-    """a @ bᵀ in float64, accumulated over chunks of the shared (parameter) dimension."""
-    out = torch.zeros(a.shape[0], b.shape[0], dtype=torch.float64, device=a.device)
-    for i in range(0, a.shape[1], chunk):
-        out += a[:, i : i + chunk].double() @ b[:, i : i + chunk].double().T
-    return out
+def solve_gauss_newton(rows: torch.Tensor, rhs: torch.Tensor, damping: float, tolerance: float,
+                       max_refinements: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+    """(G + λI)⁻¹ rhs for G = rowsᵀ rows by Woodbury, refined until the relative residual is below tolerance.
 
+    (UUᵀ + λI)⁻¹ b = (b − U (λI + UᵀU)⁻¹ Uᵀ b) / λ with U = rowsᵀ; the small k x k system is factorised
+    once in float64, products run in the working precision, and each refinement round re-solves for
+    the residual b − (UUᵀ + λI) s. Returns the solution and ‖(G + λI) s − b‖ / ‖b‖ per right-hand side.
+    """
+    system = (rows @ rows.T).double() + damping * torch.eye(len(rows), dtype=torch.float64, device=rows.device)
+    factor = torch.linalg.cholesky(system)
 
-def solve_gauss_newton(rows: torch.Tensor, rhs: torch.Tensor, damping: float, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(G + λI)⁻¹ rhs for G = rowsᵀ rows by Woodbury, and the relative residual per right-hand side."""
-    kernel = _matmul_t64(rows, rows, chunk)  # [k, k] = Uᵀ U
-    system = kernel + damping * torch.eye(len(kernel), dtype=torch.float64, device=rows.device)
-    coeffs = torch.linalg.solve(system, _matmul_t64(rows, rhs, chunk))  # [k, r]
-    solution = torch.empty_like(rhs)
-    for i in range(0, rhs.shape[1], chunk):
-        part = rhs[:, i : i + chunk].double() - coeffs.T @ rows[:, i : i + chunk].double()
-        solution[:, i : i + chunk] = (part / damping).to(rhs.dtype)
-    # residual ‖(UUᵀ + λI) s − b‖ / ‖b‖, in float64
-    projected = _matmul_t64(solution, rows, chunk)  # [r, k] = s U
-    residual_sq = torch.zeros(rhs.shape[0], dtype=torch.float64, device=rhs.device)
-    for i in range(0, rhs.shape[1], chunk):
-        applied = projected @ rows[:, i : i + chunk].double() + damping * solution[:, i : i + chunk].double()
-        residual_sq += (applied - rhs[:, i : i + chunk].double()).pow(2).sum(1)
-    relative = residual_sq.sqrt() / rhs.double().norm(dim=1).clamp_min(1e-300)
+    def apply_inverse(b: torch.Tensor) -> torch.Tensor:
+        coeffs = torch.cholesky_solve((rows @ b.T).double(), factor).to(rows.dtype)  # [k, r]
+        return (b - coeffs.T @ rows) / damping
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        return (x @ rows.T) @ rows + damping * x
+
+    norms = rhs.norm(dim=1).clamp_min(torch.finfo(rhs.dtype).tiny)
+    solution = apply_inverse(rhs)
+    for _ in range(max_refinements + 1):
+        residual = rhs - apply(solution)
+        relative = residual.norm(dim=1) / norms
+        if relative.max() <= tolerance / 10:
+            break
+        solution = solution + apply_inverse(residual)
     return solution, relative
 
 
@@ -161,7 +162,7 @@ def converged(ctx: CheckpointContext, settings: ConvergedSettings = ConvergedSet
     side = choose_side(ctx, side)
     rhs, indices = (ctx.test_grads(), ctx.test.idx) if side == "test" else (ctx.train_grads(), ctx.train.idx)
     rows = gauss_newton_rows(ctx)
-    solution, residual = solve_gauss_newton(rows, rhs, settings.damping, settings.column_chunk)
+    solution, residual = solve_gauss_newton(rows, rhs, settings.damping, settings.tolerance)
     worst = residual.max().item()
     if worst > settings.tolerance:
         log.warning("Gauss-Newton solve: max relative residual %.2e exceeds tolerance %.0e", worst, settings.tolerance)
