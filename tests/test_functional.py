@@ -1,0 +1,39 @@
+"""Shared fast pieces give the same numbers as the plain ones."""
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from bayestda import layer_grads
+from bayestda.data import load_subset
+from bayestda.functional import per_sample_grads, per_sample_losses
+from bayestda.models import build_cnn
+from bayestda.models.cnn import max_pool_2x2
+
+
+def test_fast_max_pool_has_the_same_values_as_max_pool2d_including_odd_sizes_and_ties():
+    x = torch.randn(3, 4, 11, 13)
+    x[0, 0, :4, :4] = 0.25  # ties, as in blank MNIST regions
+    assert torch.equal(max_pool_2x2(x), F.max_pool2d(x, 2))
+
+
+@pytest.mark.parametrize("arch, channels, size", [("cnn", 1, 28), ("cnn3", 1, 28), ("cnn", 3, 32), ("cnn3", 3, 32)])
+def test_per_sample_gradients_from_one_backward_equal_vmap_grad(arch, channels, size):
+    torch.manual_seed(0)
+    net = build_cnn(arch, channels).double().eval()
+    params = {n: p.detach() for n, p in net.named_parameters()}
+    x, y = torch.randn(6, channels, size, size, dtype=torch.float64), torch.randint(0, 10, (6,))
+    assert layer_grads.supports(net, params)
+    by_layers = per_sample_grads(net, params, x, y, chunk=4, method="layers", workers=2)
+    by_vmap = per_sample_grads(net, params, x, y, chunk=4, method="vmap")
+    assert torch.allclose(by_layers, by_vmap, rtol=1e-10, atol=1e-12)
+
+
+def test_evaluation_losses_use_the_models_forward_values(mnist3_subsets):
+    torch.manual_seed(0)
+    net = build_cnn("cnn", 1).eval()
+    test = load_subset("mnist3", "test").head(50)
+    params = {n: p.detach() for n, p in net.named_parameters()}
+    with torch.enable_grad():  # the paper's nn.MaxPool2d path
+        reference = F.cross_entropy(net(test.x), test.y, reduction="none").detach()
+    assert torch.equal(per_sample_losses(net, params, test.x, test.y, chunk=50), reference)
