@@ -12,6 +12,7 @@ from bayestda.data import (
     read_index_list,
 )
 from bayestda.errors import BayesTDAError
+from bayestda.paths import DATA_DIR
 
 
 def test_selecting_paper_indices_from_full_mnist_gives_the_shipped_subset_tensors():
@@ -26,7 +27,7 @@ def test_selecting_paper_indices_from_full_mnist_gives_the_shipped_subset_tensor
 def test_items_follow_index_list_order_and_carry_canonical_index(mnist3_subsets):
     train = load_subset("mnist3", "train", 10)
     assert train.idx.tolist() == read_index_list("mnist3", "train", 10).tolist()
-    full = np.load("data/mnist/mnist_full.npz")
+    full = np.load(DATA_DIR / "mnist" / "mnist_full.npz")
     i = 7
     x, y, idx = train[i]
     assert y.item() == full["train_labels"][idx.item()]

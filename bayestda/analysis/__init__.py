@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pandas as pd
+
 from ..attribution import METHODS
 from ..experiment import Experiment
 from .correlations import compute_correlations
@@ -30,8 +32,6 @@ def run_correlations(experiment: Experiment, methods=METHODS, seeds=None) -> str
     posteriors = load_all(experiment, methods, seeds)
     significance_path = experiment.results_dir() / "significance.csv"
     if significance_path.exists():
-        import pandas as pd
-
         significance = pd.read_csv(significance_path)
     else:
         significance = compute_pvalues(experiment, posteriors)

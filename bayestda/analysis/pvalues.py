@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pandas as pd
 
 from ..experiment import Experiment
@@ -44,12 +43,3 @@ def mean_pvalues(significance: pd.DataFrame) -> pd.DataFrame:
     """K x method table of mean p-values under the paper's z-test."""
     paper = significance[significance["test"] == "z (paper)"]
     return paper.pivot(index="K", columns="method", values="mean_p")
-
-
-def fraction_significant(significance: pd.DataFrame, k: int = 5) -> pd.Series:
-    rows = significance[(significance["test"] == "z (paper)") & (significance["K"] == k)]
-    return rows.set_index("method")["fraction_p_below_0.05"]
-
-
-def np_mean(values) -> float:
-    return float(np.mean(values))
