@@ -100,11 +100,12 @@ def check_methods(methods) -> list[str]:
 
 def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrite: bool = False,
                strategy: str = "auto", device: str = "cpu", use_stored_inverse: bool = False,
-               keep_inverse: bool = True) -> None:
+               keep_inverse: bool = True, show_progress: bool = True) -> None:
     """Compute and write the given methods for every selected checkpoint of one seed."""
     methods = check_methods(methods)
     epochs = experiment.check_checkpoint_epochs(epochs)
-    for epoch in tqdm(epochs, desc=f"{experiment.name} seed {seed} [{','.join(methods)}]", unit="ckpt"):
+    bar = tqdm(epochs, desc=f"{experiment.name} seed {seed} [{','.join(methods)}]", unit="ckpt", disable=not show_progress)
+    for epoch in bar:
         pending = [m for m in methods if overwrite or not scores.exists(experiment, m, seed, epoch)]
         if not pending:
             log.info("skip checkpoint %d: %s exist (use --overwrite to recompute)", epoch, ", ".join(methods))
