@@ -28,12 +28,12 @@ def _save(fig, path: Path) -> list[Path]:
 
 def correlation_heatmaps(correlations: dict[str, pd.DataFrame], kind: str, title: str, path: Path) -> list[Path]:
     """One row of annotated heatmaps, one per statistic (μ, σ, μ/σ), for Pearson or Spearman."""
-    fig, axes = plt.subplots(1, len(STATISTICS), figsize=(5.2 * len(STATISTICS), 4.6))
+    fig, axes = plt.subplots(1, len(STATISTICS), figsize=(5.0 * len(STATISTICS) + 1.5, 4.8), sharey=True)
     for ax, (statistic, label) in zip(axes, STATISTICS.items()):
         matrix = correlations[f"{kind}_corr_{statistic}"]
         image = ax.imshow(matrix.to_numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
         ax.set_xticks(range(len(matrix)), matrix.columns, rotation=45, ha="right")
-        ax.set_yticks(range(len(matrix)), matrix.index)
+        ax.set_yticks(range(len(matrix)), matrix.index if ax is axes[0] else [])
         for i in range(len(matrix)):
             for j in range(len(matrix)):
                 ax.text(j, i, f"{matrix.iat[i, j]:.2f}", ha="center", va="center", fontsize=7)

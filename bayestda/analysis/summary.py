@@ -18,9 +18,15 @@ def _table(frame: pd.DataFrame, digits: int = 3) -> str:
     rule = "| " + " | ".join(["---"] * (len(frame.columns) + 1)) + " |"
     rows = []
     for index, row in frame.iterrows():
-        cells = [f"{v:.{digits}g}" if isinstance(v, float | np.floating) else str(v) for v in row]
+        cells = [_cell(v, digits) for v in row]
         rows.append("| " + " | ".join([str(index)] + cells) + " |")
     return "\n".join([header, rule, *rows])
+
+
+def _cell(value, digits: int) -> str:
+    if isinstance(value, float | np.floating):
+        return str(int(value)) if value.is_integer() and abs(value) >= 1 else f"{value:.{digits}g}"
+    return str(value)
 
 
 def _mean_abs(matrix: pd.DataFrame, rows, cols) -> float:
