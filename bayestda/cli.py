@@ -35,6 +35,32 @@ def tda_job(args: argparse.Namespace):
     return Experiment(args.arch, args.task, args.num_per_class), check_seed_id(args.seed_id)
 
 
+def run_tda_script(description: str, methods, argv: list[str] | None = None) -> int:
+    """The body of every per-seed TDA script: parse the flags, then compute and write `methods`."""
+    from .pipeline import run_scores
+
+    parser = argparse.ArgumentParser(description=description)
+    add_tda_flags(parser)
+    args = parser.parse_args(argv)
+    experiment, seed = tda_job(args)
+    run_scores(experiment, seed, methods, args.ckpts, overwrite=args.overwrite, strategy=args.strategy, device=args.device)
+    return 0
+
+
+def analysis_jobs(description: str, argv: list[str] | None = None):
+    """(experiments, methods) from the analysis scripts' --experiment (repeatable) and --methods flags."""
+    from .attribution import METHODS
+    from .experiment import Experiment
+    from .pipeline import check_methods
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--experiment", action="append", default=None, help="e.g. cnn_mnist3_10pc (repeatable)")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
+    args = parser.parse_args(argv)
+    experiments = [Experiment.parse(name) for name in args.experiment or ["cnn_mnist3_10pc"]]
+    return experiments, check_methods(args.methods.split(","))
+
+
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,

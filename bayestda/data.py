@@ -140,7 +140,10 @@ def cnn_transform(dataset: str, images: np.ndarray) -> torch.Tensor:
 # --- subsets --------------------------------------------------------------------------------------
 @dataclass
 class Subset:
-    """A transformed subset: x [N,C,H,W] float32, y [N] int64, idx [N] canonical indices."""
+    """A transformed subset: x [N,C,H,W] float32, y [N] int64, idx [N] canonical indices.
+
+    A map-style dataset yielding (x, y, idx), as the paper's datasets do: DataLoader(subset) works.
+    """
 
     x: torch.Tensor
     y: torch.Tensor

@@ -81,16 +81,6 @@ def test_losses(model, ctx):
                           for i in range(0, len(ctx.test), 64)])
 
 
-class Items(torch.utils.data.Dataset):
-    def __init__(self, subset):
-        self.subset = subset
-
-    def __len__(self):
-        return len(self.subset)
-
-    def __getitem__(self, i):
-        return self.subset[i]
-
 
 def paper_ats(model, ctx):
     for j in range(len(ctx.train)):
@@ -110,7 +100,7 @@ def paper_loo(model, ctx):
         before = test_losses(m, ctx)
         opt = torch.optim.Adam(m.parameters(), lr=1e-3, weight_decay=5e-3)
         torch.manual_seed(ctx.seed)
-        loader = DataLoader(Items(ctx.train), batch_size=32, shuffle=True)
+        loader = DataLoader(ctx.train, batch_size=32, shuffle=True)
         for _ in range(ctx.epochs):
             for inputs, labels, indices in loader:
                 opt.zero_grad()

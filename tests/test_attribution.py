@@ -113,23 +113,13 @@ def test_lissa_influence_equals_the_papers_per_test_item_recursion(ctx):
     assert torch.corrcoef(torch.stack([on_train_side.flatten(), gd]))[0, 1] < -0.999
 
 
-class IndexedItems(torch.utils.data.Dataset):
-    def __init__(self, subset):
-        self.subset = subset
-
-    def __len__(self):
-        return len(self.subset)
-
-    def __getitem__(self, i):
-        return self.subset[i]
-
 
 def paper_retrain(ctx, start_model, loo_idx, epochs):
     """The paper's LOO run: fresh Adam, manual_seed(seed), shuffled DataLoader, removed item's loss set to 0."""
     model = copy.deepcopy(start_model).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001, weight_decay=0.005)
     torch.manual_seed(ctx.seed)
-    loader = DataLoader(IndexedItems(ctx.train), batch_size=32, shuffle=True)
+    loader = DataLoader(ctx.train, batch_size=32, shuffle=True)
     for _ in range(epochs):
         for inputs, labels, indices in loader:
             optimizer.zero_grad()

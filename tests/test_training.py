@@ -14,26 +14,13 @@ from bayestda.models import build_cnn
 from bayestda.training import AdamSettings, LoopTrainer, StackedTrainer, paper_batch_order, train_many
 
 
-class IndexedItems(torch.utils.data.Dataset):
-    """The paper's datasets yield (x, y, idx)."""
-
-    def __init__(self, subset):
-        self.subset = subset
-
-    def __len__(self):
-        return len(self.subset)
-
-    def __getitem__(self, i):
-        return self.subset[i]
-
-
 def reference_training(train, seed, epochs):
     """PROTOCOL.md's CNN training, written out by hand: seed, model, DataLoader, Adam, mean loss."""
     torch.manual_seed(seed)
     model = build_cnn("cnn", 1)
     criterion = nn.CrossEntropyLoss(reduction="none")
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001, weight_decay=0.005)
-    loader = DataLoader(IndexedItems(train), batch_size=32, shuffle=True)
+    loader = DataLoader(train, batch_size=32, shuffle=True)
     states = {}
     for epoch in range(epochs):
         for inputs, labels, _ in loader:
