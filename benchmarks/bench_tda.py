@@ -26,8 +26,10 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bayestda.attribution import ats, converged, grad_cos, grad_dot, influence_scores, lissa, loo, tracin_term  # noqa: E402
+from bayestda.attribution.retraining import loo_weights  # noqa: E402
 from bayestda.experiment import Experiment  # noqa: E402
 from bayestda.pipeline import compute, make_context  # noqa: E402
+from bayestda.training import paper_batch_order, train_many  # noqa: E402
 
 PAPER_SIX = ("loo", "ats", "if", "gd", "gc", "tracin")
 
@@ -156,11 +158,20 @@ def main() -> None:
         for epoch in experiment.checkpoint_epochs:
             compute(make_context(experiment, seed, epoch), methods)
 
+    n = len(ctx.train)
+    starts, weights = [ctx.params] * (n + 1), loo_weights(n, torch.float32)
+    batches = paper_batch_order(n, 3)
+    strategies = {k: timed(lambda k=k: train_many(ctx.net, starts, ctx.train.x, ctx.train.y, batches, weights, strategy=k,
+                                                  workers=ctx.workers)) for k in ("loop", "stacked")}
+    print(f"many-model trainer, {n + 1} LOO models x 3 epochs: loop {strategies['loop']:.1f} s, "
+          f"stacked (vmap) {strategies['stacked']:.1f} s -> 'auto' uses the "
+          f"{'loop' if strategies['loop'] < strategies['stacked'] else 'stacked models'} on this device")
     six = timed(lambda: all_checkpoints(PAPER_SIX))
     corrected = timed(lambda: all_checkpoints(("if_converged",)))
     print(f"six methods (paper settings, incl. loo_corrected), 5 checkpoints: {six:.1f} s")
     print(f"if_converged alone, 5 checkpoints: {corrected:.1f} s")
     args.output.write_text(json.dumps({"vectorised_s": ours, "paper_s": paper, "paper_test_items": items,
+                                       "trainer_strategies_s": strategies,
                                        "six_methods_5_ckpts_s": six, "if_converged_5_ckpts_s": corrected}, indent=2))
 
 
