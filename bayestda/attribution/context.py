@@ -29,7 +29,7 @@ class CheckpointContext:
     test: Subset
     seed: int
     epochs: int
-    adam: AdamSettings = AdamSettings()
+    adam: AdamSettings = AdamSettings(fused=True)  # LOO/ATS models: fused kernel, same update (see AdamSettings)
     strategy: str = "auto"
     dtype: torch.dtype = torch.float32
     _cache: dict = field(default_factory=dict, repr=False)

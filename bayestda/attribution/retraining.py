@@ -51,7 +51,7 @@ def ats(ctx: CheckpointContext, model_chunk: int = 64) -> torch.Tensor:
         models = {n: p.expand(end - start, *p.shape).clone().requires_grad_(True) for n, p in ctx.params.items()}
         for name, tensor in models.items():
             tensor.grad = grads[name][start:end].clone()
-        torch.optim.Adam(models.values(), lr=ctx.adam.lr, weight_decay=ctx.adam.weight_decay).step()
+        ctx.adam.optimizer(models.values()).step()
         stepped = [{n: p[i].detach() for n, p in models.items()} for i in range(end - start)]
         rows.append(losses_of_models(ctx.net, stepped, ctx.test.x, ctx.test.y, stacked=stacked, workers=ctx.workers))
     return torch.cat(rows) - ctx.test_losses()[None]
