@@ -161,6 +161,7 @@ def train_many(
     on_epoch_end(epoch, trainer, mean_losses[k]) is called after every epoch (checkpoints, metrics).
     Without it, the loop strategy trains the models independently over `workers` CPU threads.
     """
+    weights = None if weights is None else weights.to(x.device)
     trainer = make_trainer(net, starts, strategy, adam)
     if isinstance(trainer, LoopTrainer) and on_epoch_end is None and workers > 1:
         trainer.run_independently(x, y, batches, weights, workers)
