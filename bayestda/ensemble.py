@@ -11,11 +11,12 @@ import logging
 import time
 
 import torch
+from torch.nn import functional as F
 
 from .checkpoints import build_model, missing_checkpoints, save_checkpoint
 from .data import load_experiment_data
 from .experiment import Experiment
-from .functional import per_sample_losses
+from .functional import logits_of
 from .io import save_json
 from .training import AdamSettings, paper_batch_order, train_many
 
@@ -28,14 +29,13 @@ def is_trained(experiment: Experiment, seed: int) -> bool:
 
 
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """Test accuracy (%) and mean test loss of one model."""
+    """Test accuracy (%) and mean test loss of one model, from one pass over the test set."""
     model.eval()
-    params = {n: p.detach() for n, p in model.named_parameters()}
-    losses = per_sample_losses(model, params, x, y)
-    with torch.no_grad():
-        correct = (model(x).argmax(1) == y).sum().item()
+    logits = logits_of(model, {n: p.detach() for n, p in model.named_parameters()}, x)
     model.train()
-    return {"test_accuracy": 100.0 * correct / len(y), "test_loss": losses.mean().item()}
+    correct = (logits.argmax(1) == y).sum().item()
+    loss = F.cross_entropy(logits, y, reduction="none").mean().item()
+    return {"test_accuracy": 100.0 * correct / len(y), "test_loss": loss}
 
 
 def train_seed(experiment: Experiment, seed: int, overwrite: bool = False, progress=None) -> dict:

@@ -78,6 +78,10 @@ def per_sample_grads(net: nn.Module, params: Params, x: torch.Tensor, y: torch.T
     out = torch.empty(len(y), view.numel, dtype=x.dtype, device=x.device)  # rows filled in place: no concatenation
 
     def chunks(module: nn.Module, starts: list[int]) -> list[None]:
+        if method == "layers":
+            for i in starts:
+                layer_grads.per_sample_grads(module, params, x[i : i + chunk], y[i : i + chunk], out=out[i : i + chunk])
+            return [None] * len(starts)
         loss = mean_loss_fn(module)
 
         def one(p: Params, xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
@@ -85,25 +89,22 @@ def per_sample_grads(net: nn.Module, params: Params, x: torch.Tensor, y: torch.T
 
         batched = vmap(one, in_dims=(None, 0, 0))
         for i in starts:
-            rows = slice(i, i + chunk)
-            if method == "layers":
-                layer_grads.per_sample_grads(module, params, x[rows], y[rows], out=out[rows])
-            else:
-                out[rows] = batched(params, x[rows], y[rows])
+            out[i : i + chunk] = batched(params, x[i : i + chunk], y[i : i + chunk])
         return [None] * len(starts)
 
     map_groups(chunks, net, range(0, len(y), chunk), workers)
     return out
 
 
-def per_sample_losses(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    """[N] cross-entropy of each item under one model (chunks of ~256 keep activations in cache: 2x faster)."""
+def logits_of(net: nn.Module, params: Params, x: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """[N, C] outputs of one model without autograd (chunks of ~256 keep activations in cache: 2x faster)."""
     with torch.no_grad():
-        out = [
-            F.cross_entropy(functional_call(net, params, (x[i : i + chunk],)), y[i : i + chunk], reduction="none")
-            for i in range(0, len(y), chunk)
-        ]
-    return torch.cat(out)
+        return torch.cat([functional_call(net, params, (x[i : i + chunk],)) for i in range(0, len(x), chunk)])
+
+
+def per_sample_losses(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """[N] cross-entropy of each item under one model."""
+    return F.cross_entropy(logits_of(net, params, x, chunk), y, reduction="none")
 
 
 def losses_of_models(net: nn.Module, models: list[Params], x: torch.Tensor, y: torch.Tensor, stacked: bool = False,

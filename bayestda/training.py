@@ -77,16 +77,19 @@ class LoopTrainer:
             self.models.append(model)
             self.optimizers.append(adam.optimizer(model.parameters()))
 
+    def _step_model(self, k: int, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+        """One Adam step of model k on mean_i(w_i · loss_i) (plain mean when w is None, as the paper)."""
+        model, opt = self.models[k], self.optimizers[k]
+        opt.zero_grad()
+        per_item = F.cross_entropy(model(x), y, reduction="none")
+        loss = per_item.mean() if w is None else (per_item * w).mean()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
     def step(self, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
-        losses = []
-        for k, (model, opt) in enumerate(zip(self.models, self.optimizers)):
-            opt.zero_grad()
-            per_item = F.cross_entropy(model(x), y, reduction="none")
-            loss = per_item.mean() if weights is None else (per_item * weights[k]).mean()
-            loss.backward()
-            opt.step()
-            losses.append(loss.detach())
-        return torch.stack(losses)
+        return torch.stack([self._step_model(k, x, y, None if weights is None else weights[k])
+                            for k in range(len(self.models))])
 
     def params(self) -> list[Params]:
         return [{n: p.detach().clone() for n, p in m.named_parameters()} for m in self.models]
@@ -97,14 +100,10 @@ class LoopTrainer:
 
         def train_group(group: list[int]) -> None:
             for k in group:
-                model, opt = self.models[k], self.optimizers[k]
                 for epoch_batches in batches:
                     for positions in epoch_batches:
-                        opt.zero_grad()
-                        per_item = F.cross_entropy(model(x[positions]), y[positions], reduction="none")
                         w = None if weights is None else weights[k, positions]
-                        (per_item.mean() if w is None else (per_item * w).mean()).backward()
-                        opt.step()
+                        self._step_model(k, x[positions], y[positions], w)
 
         thread_map(train_group, split(list(range(len(self.models))), workers), workers)
 
