@@ -1,4 +1,8 @@
-"""Checkpoints in the paper's format: {'epoch', 'model_state_dict', 'optimizer_state_dict', 'loss'}."""
+"""Checkpoints in the paper's format: {'epoch', 'model_state_dict', 'optimizer_state_dict', 'loss'}.
+
+CNN checkpoints hold the whole state dict, as the paper's; ViT checkpoints hold only the trainable LoRA
+and classifier weights (plus 'backbone', the weight source), rebuilt on the backbone when loaded.
+"""
 
 from __future__ import annotations
 
@@ -14,24 +18,37 @@ from .models import build_cnn
 
 def build_model(experiment: Experiment) -> nn.Module:
     """A fresh model of the experiment's family (draws its initial weights from the global RNG)."""
+    if experiment.family == "vit":
+        from .models.vit import build_lora_vit
+
+        return build_lora_vit(experiment.backbone)
     return build_cnn(experiment.model, experiment.spec.channels)
 
 
 def training_command(experiment: Experiment, seed: int) -> str:
     seed_id = load_seeds().index(seed) if seed in load_seeds() else seed
-    return (
-        f"python run_cnn_training.py --arch {experiment.model} --task {experiment.task} "
-        f"--num_per_class {experiment.num_per_class} --seed_id {seed_id}"
-    )
+    flags = f"--task {experiment.task} --num_per_class {experiment.num_per_class} --seed_id {seed_id}"
+    if experiment.family == "vit":
+        return f"python run_vit_finetuning.py {flags} --vit-weights {experiment.backbone}"
+    return f"python run_cnn_training.py --arch {experiment.model} {flags}"
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The whole state dict when every parameter trains (the CNNs), else only the trainable tensors."""
+    if all(p.requires_grad for p in model.parameters()):
+        return model.state_dict()
+    return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
 
 
 def save_checkpoint(experiment: Experiment, seed: int, epoch: int, model: nn.Module, optimizer, loss: float) -> None:
     blob = {
         "epoch": epoch,
-        "model_state_dict": model.state_dict(),
+        "model_state_dict": trainable_state(model),
         "optimizer_state_dict": optimizer.state_dict(),
         "loss": loss,
     }
+    if experiment.backbone is not None:
+        blob["backbone"] = experiment.backbone
     save_torch(blob, experiment.checkpoint_path(seed, epoch))
 
 
@@ -47,7 +64,12 @@ def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str =
     blob = torch.load(path, map_location=device)
     with torch.random.fork_rng(devices=[]):  # building the template must not move the global RNG
         model = build_model(experiment).to(device)
-    model.load_state_dict(blob["model_state_dict"])
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    missing = trainable - set(blob["model_state_dict"])
+    if missing:
+        raise BayesTDAError(f"checkpoint {path} lacks {len(missing)} trainable tensors (e.g. {min(missing)}); "
+                            f"retrain with: {training_command(experiment, seed)}")
+    model.load_state_dict(blob["model_state_dict"], strict=experiment.family == "cnn")
     model.eval()
-    params = {n: p.detach().clone() for n, p in model.named_parameters()}
+    params = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     return model, params

@@ -6,7 +6,7 @@ No path is built by hand anywhere else: scripts and library code ask an `Experim
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -55,7 +55,9 @@ TASKS: dict[str, TaskSpec] = {
     ),
 }
 
-ARCHS = ("cnn", "cnn3")
+CNN_ARCHS = ("cnn", "cnn3")
+VIT_ARCHS = ("vit", "vittiny", "vitrandom")  # vit: the paper's (or a local copy); the others: random backbones
+ARCHS = CNN_ARCHS + VIT_ARCHS
 
 
 def check_task(task: str) -> TaskSpec:
@@ -103,6 +105,7 @@ class Experiment:
     model: str
     task: str
     num_per_class: int
+    vit_weights: str | None = field(default=None, compare=False, repr=False)  # `vit` only: HF id or local dir
 
     def __post_init__(self) -> None:
         check_arch(self.model)
@@ -121,6 +124,20 @@ class Experiment:
     @property
     def name(self) -> str:
         return f"{self.model}_{self.task}_{self.num_per_class}pc"
+
+    @property
+    def family(self) -> str:
+        """'cnn' or 'vit': which model builder, data transform and training script the experiment uses."""
+        return "vit" if self.model in VIT_ARCHS else "cnn"
+
+    @property
+    def backbone(self) -> str | None:
+        """The ViT weight source (--vit-weights) of a ViT experiment; None for CNNs."""
+        if self.family != "vit":
+            return None
+        from .models.vit import weights_for
+
+        return weights_for(self.model, self.vit_weights)
 
     @property
     def subset(self) -> str:
@@ -168,7 +185,7 @@ class Experiment:
         return output_root() / "results" / self.name
 
 
-def experiments_for(arch: str, task: str | None, num_per_class: int | None) -> list[Experiment]:
+def experiments_for(arch: str, task: str | None, num_per_class: int | None, vit_weights: str | None = None) -> list[Experiment]:
     """Every experiment the flags select: no task = all tasks of the paper, no size = all sizes."""
     check_arch(arch)
     tasks = [task] if task else ["mnist3", "cifar10"]
@@ -176,5 +193,5 @@ def experiments_for(arch: str, task: str | None, num_per_class: int | None) -> l
     for t in tasks:
         spec = check_task(t)
         sizes = [check_size(t, num_per_class)] if num_per_class is not None else list(spec.sizes)
-        out.extend(Experiment(arch, t, n) for n in sizes)
+        out.extend(Experiment(arch, t, n, vit_weights=vit_weights) for n in sizes)
     return out

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from . import scores
 from .attribution import (
-    METHODS,
+    ALL_METHODS,
     CheckpointContext,
     InverseHVP,
     ats,
@@ -23,9 +23,10 @@ from .attribution import (
     influence_scores,
     lissa,
     loo,
+    loo_pretrained,
     tracin_term,
 )
-from .checkpoints import load_checkpoint
+from .checkpoints import build_model, load_checkpoint
 from .data import load_experiment_data
 from .errors import BayesTDAError
 from .experiment import Experiment
@@ -41,12 +42,36 @@ def inverse_hvp_path(experiment: Experiment, method: str, seed: int, epoch: int)
     return experiment.scores_dir(method, seed) / f"inverse_hvp_ckpt_{epoch}.pt"
 
 
+def load_data(experiment: Experiment, net: torch.nn.Module):
+    """(train, test) with the family's deterministic transform (the ViT's at the model's input size)."""
+    if experiment.family == "vit":
+        from .models.vit import image_size_of
+        from .vit_data import load_vit_data
+
+        return load_vit_data(experiment.task, experiment.num_per_class, image_size_of(net))
+    return load_experiment_data(experiment.task, experiment.num_per_class)
+
+
+def fresh_start(experiment: Experiment, seed: int):
+    """Trainable weights of the seeded, untrained model (the paper's ViT LOO restarts from them)."""
+
+    def make():
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = build_model(experiment)
+        return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+
+    return make
+
+
 def make_context(experiment: Experiment, seed: int, epoch: int, strategy: str = "auto", device: str = "cpu",
-                 dtype: torch.dtype = torch.float32) -> CheckpointContext:
+                 dtype: torch.dtype = torch.float32, model_chunk: int | None = None) -> CheckpointContext:
     net, params = load_checkpoint(experiment, seed, epoch, device=device)
-    train, test = load_experiment_data(experiment.task, experiment.num_per_class)
+    train, test = load_data(experiment, net)
     to = lambda s: type(s)(s.x.to(device), s.y.to(device), s.idx)  # noqa: E731
-    return CheckpointContext(net, params, to(train), to(test), seed, experiment.epochs, strategy=strategy, dtype=dtype)
+    return CheckpointContext(net, params, to(train), to(test), seed, experiment.epochs, strategy=strategy, dtype=dtype,
+                             model_chunk=model_chunk,
+                             fresh_start=fresh_start(experiment, seed) if experiment.family == "vit" else None)
 
 
 def inverse_hvps(ctx: CheckpointContext, methods) -> dict[str, InverseHVP]:
@@ -65,6 +90,8 @@ def compute(ctx: CheckpointContext, methods, inverse: dict[str, InverseHVP] | No
     out: dict[str, torch.Tensor] = {}
     if methods & {"loo", "loo_corrected"}:
         out.update(loo(ctx))
+    if "loo_pretrained" in methods:
+        out["loo_pretrained"] = loo_pretrained(ctx)
     if "ats" in methods:
         out["ats"] = ats(ctx)
     if "gd" in methods:
@@ -83,7 +110,7 @@ def compute(ctx: CheckpointContext, methods, inverse: dict[str, InverseHVP] | No
 
 
 def write_outputs(experiment: Experiment, seed: int, epoch: int, ctx: CheckpointContext, results: dict) -> None:
-    for method in METHODS:
+    for method in ALL_METHODS:
         if method in results:
             scores.write(experiment, method, seed, epoch, results[method], ctx.train.idx, ctx.test.idx)
     inverse = results.get("if_converged:inverse")
@@ -92,15 +119,15 @@ def write_outputs(experiment: Experiment, seed: int, epoch: int, ctx: Checkpoint
 
 
 def check_methods(methods) -> list[str]:
-    bad = [m for m in methods if m not in METHODS]
+    bad = [m for m in methods if m not in ALL_METHODS]
     if bad:
-        raise BayesTDAError(f"unknown method {bad[0]!r}; allowed: {', '.join(METHODS)}")
+        raise BayesTDAError(f"unknown method {bad[0]!r}; allowed: {', '.join(ALL_METHODS)}")
     return list(methods)
 
 
 def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrite: bool = False,
                strategy: str = "auto", device: str = "cpu", use_stored_inverse: bool = False,
-               keep_inverse: bool = True, show_progress: bool = True) -> None:
+               keep_inverse: bool = True, show_progress: bool = True, model_chunk: int | None = None) -> None:
     """Compute and write the given methods for every selected checkpoint of one seed."""
     methods = check_methods(methods)
     epochs = experiment.check_checkpoint_epochs(epochs)
@@ -110,7 +137,7 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
         if not pending:
             log.info("skip checkpoint %d: %s exist (use --overwrite to recompute)", epoch, ", ".join(methods))
             continue
-        ctx = make_context(experiment, seed, epoch, strategy, device)
+        ctx = make_context(experiment, seed, epoch, strategy, device, model_chunk=model_chunk)
         inverse = load_inverse(experiment, seed, epoch, pending) if use_stored_inverse else None
         write_outputs(experiment, seed, epoch, ctx, compute(ctx, pending, inverse))
         if use_stored_inverse and not keep_inverse:

@@ -11,24 +11,31 @@ from .errors import BayesTDAError
 from .experiment import Experiment, load_seeds
 from .io import atomic_write, save_csv
 
-METHOD_SCRIPT = {
-    "loo": "tda_cnn_scripts/run_cnn_loo.py",
-    "loo_corrected": "tda_cnn_scripts/run_cnn_loo.py",
-    "ats": "tda_cnn_scripts/run_cnn_ats.py",
-    "if": "tda_cnn_scripts/run_cnn_s_test.py then tda_cnn_scripts/run_cnn_if.py",
-    "if_converged": "tda_cnn_scripts/run_cnn_s_test.py then tda_cnn_scripts/run_cnn_if.py",
-    "gd": "tda_cnn_scripts/run_cnn_gd_and_gc.py",
-    "gc": "tda_cnn_scripts/run_cnn_gd_and_gc.py",
-    "tracin": "tda_cnn_scripts/run_cnn_tracin.py",
+METHOD_SCRIPT = {  # {f} is the model family: cnn or vit
+    "loo": "tda_{f}_scripts/run_{f}_loo.py",
+    "loo_corrected": "tda_{f}_scripts/run_{f}_loo.py",
+    "loo_pretrained": "tda_{f}_scripts/run_{f}_loo.py --from-pretrained",
+    "ats": "tda_{f}_scripts/run_{f}_ats.py",
+    "if": "tda_{f}_scripts/run_{f}_s_test.py then tda_{f}_scripts/run_{f}_if.py",
+    "if_converged": "tda_{f}_scripts/run_{f}_s_test.py then tda_{f}_scripts/run_{f}_if.py",
+    "gd": "tda_{f}_scripts/run_{f}_gd_and_gc.py",
+    "gc": "tda_{f}_scripts/run_{f}_gd_and_gc.py",
+    "tracin": "tda_{f}_scripts/run_{f}_tracin.py",
 }
+
+
+def experiment_flags(experiment: Experiment, seed: int) -> str:
+    """The per-seed script flags that name an experiment and seed (--arch for CNNs, --vit-weights for ViTs)."""
+    seeds = load_seeds()
+    seed_id = seeds.index(seed) if seed in seeds else seed
+    family = f"--vit-weights {experiment.backbone}" if experiment.family == "vit" else f"--arch {experiment.model}"
+    return f"{family} --task {experiment.task} --num_per_class {experiment.num_per_class} --seed_id {seed_id}"
 
 
 def score_command(experiment: Experiment, method: str, seed: int) -> str:
     """The command that produces a method's scores for one seed."""
-    seeds = load_seeds()
-    seed_id = seeds.index(seed) if seed in seeds else seed
-    flags = f"--arch {experiment.model} --task {experiment.task} --num_per_class {experiment.num_per_class} --seed_id {seed_id}"
-    return " then ".join(f"python {script} {flags}" for script in METHOD_SCRIPT.get(method, "?").split(" then "))
+    scripts = METHOD_SCRIPT.get(method, "?").format(f=experiment.family)
+    return " then ".join(f"python {script} {experiment_flags(experiment, seed)}" for script in scripts.split(" then "))
 
 
 def to_frame(matrix: torch.Tensor | np.ndarray, train_idx, test_idx) -> pd.DataFrame:

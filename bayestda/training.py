@@ -4,13 +4,19 @@ Every model k starts from its own parameters with a fresh `Adam(lr=1e-3, weight_
 on each batch, minimises mean_i(w_ki * loss_i): w = 1 is the paper's training, w_kj = 0 removes item j
 from model k (the paper's LOO sets that item's loss to 0 and still divides by the full batch size).
 Two strategies give the same result: a plain loop over models (fastest on a 2-core CPU) and stacked
-parameters trained together with torch.func.vmap (for GPUs).
+parameters trained together with torch.func.vmap (for GPUs). Only trainable parameters are trained and
+returned (all of a CNN's; LoRA and classifier of the ViT).
+
+Models with dropout (the ViT's LoRA dropout) draw the same masks in every model: each model replays the
+random stream from the state at the start (common random numbers), so two models differ only by their
+weights over the batch, never by dropout noise. The loop then runs the models one after the other.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -40,9 +46,56 @@ class AdamSettings:
     lr: float = 1e-3
     weight_decay: float = 5e-3
     fused: bool = False
+    decay_steps: int | None = None  # linear decay to 0 over this many steps, no warm-up (the paper's ViT schedule)
 
     def optimizer(self, params) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay, fused=self.fused or None)
+
+    def scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR | None:
+        """transformers' get_linear_schedule_with_warmup(num_warmup_steps=0), or None for a constant lr."""
+        if self.decay_steps is None:
+            return None
+        total = max(1, self.decay_steps)
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, (total - step) / total))
+
+
+@contextmanager
+def seeded(seed: int, device: torch.device | str = "cpu"):
+    """torch.manual_seed(seed) inside, the caller's RNG state (CPU and the device's) restored after."""
+    device = torch.device(device)
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def has_dropout(net: nn.Module) -> bool:
+    """True when training the net draws random numbers (an active Dropout layer)."""
+    return any(isinstance(m, nn.Dropout) and m.p > 0 for m in net.modules())
+
+
+class RandomStreams:
+    """One saved RNG state per model, all starting from the current state: every model sees the same stream."""
+
+    def __init__(self, k: int, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        start = self._get()
+        self.states = [start] * k
+
+    def _get(self):
+        return torch.cuda.get_rng_state(torch.cuda.current_device()) if self.cuda else torch.get_rng_state()
+
+    def _set(self, state) -> None:
+        if self.cuda:
+            torch.cuda.set_rng_state(state, torch.cuda.current_device())
+        else:
+            torch.set_rng_state(state)
+
+    def enter(self, k: int) -> None:
+        self._set(self.states[k])
+
+    def leave(self, k: int) -> None:
+        self.states[k] = self._get()
 
 
 BATCH_SIZE = 32
@@ -70,21 +123,32 @@ class LoopTrainer:
     def __init__(self, net: nn.Module, starts: list[Params], adam: AdamSettings) -> None:
         self.models = []
         self.optimizers = []
+        self.schedulers = []
         for start in starts:
             model = copy.deepcopy(net)
             model.load_state_dict(start, strict=False)
             model.train()
             self.models.append(model)
-            self.optimizers.append(adam.optimizer(model.parameters()))
+            optimizer = adam.optimizer([p for p in model.parameters() if p.requires_grad])
+            self.optimizers.append(optimizer)
+            self.schedulers.append(adam.scheduler(optimizer))
+        device = next(iter(starts[0].values())).device
+        self.streams = RandomStreams(len(starts), device) if has_dropout(net) else None
 
     def _step_model(self, k: int, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
         """One Adam step of model k on mean_i(w_i · loss_i) (plain mean when w is None, as the paper)."""
         model, opt = self.models[k], self.optimizers[k]
+        if self.streams is not None:
+            self.streams.enter(k)
         opt.zero_grad()
         per_item = F.cross_entropy(model(x), y, reduction="none")
         loss = per_item.mean() if w is None else (per_item * w).mean()
         loss.backward()
         opt.step()
+        if self.schedulers[k] is not None:
+            self.schedulers[k].step()
+        if self.streams is not None:
+            self.streams.leave(k)
         return loss.detach()
 
     def step(self, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
@@ -92,7 +156,7 @@ class LoopTrainer:
                             for k in range(len(self.models))])
 
     def params(self) -> list[Params]:
-        return [{n: p.detach().clone() for n, p in m.named_parameters()} for m in self.models]
+        return [{n: p.detach().clone() for n, p in m.named_parameters() if p.requires_grad} for m in self.models]
 
     def run_independently(self, x: torch.Tensor, y: torch.Tensor, batches: list[list[torch.Tensor]],
                           weights: torch.Tensor | None, workers: int) -> None:
@@ -105,6 +169,8 @@ class LoopTrainer:
                         w = None if weights is None else weights[k, positions]
                         self._step_model(k, x[positions], y[positions], w)
 
+        if self.streams is not None:
+            workers = 1  # one global RNG: threads would interleave its draws
         thread_map(train_group, split(list(range(len(self.models))), workers), workers)
 
 
@@ -112,15 +178,18 @@ class StackedTrainer:
     """k models as stacked parameters [k, ...] trained together with vmap and one elementwise Adam."""
 
     def __init__(self, net: nn.Module, starts: list[Params], adam: AdamSettings) -> None:
-        self.net = net
+        self.net = copy.deepcopy(net).train()  # training mode (dropout) without touching the caller's net
         names = [n for n, p in net.named_parameters() if p.requires_grad]
         self.stacked = {n: torch.stack([s[n] for s in starts]).clone().requires_grad_(True) for n in names}
         self.optimizer = adam.optimizer(self.stacked.values())
+        self.scheduler = adam.scheduler(self.optimizer)
+        module = self.net
 
         def loss(params: Params, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-            return (F.cross_entropy(functional_call(net, params, (x,)), y, reduction="none") * w).mean()
+            return (F.cross_entropy(functional_call(module, params, (x,)), y, reduction="none") * w).mean()
 
-        self._losses = vmap(loss, in_dims=(0, None, None, 0))
+        # randomness="same": every stacked model draws the same dropout masks, as the loop's replayed streams
+        self._losses = vmap(loss, in_dims=(0, None, None, 0), randomness="same")
 
     def step(self, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
         k = next(iter(self.stacked.values())).shape[0]
@@ -129,6 +198,8 @@ class StackedTrainer:
         losses = self._losses(self.stacked, x, y, w)
         losses.sum().backward()  # each model's slice gets the gradient of its own loss
         self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
         return losses.detach()
 
     def params(self) -> list[Params]:
@@ -154,13 +225,28 @@ def train_many(
     on_epoch_end=None,
     progress=None,
     workers: int = 1,
+    model_chunk: int | None = None,
 ) -> list[Params]:
     """Train k models from `starts` over the shared batch order; weights [k, n] per model and item.
 
     on_epoch_end(epoch, trainer, mean_losses[k]) is called after every epoch (checkpoints, metrics).
-    Without it, the loop strategy trains the models independently over `workers` CPU threads.
+    Without it, the loop strategy trains the models independently over `workers` CPU threads, and
+    model_chunk trains the models in groups of that many (bounds the stacked strategy's memory); every
+    group starts from the same RNG state, so chunking never changes the result.
     """
     weights = None if weights is None else weights.to(x.device)
+    if model_chunk is not None and len(starts) > model_chunk and on_epoch_end is None:
+        device = next(iter(starts[0].values())).device
+        streams = RandomStreams(1, device)
+        out: list[Params] = []
+        for begin in range(0, len(starts), model_chunk):
+            streams.enter(0)
+            group_weights = None if weights is None else weights[begin : begin + model_chunk]
+            out += train_many(net, starts[begin : begin + model_chunk], x, y, batches, group_weights, strategy, adam,
+                              None, None, workers, None)
+            if progress is not None:
+                progress.update(len(batches) * len(starts[begin : begin + model_chunk]) / len(starts))
+        return out
     trainer = make_trainer(net, starts, strategy, adam)
     if isinstance(trainer, LoopTrainer) and on_epoch_end is None and workers > 1:
         trainer.run_independently(x, y, batches, weights, workers)

@@ -5,13 +5,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bayestda.cli import run, run_tda_script  # noqa: E402
-
-PRODUCES = ("loo", "loo_corrected")
+from bayestda.cli import run, run_loo_script  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_tda_script(__doc__, PRODUCES, argv)
+    return run_loo_script(__doc__, argv, family="cnn")
 
 
 if __name__ == "__main__":

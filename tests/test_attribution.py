@@ -52,10 +52,15 @@ def reference_model(ctx):
     return model.double()
 
 
+def trainable(model):
+    """The parameters TDA differentiates: all of a CNN's, the LoRA and classifier weights of a ViT."""
+    return [p for p in model.parameters() if p.requires_grad]
+
+
 def autograd_grad(model, x, y):
     """∇θ of one item's loss, flattened, by plain autograd."""
     loss = F.cross_entropy(model(x.unsqueeze(0)), y.unsqueeze(0))
-    return torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(model.parameters()))])
+    return torch.cat([g.flatten() for g in torch.autograd.grad(loss, trainable(model))])
 
 
 def test_grad_dot_equals_a_double_loop_over_pairs(ctx):
@@ -87,7 +92,7 @@ def test_tracin_is_the_lr_weighted_sum_of_grad_dot_over_checkpoints(ctx, experim
 
 def paper_s_test(model, ctx, v, damp=5e-3, scale=1e4):
     """FastIF's compute_s_test for one test item: in-order batches of 8, one pass, autograd HVPs."""
-    params = list(model.parameters())
+    params = trainable(model)
     h = v.clone()
     for start in range(0, len(ctx.train), 8):
         x, y = ctx.train.x[start : start + 8], ctx.train.y[start : start + 8]

@@ -10,19 +10,23 @@
 | gd | Grad-Dot | positive |
 | gc | Grad-Cos | positive |
 | tracin | TracInCP term η_t·GD_t of this checkpoint | positive |
+| loo_pretrained | ViT only, on request: the paper's ViT LOO, re-fine-tuned from the backbone | positive |
 """
 
 from .context import CheckpointContext
 from .gradients import grad_cos, grad_dot, tracin, tracin_term
 from .influence import ConvergedSettings, InverseHVP, LissaSettings, converged, influence_scores, lissa
-from .retraining import ats, loo
+from .retraining import ats, loo, loo_pretrained
 
 PAPER_METHODS = ("loo", "ats", "if", "gd", "gc")
 METHODS = ("loo", "loo_corrected", "ats", "if", "if_converged", "gd", "gc", "tracin")
-HELPFUL_SIGN = {"loo": 1, "loo_corrected": 1, "ats": -1, "if": -1, "if_converged": -1, "gd": 1, "gc": 1, "tracin": 1}
+OPTIONAL_METHODS = ("loo_pretrained",)  # computed only when asked for; never in the default analysis
+ALL_METHODS = METHODS + OPTIONAL_METHODS
+HELPFUL_SIGN = {"loo_pretrained": 1, "loo": 1, "loo_corrected": 1, "ats": -1, "if": -1, "if_converged": -1, "gd": 1, "gc": 1, "tracin": 1}
 
 __all__ = [
-    "CheckpointContext", "ConvergedSettings", "InverseHVP", "LissaSettings", "METHODS", "PAPER_METHODS",
-    "HELPFUL_SIGN", "ats", "converged", "grad_cos", "grad_dot", "influence_scores", "lissa", "loo", "tracin",
+    "ALL_METHODS", "CheckpointContext", "ConvergedSettings", "InverseHVP", "LissaSettings", "METHODS",
+    "OPTIONAL_METHODS", "PAPER_METHODS",
+    "HELPFUL_SIGN", "ats", "converged", "grad_cos", "grad_dot", "influence_scores", "lissa", "loo", "loo_pretrained", "tracin",
     "tracin_term",
 ]

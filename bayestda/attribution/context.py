@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -32,6 +33,8 @@ class CheckpointContext:
     adam: AdamSettings = AdamSettings(fused=True)  # LOO/ATS models: fused kernel, same update (see AdamSettings)
     strategy: str = "auto"
     dtype: torch.dtype = torch.float32
+    model_chunk: int | None = None  # LOO models trained per group (bounds the stacked strategy's memory)
+    fresh_start: Callable[[], Params] | None = None  # a seeded, untrained model's trainable weights (loo_pretrained)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -7,16 +7,22 @@ Corrected (`loo_corrected`): the baseline is the full-data twin that continues f
 seed and batch order, τ = L(z; θ_{−j}) − L(z; θ_full); it removes the effect of the extra training.
 One run of n + 1 models (one per removed item, plus the twin) gives both.
 
+ViT, the paper's variant (`loo_pretrained`): the paper's ViT script retrained every LOO model from the
+pretrained backbone with a new LoRA and the linear lr decay for the full number of epochs; here each run
+starts from the same seeded fresh LoRA and classifier (the paper's was unseeded), τ = L(z; θ_{−j}) − L(z; θ_t).
+
 ATS (`ats`): from θ_t, a fresh Adam, one step on the single train item z_j.  τ = L(z; θ_{+j}) − L(z; θ_t).
 Signs: LOO positive = helpful; ATS negative = helpful (the paper's raw signs).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from ..functional import losses_of_models
-from ..training import paper_batch_order, resolve_strategy, train_many
+from ..training import paper_batch_order, resolve_strategy, seeded, train_many
 from .context import CheckpointContext
 
 
@@ -30,15 +36,31 @@ def loo_weights(n: int, dtype: torch.dtype) -> torch.Tensor:
 def loo(ctx: CheckpointContext, progress=None) -> dict[str, torch.Tensor]:
     """{'loo', 'loo_corrected'}: [n_train, n_test] each, from one run of n + 1 models."""
     n = len(ctx.train)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(ctx.seed)
+    with seeded(ctx.seed, ctx.device):  # the batch order, then (models with dropout) one shared dropout stream
         batches = paper_batch_order(n, ctx.epochs)
-    starts = [ctx.params] * (n + 1)
-    finals = train_many(ctx.net, starts, ctx.train.x, ctx.train.y, batches, loo_weights(n, ctx.dtype),
-                        strategy=ctx.strategy, adam=ctx.adam, progress=progress, workers=ctx.workers)
+        finals = train_many(ctx.net, [ctx.params] * (n + 1), ctx.train.x, ctx.train.y, batches, loo_weights(n, ctx.dtype),
+                            strategy=ctx.strategy, adam=ctx.adam, progress=progress, workers=ctx.workers,
+                            model_chunk=ctx.model_chunk)
     stacked = resolve_strategy(ctx.strategy, ctx.device) == "stacked"
     after = losses_of_models(ctx.net, finals, ctx.test.x, ctx.test.y, stacked=stacked, workers=ctx.workers)
     return {"loo": after[:n] - ctx.test_losses()[None], "loo_corrected": after[:n] - after[n][None]}
+
+
+def loo_pretrained(ctx: CheckpointContext, progress=None) -> torch.Tensor:
+    """[n_train, n_test]: the paper's ViT LOO, every model re-fine-tuned from the backbone without item j."""
+    if ctx.fresh_start is None:
+        raise ValueError("loo_pretrained needs ctx.fresh_start (a ViT experiment's untrained LoRA and classifier)")
+    n = len(ctx.train)
+    start = {name: p.to(ctx.device, ctx.dtype) for name, p in ctx.fresh_start().items()}
+    with seeded(ctx.seed, ctx.device):
+        batches = paper_batch_order(n, ctx.epochs)
+        adam = replace(ctx.adam, decay_steps=sum(len(b) for b in batches))
+        finals = train_many(ctx.net, [start] * n, ctx.train.x, ctx.train.y, batches, loo_weights(n, ctx.dtype)[:n],
+                            strategy=ctx.strategy, adam=adam, progress=progress, workers=ctx.workers,
+                            model_chunk=ctx.model_chunk)
+    stacked = resolve_strategy(ctx.strategy, ctx.device) == "stacked"
+    after = losses_of_models(ctx.net, finals, ctx.test.x, ctx.test.y, stacked=stacked, workers=ctx.workers)
+    return after - ctx.test_losses()[None]
 
 
 def ats(ctx: CheckpointContext, model_chunk: int = 64) -> torch.Tensor:

@@ -1,0 +1,69 @@
+"""Fine-tuning the LoRA ViT ensemble, one run per seed, as the paper's run_vit_training.py.
+
+Order of random calls: torch.manual_seed(seed); build the model (new classifier, LoRA A matrices); then each
+epoch the DataLoader's shuffle and one random resized crop per item. Adam(lr=1e-3, wd=5e-3) over the trainable
+weights with a linear decay to 0 and no warm-up, batch 32, cross-entropy mean, dropout on.
+Fixed here (README): a checkpoint after each of the last 5 epochs (the paper: 4, under another name than its
+TDA scripts load), and evaluation on the deterministic resize (the paper's applied the random crop).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import torch
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+
+from .checkpoints import build_model, save_checkpoint
+from .ensemble import evaluate, is_trained
+from .experiment import Experiment
+from .io import save_json
+from .models.vit import image_size_of
+from .training import BATCH_SIZE, AdamSettings
+from .vit_data import AugmentedImages, load_images, load_vit_data
+
+log = logging.getLogger(__name__)
+
+
+def finetune_seed(experiment: Experiment, seed: int, overwrite: bool = False, device: str = "cpu", progress=None) -> dict:
+    """Fine-tune one seed of a ViT experiment, saving the last five checkpoints and metrics.json."""
+    if is_trained(experiment, seed) and not overwrite:
+        log.info("skip %s seed %d: checkpoints exist (use --overwrite to retrain)", experiment.name, seed)
+        return json.loads(experiment.metrics_path(seed).read_text())
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    model = build_model(experiment).to(device)
+    size = image_size_of(model)
+    train, test = load_vit_data(experiment.task, experiment.num_per_class, size)
+    augmented = AugmentedImages(load_images(experiment.task, "train", experiment.num_per_class), train.y, train.idx, size)
+    loader = DataLoader(augmented, batch_size=BATCH_SIZE, shuffle=True)
+    adam = AdamSettings(decay_steps=len(loader) * experiment.epochs)
+    optimizer = adam.optimizer([p for p in model.parameters() if p.requires_grad])
+    scheduler = adam.scheduler(optimizer)
+    test_x, test_y = test.x.to(device), test.y.to(device)
+    metrics: dict = {"experiment": experiment.name, "backbone": experiment.backbone, "seed": seed,
+                     "train_loss": [], "checkpoints": {}}
+    model.train()
+    for epoch in range(experiment.epochs):
+        running = 0.0
+        for x, y, _ in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x.to(device)), y.to(device))
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            running += loss.item()
+        metrics["train_loss"].append(running / len(loader))
+        if epoch in experiment.checkpoint_epochs:
+            save_checkpoint(experiment, seed, epoch, model, optimizer, running / len(loader))
+            metrics["checkpoints"][str(epoch)] = evaluate(model, test_x, test_y)
+        if progress is not None:
+            progress.update(1)
+    metrics["wall_seconds"] = time.perf_counter() - start
+    save_json(metrics, experiment.metrics_path(seed))
+    last = metrics["checkpoints"][str(experiment.checkpoint_epochs[-1])]
+    log.info("%s seed %d: test accuracy %.2f%%, loss %.4f", experiment.name, seed, last["test_accuracy"], last["test_loss"])
+    return metrics
