@@ -15,9 +15,9 @@ from bayestda.cli import analysis_jobs, run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    experiments, methods = analysis_jobs(__doc__, argv)
+    experiments, methods, seeds = analysis_jobs(__doc__, argv)
     for experiment in experiments:
-        table = run_pvalues(experiment, methods)
+        table = run_pvalues(experiment, methods, seeds)
         print(table[(table["K"] == 5)].to_string(index=False))
     return 0
 

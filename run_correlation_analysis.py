@@ -12,9 +12,9 @@ from bayestda.cli import analysis_jobs, run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    experiments, methods = analysis_jobs(__doc__, argv)
+    experiments, methods, seeds = analysis_jobs(__doc__, argv)
     for experiment in experiments:
-        run_correlations(experiment, methods)
+        run_correlations(experiment, methods, seeds)
         print(f"wrote {experiment.results_dir() / 'summary.md'}")
     return 0
 

@@ -113,17 +113,19 @@ def run_loo_script(description: str, argv: list[str] | None = None, family: str 
 
 
 def analysis_jobs(description: str, argv: list[str] | None = None):
-    """(experiments, methods) from the analysis scripts' --experiment (repeatable) and --methods flags."""
+    """(experiments, methods, seeds) from the analysis scripts' --experiment (repeatable), --methods, --seed_ids."""
     from .attribution import METHODS
-    from .experiment import Experiment
+    from .experiment import Experiment, check_seed_id
     from .pipeline import check_methods
 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--experiment", action="append", default=None, help="e.g. cnn_mnist3_10pc (repeatable)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
+    parser.add_argument("--seed_ids", default=None, help="comma-separated seed ids (default: all 10 seeds)")
     args = parser.parse_args(argv)
     experiments = [Experiment.parse(name) for name in args.experiment or ["cnn_mnist3_10pc"]]
-    return experiments, check_methods(args.methods.split(","))
+    seeds = [check_seed_id(int(k)) for k in args.seed_ids.split(",")] if args.seed_ids else None
+    return experiments, check_methods(args.methods.split(",")), seeds
 
 
 def setup_logging(verbose: bool = False) -> None:

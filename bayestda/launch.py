@@ -1,0 +1,376 @@
+"""The paper's grid as jobs: plan them in stage order, run them on local GPUs / CPU workers or on SLURM.
+
+A job is one call of a per-seed script (or the analysis scripts) with its flags: the launcher runs the
+same commands a user would type. Stages, in order of dependence:
+    train -> inverse_hvp (s_test) -> if;   train -> scores (loo, ats, gd_and_gc, tracin);   all -> analysis.
+A job is done when all its output files exist; every file is written atomically by the scripts, so a
+killed job leaves only hidden temporary files, which the next run of that job removes. Each job holds a
+lock file while it runs, so two launchers on the same grid never run (or write) the same job at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import BayesTDAError
+from .experiment import TASKS, Experiment, load_seeds
+from .paths import REPO_ROOT, output_root
+from .pipeline import IF_METHODS, inverse_hvp_path
+from .scores import experiment_flags
+
+log = logging.getLogger(__name__)
+
+STAGES = ("train", "inverse_hvp", "if", "scores", "analysis")
+# per-seed script -> the methods it writes
+SCRIPTS = {
+    "loo": ("loo", "loo_corrected"),
+    "ats": ("ats",),
+    "gd_and_gc": ("gd", "gc"),
+    "tracin": ("tracin",),
+    "s_test": (),
+    "if": IF_METHODS,
+}
+SCRIPT_STAGE = {"loo": "scores", "ats": "scores", "gd_and_gc": "scores", "tracin": "scores", "s_test": "inverse_hvp",
+                "if": "if"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One command of the grid, with the jobs it needs and the files that mean it is done."""
+
+    name: str
+    stage: str
+    commands: tuple[tuple[str, ...], ...]  # argv lists, run from the repository root, one after the other
+    outputs: tuple[Path, ...]
+    needs: tuple[str, ...] = ()
+    gpu: bool = False  # profits from a GPU (gets --device cuda on GPU slots)
+
+    def is_done(self) -> bool:
+        return all(path.exists() for path in self.outputs)
+
+    def missing(self) -> list[Path]:
+        return [path for path in self.outputs if not path.exists()]
+
+    def argv(self, device: str | None = None) -> list[list[str]]:
+        """The commands, with --device added for the TDA scripts when the slot has one."""
+        out = []
+        for command in self.commands:
+            extra = ["--device", device] if device and self.gpu and "--device" not in command else []
+            out.append([sys.executable, *command, *extra])
+        return out
+
+    @property
+    def slug(self) -> str:
+        return self.name.replace("/", "__")
+
+
+def scripts_for(methods: Iterable[str]) -> list[str]:
+    """Per-seed scripts that produce the methods (IF needs s_test first), in SCRIPTS order."""
+    methods = set(methods)
+    needed = {script for script, produced in SCRIPTS.items() if methods & set(produced)}
+    if "if" in needed:
+        needed.add("s_test")
+    return [s for s in SCRIPTS if s in needed]
+
+
+def _seed_jobs(experiment: Experiment, seed: int, seed_id: int, scripts: list[str]) -> list[Job]:
+    family = experiment.family
+    flags = experiment_flags(experiment, seed).split()
+    epochs = experiment.checkpoint_epochs
+    train_script = "run_vit_finetuning.py" if family == "vit" else "run_cnn_training.py"
+    train_name = f"{experiment.name}/{seed}/train"
+    train = Job(train_name, "train", ((train_script, *flags),),
+                tuple(experiment.checkpoint_path(seed, e) for e in epochs) + (experiment.metrics_path(seed),),
+                gpu=family == "vit")
+    jobs = [train]
+    for script in scripts:
+        path = f"tda_{family}_scripts/run_{family}_{script}.py"
+        if script == "s_test":
+            outputs = tuple(inverse_hvp_path(experiment, m, seed, e) for m in IF_METHODS for e in epochs)
+            needs = (train_name,)
+        else:
+            outputs = tuple(experiment.scores_path(m, seed, e) for m in SCRIPTS[script] for e in epochs)
+            needs = (train_name, f"{experiment.name}/{seed}/s_test") if script == "if" else (train_name,)
+        command = (path, *flags, "--keep-inverse-hvp") if script == "if" else (path, *flags)
+        jobs.append(Job(f"{experiment.name}/{seed}/{script}", SCRIPT_STAGE[script], (command,), outputs, needs, gpu=True))
+    return jobs
+
+
+def _s_test_done_by_scores(job: Job, experiment: Experiment, seed: int) -> Job:
+    """The inverse-HVP vectors are an intermediate: once the IF scores exist, s_test counts as done."""
+    outputs = tuple(experiment.scores_path(m, seed, e) for m in IF_METHODS for e in experiment.checkpoint_epochs)
+    if all(p.exists() for p in outputs):
+        return Job(job.name, job.stage, job.commands, outputs, job.needs, job.gpu)
+    return job
+
+
+def plan(experiments: list[Experiment], methods: list[str], seed_ids: list[int] | None = None,
+         analysis: bool = True) -> list[Job]:
+    """Every job of the grid, in stage order; analysis jobs need every score job of their experiment."""
+    seeds = load_seeds()
+    seed_ids = list(range(len(seeds))) if seed_ids is None else seed_ids
+    for k in seed_ids:
+        if not 0 <= k < len(seeds):
+            raise BayesTDAError(f"seed id {k} is out of range; allowed: 0..{len(seeds) - 1}")
+    scripts = scripts_for(methods)
+    jobs: list[Job] = []
+    for experiment in experiments:
+        experiment_jobs = []
+        for k in seed_ids:
+            for job in _seed_jobs(experiment, seeds[k], k, scripts):
+                experiment_jobs.append(_s_test_done_by_scores(job, experiment, seeds[k]) if job.name.endswith("/s_test") else job)
+        jobs += experiment_jobs
+        if analysis and methods and len(seed_ids) >= 2:
+            flags = ("--experiment", experiment.name, "--methods", ",".join(methods),
+                     "--seed_ids", ",".join(map(str, seed_ids)))
+            results = experiment.results_dir()
+            jobs.append(Job(f"{experiment.name}/analysis", "analysis",
+                            (("run_compute_pvalues.py", *flags), ("run_correlation_analysis.py", *flags)),
+                            (results / "mean_p_values.csv", results / "summary.md"),
+                            tuple(j.name for j in experiment_jobs if j.stage != "inverse_hvp")))
+    jobs.sort(key=lambda j: STAGES.index(j.stage))
+    return jobs
+
+
+def grid_experiments(names: list[str] | None, all_experiments: bool, vit_weights: str | None = None) -> list[Experiment]:
+    """Experiments from --experiments (comma-separated names) or --all (both families, both tasks, all sizes)."""
+    if all_experiments:
+        models = ["cnn", "vit"]
+        return [Experiment(m, t, n, vit_weights=vit_weights) for m in models for t in ("mnist3", "cifar10") for n in TASKS[t].sizes]
+    if not names:
+        raise BayesTDAError("no experiments given; use --experiments cnn_mnist3_10pc[,...] or --all")
+    out = []
+    for name in names:
+        e = Experiment.parse(name)
+        out.append(Experiment(e.model, e.task, e.num_per_class, vit_weights=vit_weights) if e.family == "vit" else e)
+    return out
+
+
+def ensure_subsets(experiments: list[Experiment]) -> None:
+    """Generate the shipped data subsets the experiments need, where missing (seconds; before any job)."""
+    from .data import generate_subsets, subset_path
+
+    for task in sorted({e.task for e in experiments}):
+        sizes = sorted({e.num_per_class for e in experiments if e.task == task})
+        if any(not subset_path(task, "train", n).exists() for n in sizes) or not subset_path(task, "test").exists():
+            generate_subsets(task, sizes)
+
+
+def describe(jobs: list[Job]) -> str:
+    """The plan: jobs per stage, how many are done, and the first few commands still to run."""
+    lines = [f"{'stage':<12} {'jobs':>6} {'done':>6} {'to run':>7}"]
+    for stage in STAGES:
+        of_stage = [j for j in jobs if j.stage == stage]
+        if of_stage:
+            done = sum(j.is_done() for j in of_stage)
+            lines.append(f"{stage:<12} {len(of_stage):>6} {done:>6} {len(of_stage) - done:>7}")
+    todo = [j for j in jobs if not j.is_done()]
+    lines.append(f"{'all':<12} {len(jobs):>6} {len(jobs) - len(todo):>6} {len(todo):>7}")
+    for job in todo[:10]:
+        lines.append(f"  {job.name}: " + " && ".join(" ".join(c) for c in job.commands))
+    if len(todo) > 10:
+        lines.append(f"  ... and {len(todo) - 10} more")
+    return "\n".join(lines)
+
+
+# --- locks and temporary files --------------------------------------------------------------------
+def lock_dir() -> Path:
+    return output_root() / ".locks"
+
+
+def log_dir() -> Path:
+    return output_root() / "logs"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def acquire(job: Job) -> Path | None:
+    """Create the job's lock file (atomic O_EXCL); take over a lock whose process on this host is gone."""
+    path = lock_dir() / f"{job.slug}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                host, pid = path.read_text().split()
+            except (OSError, ValueError):
+                return None  # being written right now by another launcher
+            if host == socket.gethostname() and not _alive(int(pid)):
+                path.unlink(missing_ok=True)  # stale: its launcher was killed
+                continue
+            return None
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{socket.gethostname()} {os.getpid()}\n")
+        return path
+    return None
+
+
+def remove_stale_temporaries(job: Job) -> int:
+    """Delete hidden temporary files (from an atomic write cut short) in the job's output folders."""
+    removed = 0
+    for folder in {p.parent for p in job.outputs}:
+        if folder.exists():
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+# --- local launcher -------------------------------------------------------------------------------
+@dataclass
+class Slot:
+    """Where one job runs at a time: a GPU (pinned by CUDA_VISIBLE_DEVICES) or a share of the CPU cores."""
+
+    name: str
+    gpu: str | None = None
+    threads: int | None = None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = self.gpu
+        else:
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        if self.threads is not None:
+            for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+                env[var] = str(self.threads)
+        return env
+
+
+def make_slots(gpus: str | None, workers: int | None) -> list[Slot]:
+    """--gpus 0,1,2,3: one slot per GPU; --workers N: N CPU slots sharing the cores evenly."""
+    if gpus:
+        return [Slot(f"gpu{g}", gpu=g.strip()) for g in gpus.split(",") if g.strip()]
+    n = workers or 1
+    if n < 1:
+        raise BayesTDAError(f"--workers {n} is not allowed; allowed: 1 or more")
+    threads = max(1, (os.cpu_count() or 1) // n)
+    return [Slot(f"cpu{i}", threads=threads) for i in range(n)]
+
+
+@dataclass
+class Report:
+    succeeded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # already done
+    failed: dict[str, Path] = field(default_factory=dict)  # job -> its log
+    blocked: list[str] = field(default_factory=list)  # a job it needs failed
+
+    def summary(self) -> str:
+        lines = [f"{len(self.succeeded)} ran, {len(self.skipped)} already done, {len(self.failed)} failed, "
+                 f"{len(self.blocked)} blocked by a failure"]
+        lines += [f"FAILED {name}: see {path}" for name, path in self.failed.items()]
+        lines += [f"BLOCKED {name}" for name in self.blocked]
+        return "\n".join(lines)
+
+
+def shell_line(job: Job, device: str | None = None) -> str:
+    """The job's commands as one shell line that stops at the first failure."""
+    return " && ".join(shlex.join(argv) for argv in job.argv(device))
+
+
+def _run_commands(job: Job, slot: Slot, log_path: Path) -> subprocess.Popen:
+    """Start the job's commands in a new process group, output to its log."""
+    device = "cuda" if slot.gpu is not None else None
+    argvs = job.argv(device)
+    runner = ["bash", "-c", shell_line(job, device)]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(log_path, "w")  # noqa: SIM115 (closed when the job ends)
+    handle.write(f"# {job.name} on {slot.name}\n" + "\n".join("# " + " ".join(a) for a in argvs) + "\n")
+    handle.flush()
+    process = subprocess.Popen(runner, cwd=REPO_ROOT, env=slot.env(), stdout=handle, stderr=subprocess.STDOUT)
+    process.log_handle = handle  # type: ignore[attr-defined]
+    return process
+
+
+def run_local(jobs: list[Job], slots: list[Slot], poll_s: float = 0.2, show_progress: bool = True) -> Report:
+    """Run pending jobs, one per slot at a time, each when the jobs it needs have succeeded."""
+    from tqdm import tqdm
+
+    report = Report()
+    state: dict[str, str] = {}
+    for job in jobs:
+        if job.is_done():
+            state[job.name] = "done"
+            report.skipped.append(job.name)
+    by_name = {j.name: j for j in jobs}
+    pending = [j for j in jobs if j.name not in state]
+    running: dict[str, tuple[Job, subprocess.Popen, Path, Path]] = {}  # slot -> (job, process, log, lock)
+    free = list(slots)
+    bar = tqdm(total=len(pending), desc="jobs", unit="job", disable=not show_progress)
+    while pending or running:
+        for job in list(pending):  # block jobs whose inputs failed
+            if any(state.get(n) in ("failed", "blocked") for n in job.needs):
+                state[job.name] = "blocked"
+                report.blocked.append(job.name)
+                pending.remove(job)
+                bar.update(1)
+        for job in list(pending):
+            if not free:
+                break
+            if any(state.get(n, "done" if n not in by_name else None) != "done" for n in job.needs):
+                continue
+            if job.is_done():  # finished meanwhile (by another launcher)
+                state[job.name] = "done"
+                report.skipped.append(job.name)
+                pending.remove(job)
+                bar.update(1)
+                continue
+            lock = acquire(job)
+            if lock is None:
+                continue  # another launcher runs it; look again later
+            if job.is_done():  # it finished between our check and our lock
+                lock.unlink(missing_ok=True)
+                continue
+            remove_stale_temporaries(job)
+            slot = free.pop(0)
+            log_path = log_dir() / f"{job.slug}.log"
+            running[slot.name] = (job, _run_commands(job, slot, log_path), log_path, lock)
+            running[slot.name][1].slot = slot  # type: ignore[attr-defined]
+            pending.remove(job)
+            log.info("started %s on %s", job.name, slot.name)
+        for slot_name, (job, process, log_path, lock) in list(running.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            process.log_handle.close()  # type: ignore[attr-defined]
+            lock.unlink(missing_ok=True)
+            free.append(process.slot)  # type: ignore[attr-defined]
+            del running[slot_name]
+            bar.update(1)
+            if code == 0 and job.is_done():
+                state[job.name] = "done"
+                report.succeeded.append(job.name)
+            else:
+                state[job.name] = "failed"
+                report.failed[job.name] = log_path
+                why = f"exit {code}" if code else f"missing {job.missing()[0]}"
+                log.error("FAILED %s (%s); log: %s\n%s", job.name, why, log_path, _tail(log_path))
+        if pending or running:
+            time.sleep(poll_s)  # waiting for our jobs, or for jobs another launcher holds
+    bar.close()
+    return report
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return "\n".join("    " + line for line in path.read_text().splitlines()[-lines:])
+    except OSError:
+        return ""

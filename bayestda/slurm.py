@@ -1,0 +1,100 @@
+"""The grid on a SLURM cluster through submitit: one job array per stage, stages chained by dependencies.
+
+Each array task runs one job's commands (the same per-seed scripts as the local launcher) under the job's
+lock. A stage's array starts after the arrays it depends on have ended (`afterany`): a task whose input is
+missing (its training failed) fails at once with the one-line error naming the command to run, and the
+other tasks go on. With --wait the launcher polls the arrays and reports every failed job with its log.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BayesTDAError
+from .launch import STAGES, Job, Report, acquire, log_dir, remove_stale_temporaries, shell_line
+from .paths import REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    partition: str | None = None
+    time_min: int = 60
+    gpus_per_job: int = 0
+    cpus_per_job: int = 1
+    mem_gb: int | None = None
+    array_parallelism: int = 32  # at most this many tasks of one array run at once
+
+
+def run_job(job: Job, device: str | None) -> str:
+    """Body of one array task: run the job's commands under its lock; raise (task fails) if not done after."""
+    if job.is_done():
+        return "already done"
+    lock = acquire(job)
+    if lock is None:
+        raise RuntimeError(f"{job.name} is locked by another launcher")
+    try:
+        remove_stale_temporaries(job)
+        result = subprocess.run(["bash", "-c", shell_line(job, device)], cwd=REPO_ROOT)
+    finally:
+        lock.unlink(missing_ok=True)
+    if result.returncode != 0 or not job.is_done():
+        raise RuntimeError(f"{job.name} failed (exit {result.returncode}); missing: {job.missing()[:1]}")
+    return "done"
+
+
+def submit(jobs: list[Job], options: SlurmOptions, wait: bool = False) -> Report:
+    """Submit the pending jobs as one array per stage with dependencies; optionally wait and report."""
+    try:
+        import submitit
+    except ImportError:
+        raise BayesTDAError("the SLURM launcher needs submitit; run: pip install -r req.txt") from None
+    pending = [j for j in jobs if not j.is_done()]
+    report = Report(skipped=[j.name for j in jobs if j.is_done()])
+    folder = log_dir() / "slurm"
+    device = "cuda" if options.gpus_per_job else None
+    submitted: dict[str, list] = {}  # stage -> submitit jobs
+    names: dict[str, list[str]] = {}
+    depends_on = {"train": (), "inverse_hvp": ("train",), "if": ("train", "inverse_hvp"),
+                  "scores": ("train",), "analysis": ("train", "inverse_hvp", "if", "scores")}
+    for stage in STAGES:
+        stage_jobs = [j for j in pending if j.stage == stage]
+        if not stage_jobs:
+            continue
+        executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+        root = shlex.quote(str(REPO_ROOT))
+        parameters = dict(timeout_min=options.time_min, slurm_array_parallelism=options.array_parallelism,
+                          cpus_per_task=options.cpus_per_job, name=f"bayestda-{stage}",
+                          slurm_setup=[f"cd {root}", f"export PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}}"])
+        if options.partition:
+            parameters["slurm_partition"] = options.partition
+        if options.gpus_per_job:
+            parameters["gpus_per_node"] = options.gpus_per_job
+        if options.mem_gb:
+            parameters["mem_gb"] = options.mem_gb
+        after = sorted({j.job_id.split("_")[0] for s in depends_on[stage] for j in submitted.get(s, [])})
+        if after:
+            parameters["slurm_additional_parameters"] = {"dependency": "afterany:" + ":".join(after)}
+        executor.update_parameters(**parameters)
+        with executor.batch():
+            handles = [executor.submit(run_job, job, device) for job in stage_jobs]
+        submitted[stage] = handles
+        names[stage] = [j.name for j in stage_jobs]
+        log.info("stage %s: %d jobs submitted as array %s", stage, len(handles), handles[0].job_id.split("_")[0])
+    if not wait:
+        return report
+    for stage, handles in submitted.items():
+        for name, handle in zip(names[stage], handles):
+            try:
+                handle.result()
+                report.succeeded.append(name)
+            except Exception as error:  # noqa: BLE001 (submitit re-raises the task's own failure)
+                report.failed[name] = Path(handle.paths.stderr)
+                log.error("FAILED %s: %s; log: %s", name, str(error).strip().splitlines()[-1] if str(error).strip() else "",
+                          handle.paths.stderr)
+    return report

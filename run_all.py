@@ -1,0 +1,70 @@
+"""Run the paper's grid, or part of it: training, TDA scores and analysis, in stage order, resumable.
+
+    python run_all.py --experiments cnn_mnist3_10pc --dry-run            # the plan: jobs per stage, done or not
+    python run_all.py --experiments cnn_mnist3_10pc --workers 2          # CPU workers sharing the cores
+    python run_all.py --all --gpus 0,1,2,3                               # one job per GPU at a time
+    python run_all.py --all --slurm --partition gpu --gpus-per-job 1     # SLURM job arrays via submitit
+
+Finished jobs are skipped; a failed job is reported by name with its log and the others go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bayestda.attribution import METHODS  # noqa: E402
+from bayestda.cli import run  # noqa: E402
+from bayestda.launch import describe, ensure_subsets, grid_experiments, make_slots, plan, run_local  # noqa: E402
+from bayestda.pipeline import check_methods  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    grid = parser.add_argument_group("grid")
+    grid.add_argument("--experiments", help="comma-separated experiments, e.g. cnn_mnist3_10pc,cnn_cifar10_20pc")
+    grid.add_argument("--all", action="store_true", help="every experiment of the paper: cnn and vit, mnist3 and cifar10, all sizes")
+    grid.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods (default: all)")
+    grid.add_argument("--seeds", default=None, help="comma-separated seed ids 0..9 (default: all 10)")
+    grid.add_argument("--vit-weights", default=None, help="ViT backbone for vit_* experiments (default: the paper's)")
+    grid.add_argument("--no-analysis", action="store_true", help="skip p-values and correlations")
+    grid.add_argument("--dry-run", action="store_true", help="print the plan and what is already done, run nothing")
+    local = parser.add_argument_group("local launcher")
+    local.add_argument("--gpus", default=None, help="GPU ids, one job per GPU at a time (CUDA_VISIBLE_DEVICES)")
+    local.add_argument("--workers", type=int, default=None, help="CPU workers; the cores are split between them")
+    slurm = parser.add_argument_group("SLURM launcher (submitit)")
+    slurm.add_argument("--slurm", action="store_true", help="submit job arrays to SLURM instead of running here")
+    slurm.add_argument("--partition", default=None)
+    slurm.add_argument("--time", type=int, default=60, help="minutes per job")
+    slurm.add_argument("--gpus-per-job", type=int, default=0)
+    slurm.add_argument("--cpus-per-job", type=int, default=1)
+    slurm.add_argument("--mem-gb", type=int, default=None)
+    slurm.add_argument("--array-parallelism", type=int, default=32, help="tasks of one array running at once")
+    slurm.add_argument("--wait", action="store_true", help="wait for the arrays and report failures")
+    args = parser.parse_args(argv)
+
+    experiments = grid_experiments(args.experiments.split(",") if args.experiments else None, args.all, args.vit_weights)
+    methods = check_methods(args.methods.split(","))
+    seed_ids = [int(k) for k in args.seeds.split(",")] if args.seeds else None
+    jobs = plan(experiments, methods, seed_ids, analysis=not args.no_analysis)
+    if args.dry_run:
+        print(describe(jobs))
+        return 0
+    ensure_subsets(experiments)
+    if args.slurm:
+        from bayestda.slurm import SlurmOptions, submit
+
+        options = SlurmOptions(args.partition, args.time, args.gpus_per_job, args.cpus_per_job, args.mem_gb,
+                               args.array_parallelism)
+        report = submit(jobs, options, wait=args.wait)
+    else:
+        report = run_local(jobs, make_slots(args.gpus, args.workers))
+    print(report.summary())
+    return 1 if report.failed or report.blocked else 0
+
+
+if __name__ == "__main__":
+    run(main)
