@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EXPERIMENT ?= cnn_mnist3_10pc
 
-.PHONY: setup reproduce test bench lint clean
+.PHONY: setup reproduce test test-slurm bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -31,3 +31,8 @@ lint: setup
 
 clean:
 	rm -rf models tda_scores results data/*/*.pt
+
+# the SLURM launcher against a real single-node SLURM started on this machine (root; Debian slurm-wlm + munge)
+test-slurm: setup
+	bash tests/slurm/start_slurm.sh
+	$(PY) -m pytest -q tests/test_slurm.py

@@ -29,6 +29,7 @@ from .scores import experiment_flags
 
 log = logging.getLogger(__name__)
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # a job's share of the cores
 STAGES = ("train", "inverse_hvp", "if", "scores", "analysis")
 # per-seed script -> the methods it writes
 SCRIPTS = {
@@ -250,7 +251,7 @@ class Slot:
         else:
             env["CUDA_VISIBLE_DEVICES"] = ""
         if self.threads is not None:
-            for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            for var in THREAD_VARIABLES:
                 env[var] = str(self.threads)
         return env
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BayesTDAError
-from .launch import STAGES, Job, Report, acquire, log_dir, remove_stale_temporaries, shell_line
+from .launch import STAGES, THREAD_VARIABLES, Job, Report, acquire, log_dir, remove_stale_temporaries, shell_line
 from .paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,8 @@ def submit(jobs: list[Job], options: SlurmOptions, wait: bool = False) -> Report
         root = shlex.quote(str(REPO_ROOT))
         parameters = dict(timeout_min=options.time_min, slurm_array_parallelism=options.array_parallelism,
                           cpus_per_task=options.cpus_per_job, name=f"bayestda-{stage}",
-                          slurm_setup=[f"cd {root}", f"export PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}}"])
+                          slurm_setup=[f"cd {root}", f"export PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}}",
+                                       *(f"export {v}={options.cpus_per_job}" for v in THREAD_VARIABLES)])
         if options.partition:
             parameters["slurm_partition"] = options.partition
         if options.gpus_per_job:
@@ -88,6 +89,9 @@ def submit(jobs: list[Job], options: SlurmOptions, wait: bool = False) -> Report
         log.info("stage %s: %d jobs submitted as array %s", stage, len(handles), handles[0].job_id.split("_")[0])
     if not wait:
         return report
+    # Without SLURM accounting (slurmdbd) submitit's sacct calls fail and it falls back on the task's own result
+    # files, warning at every poll: keep those warnings out of the report.
+    logging.getLogger("submitit").setLevel(logging.ERROR)
     for stage, handles in submitted.items():
         for name, handle in zip(names[stage], handles):
             try:
