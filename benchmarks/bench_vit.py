@@ -1,0 +1,106 @@
+"""Unit costs of the LoRA ViT pipeline on one device, and the per-stage wall times they imply for one seed.
+
+    python benchmarks/bench_vit.py --vit-weights random-base --device cuda      # ViT-B/16, random weights
+    python benchmarks/bench_vit.py --vit-weights random-tiny                    # the CPU test model
+
+Times, on real mnist3_10pc images at the model's input size: one fine-tuning step (32 items, dropout on),
+a forward pass over test items, per-sample gradients, a batch of Hessian-vector products and one LOO
+model step; then the stages of one seed (fine-tuning, GD/GC, LiSSA, LOO, ATS) as counts x unit costs.
+Peak GPU memory is printed on CUDA devices. The timed units run the library's own functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
+from bayestda.checkpoints import build_model  # noqa: E402
+from bayestda.data import generate_subsets, subset_path  # noqa: E402
+from bayestda.experiment import Experiment  # noqa: E402
+from bayestda.functional import batch_hvp, logits_of, per_sample_grads  # noqa: E402
+from bayestda.models.vit import image_size_of, model_name_for  # noqa: E402
+from bayestda.training import AdamSettings, train_many  # noqa: E402
+from bayestda.vit_data import load_vit_data  # noqa: E402
+
+
+def timed(fn, device: str, repeats: int = 2) -> float:
+    """Best of `repeats` wall times of fn() after one warm-up call."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vit-weights", default="random-base")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--items", type=int, default=32, help="items per timed unit")
+    args = parser.parse_args()
+    experiment = Experiment(model_name_for(args.vit_weights), "mnist3", 10, vit_weights=args.vit_weights)
+    if not subset_path("mnist3", "test").exists():
+        generate_subsets("mnist3", [10])
+    torch.manual_seed(0)
+    net = build_model(experiment).to(args.device)
+    params = {n: p.detach() for n, p in net.named_parameters() if p.requires_grad}
+    train, test = load_vit_data("mnist3", 10, image_size_of(net))
+    x, y = train.x[: args.items].to(args.device), train.y[: args.items].to(args.device)
+    k = len(x)
+    optimizer = AdamSettings().optimizer([p for p in net.parameters() if p.requires_grad])
+
+    def fine_tune_step():
+        net.train()
+        optimizer.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        optimizer.step()
+
+    units = {
+        f"fine-tuning step ({k} items)": timed(fine_tune_step, args.device),
+        f"forward, {k} items": timed(lambda: logits_of(net.eval(), params, x), args.device),
+        f"per-sample gradients, {k} items": timed(lambda: per_sample_grads(net.eval(), params, x, y), args.device),
+        "8 HVPs on a batch of 8": timed(lambda: batch_hvp(net.eval(), params, x[:8], y[:8],
+                                                          torch.randn(8, sum(p.numel() for p in params.values()),
+                                                                      device=args.device)), args.device, 1),
+        "LOO: 2 models x 3 steps": timed(lambda: train_many(net, [params] * 2, x, y, [[torch.arange(k)]] * 3,
+                                                            strategy="auto"), args.device, 1),
+    }
+    n_train, n_test, epochs, ckpts = len(train), len(test), experiment.epochs, 5
+    per = {name: seconds for name, seconds in units.items()}
+    grad_item = per[f"per-sample gradients, {k} items"] / k
+    forward_item = per[f"forward, {k} items"] / k
+    stages = {
+        "fine-tuning, 1 seed (15 steps + 5 evaluations)": epochs * per[f"fine-tuning step ({k} items)"] * 30 / k
+        + ckpts * n_test * forward_item,
+        "GD + GC, 5 checkpoints": ckpts * (n_train + n_test) * grad_item,
+        "IF (LiSSA, train side), 5 checkpoints": ckpts * (n_train * grad_item + (n_train // 8 + 1) * n_train / 8
+                                                         * per["8 HVPs on a batch of 8"] + n_test * grad_item),
+        "LOO, 5 checkpoints (31 models x 15 steps + evaluation)": ckpts * ((n_train + 1) * epochs
+                                                                           * per["LOO: 2 models x 3 steps"] / 6 * 30 / k
+                                                                           + (n_train + 2) * n_test * forward_item),
+        "ATS, 5 checkpoints (30 one-step models + evaluation)": ckpts * (n_train * grad_item + n_train * n_test * forward_item),
+    }
+    print(f"{experiment.name} on {args.device} ({sum(p.numel() for p in params.values())} trainable parameters)")
+    for name, seconds in units.items():
+        print(f"  unit  {name:<50} {seconds:8.3f} s")
+    for name, seconds in stages.items():
+        print(f"  stage {name:<50} {seconds:8.0f} s  (estimate from the units)")
+    if args.device.startswith("cuda"):
+        print(f"  peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()
