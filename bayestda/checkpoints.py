@@ -6,6 +6,8 @@ and classifier weights (plus 'backbone', the weight source), rebuilt on the back
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 
@@ -14,6 +16,8 @@ from .experiment import Experiment, load_seeds
 from .functional import Params
 from .io import save_torch
 from .models import build_cnn
+
+log = logging.getLogger(__name__)
 
 
 def build_model(experiment: Experiment) -> nn.Module:
@@ -62,6 +66,8 @@ def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str =
     if not path.exists():
         raise BayesTDAError(f"missing checkpoint {path}; run: {training_command(experiment, seed)}")
     blob = torch.load(path, map_location=device)
+    if blob.get("backbone", experiment.backbone) != experiment.backbone:
+        log.warning("%s was fine-tuned on backbone %r, loading it on %r", path, blob["backbone"], experiment.backbone)
     with torch.random.fork_rng(devices=[]):  # building the template must not move the global RNG
         model = build_model(experiment).to(device)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}

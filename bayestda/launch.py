@@ -101,8 +101,8 @@ def _seed_jobs(experiment: Experiment, seed: int, seed_id: int, scripts: list[st
         else:
             outputs = tuple(experiment.scores_path(m, seed, e) for m in SCRIPTS[script] for e in epochs)
             needs = (train_name, f"{experiment.name}/{seed}/s_test") if script == "if" else (train_name,)
-        command = (path, *flags, "--keep-inverse-hvp") if script == "if" else (path, *flags)
-        jobs.append(Job(f"{experiment.name}/{seed}/{script}", SCRIPT_STAGE[script], (command,), outputs, needs, gpu=True))
+        jobs.append(Job(f"{experiment.name}/{seed}/{script}", SCRIPT_STAGE[script], ((path, *flags),), outputs, needs,
+                        gpu=True))
     return jobs
 
 
@@ -288,7 +288,7 @@ def shell_line(job: Job, device: str | None = None) -> str:
 
 
 def _run_commands(job: Job, slot: Slot, log_path: Path) -> subprocess.Popen:
-    """Start the job's commands in a new process group, output to its log."""
+    """Start the job's commands (in the launcher's process group: killing the launcher's group stops them)."""
     device = "cuda" if slot.gpu is not None else None
     argvs = job.argv(device)
     runner = ["bash", "-c", shell_line(job, device)]
