@@ -41,4 +41,5 @@ def run_correlations(experiment: Experiment, methods=METHODS, seeds=None) -> str
     for kind in ("spearman", "pearson"):
         correlation_heatmaps(correlations, kind, f"{experiment.name}: {kind} between methods (K = 5)", out / f"{kind}_corr")
     noise_figure(noise, f"{experiment.name}: sources of score variance", out / "noise_decomposition")
-    return write_summary(experiment, significance, correlations, noise)
+    n_seeds = len(next(iter(posteriors.values())).seeds)
+    return write_summary(experiment, significance, correlations, noise, n_seeds)

@@ -107,15 +107,14 @@ def _pretrained_backbone(weights: str) -> nn.Module:
     transformers, _ = _import_hf()
     load = transformers.ViTForImageClassification.from_pretrained
     options = dict(num_labels=NUM_LABELS, ignore_mismatched_sizes=True, attn_implementation="eager")
+    unavailable = (OSError, ValueError)  # ValueError: huggingface_hub's invalid repo id (a missing path, 4.x)
     try:
         return load(weights, local_files_only=True, **options)
-    except OSError:
-        if os.path.isdir(weights) or os.environ.get("HF_HUB_OFFLINE") == "1":
-            pass
-        else:
+    except unavailable:
+        if not (os.path.isdir(weights) or os.environ.get("HF_HUB_OFFLINE") == "1"):
             try:
                 return load(weights, **options)
-            except OSError:
+            except unavailable:
                 pass
     raise BayesTDAError(
         f"cannot load ViT weights {weights!r}: not in the HuggingFace cache and the hub is unreachable; "
