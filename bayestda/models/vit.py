@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import warnings
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -102,6 +104,16 @@ def _random_backbone(weights: str) -> nn.Module:
     return model
 
 
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """One quick connection to the hub (HF_ENDPOINT or huggingface.co): spares a minute of download retries offline."""
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
+
+
 def _pretrained_backbone(weights: str) -> nn.Module:
     """from_pretrained from the HF cache or a local directory first; the network only where allowed."""
     transformers, _ = _import_hf()
@@ -111,7 +123,7 @@ def _pretrained_backbone(weights: str) -> nn.Module:
     try:
         return load(weights, local_files_only=True, **options)
     except unavailable:
-        if not (os.path.isdir(weights) or os.environ.get("HF_HUB_OFFLINE") == "1"):
+        if not (os.path.isdir(weights) or os.environ.get("HF_HUB_OFFLINE") == "1") and _hub_reachable():
             try:
                 return load(weights, **options)
             except unavailable:
