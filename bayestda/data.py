@@ -211,13 +211,18 @@ def generate_subsets(task: str, sizes: list[int], source: str = "shipped", data_
     return written
 
 
-def load_subset(task: str, split: str, num_per_class: int | None = None) -> Subset:
-    """Load a generated subset file, or say which command makes it."""
+def load_subset_file(task: str, split: str, num_per_class: int | None = None) -> dict:
+    """The generated subset file's contents (x, y, idx, images_uint8), or say which command makes it."""
     path = subset_path(task, split, num_per_class)
     if not path.exists():
         flags = f"--task {task}" + (f" --num_per_class {num_per_class}" if split == "train" else "")
         raise BayesTDAError(f"missing data file {path}; run: python run_subset_generation.py {flags}")
-    blob = torch.load(path)
+    return torch.load(path)
+
+
+def load_subset(task: str, split: str, num_per_class: int | None = None) -> Subset:
+    """Load a generated subset (the CNN transform), or say which command makes it."""
+    blob = load_subset_file(task, split, num_per_class)
     return Subset(blob["x"], blob["y"], blob["idx"])
 
 

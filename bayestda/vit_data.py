@@ -14,7 +14,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from .data import Subset, load_subset, subset_path
+from .data import Subset, load_subset_file
 
 VIT_MEAN = VIT_STD = (0.5, 0.5, 0.5)
 
@@ -86,14 +86,13 @@ class AugmentedImages(torch.utils.data.Dataset):
 
 def load_images(task: str, split: str, num_per_class: int | None = None) -> torch.Tensor:
     """The subset's raw uint8 images (stored beside the CNN tensors), in subset order."""
-    load_subset(task, split, num_per_class)  # a missing file gives the one-line error with its command
-    return torch.load(subset_path(task, split, num_per_class))["images_uint8"]
+    return load_subset_file(task, split, num_per_class)["images_uint8"]
 
 
 def load_vit_data(task: str, num_per_class: int, size: int) -> tuple[Subset, Subset]:
     """(train, test) subsets with the deterministic ViT transform at the model's input size."""
     out = []
     for split, n in (("train", num_per_class), ("test", None)):
-        base = load_subset(task, split, n)
-        out.append(Subset(eval_transform(load_images(task, split, n), size), base.y, base.idx))
+        blob = load_subset_file(task, split, n)
+        out.append(Subset(eval_transform(blob["images_uint8"], size), blob["y"], blob["idx"]))
     return out[0], out[1]
