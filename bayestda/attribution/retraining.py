@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import torch
 
-from ..functional import losses_of_models
+from ..functional import Params, losses_of_models
 from ..training import paper_batch_order, resolve_strategy, seeded, train_many
 from .context import CheckpointContext
 
@@ -33,16 +33,27 @@ def loo_weights(n: int, dtype: torch.dtype) -> torch.Tensor:
     return weights
 
 
+def _retrained_test_losses(ctx: CheckpointContext, start: Params, weights: torch.Tensor, decay: bool = False,
+                           progress=None) -> torch.Tensor:
+    """[k, n_test] test losses of k models trained from `start` for the full epochs, model i on weights[i].
+
+    Seeded with the run's seed: the paper's batch order, then (models with dropout) one shared dropout stream.
+    decay=True adds the paper's ViT linear lr decay over all the steps.
+    """
+    with seeded(ctx.seed, ctx.device):
+        batches = paper_batch_order(len(ctx.train), ctx.epochs)
+        adam = replace(ctx.adam, decay_steps=sum(len(b) for b in batches)) if decay else ctx.adam
+        finals = train_many(ctx.net, [start] * len(weights), ctx.train.x, ctx.train.y, batches, weights,
+                            strategy=ctx.strategy, adam=adam, progress=progress, workers=ctx.workers,
+                            model_chunk=ctx.model_chunk)
+    stacked = resolve_strategy(ctx.strategy, ctx.device) == "stacked"
+    return losses_of_models(ctx.net, finals, ctx.test.x, ctx.test.y, stacked=stacked, workers=ctx.workers)
+
+
 def loo(ctx: CheckpointContext, progress=None) -> dict[str, torch.Tensor]:
     """{'loo', 'loo_corrected'}: [n_train, n_test] each, from one run of n + 1 models."""
     n = len(ctx.train)
-    with seeded(ctx.seed, ctx.device):  # the batch order, then (models with dropout) one shared dropout stream
-        batches = paper_batch_order(n, ctx.epochs)
-        finals = train_many(ctx.net, [ctx.params] * (n + 1), ctx.train.x, ctx.train.y, batches, loo_weights(n, ctx.dtype),
-                            strategy=ctx.strategy, adam=ctx.adam, progress=progress, workers=ctx.workers,
-                            model_chunk=ctx.model_chunk)
-    stacked = resolve_strategy(ctx.strategy, ctx.device) == "stacked"
-    after = losses_of_models(ctx.net, finals, ctx.test.x, ctx.test.y, stacked=stacked, workers=ctx.workers)
+    after = _retrained_test_losses(ctx, ctx.params, loo_weights(n, ctx.dtype), progress=progress)
     return {"loo": after[:n] - ctx.test_losses()[None], "loo_corrected": after[:n] - after[n][None]}
 
 
@@ -52,14 +63,7 @@ def loo_pretrained(ctx: CheckpointContext, progress=None) -> torch.Tensor:
         raise ValueError("loo_pretrained needs ctx.fresh_start (a ViT experiment's untrained LoRA and classifier)")
     n = len(ctx.train)
     start = {name: p.to(ctx.device, ctx.dtype) for name, p in ctx.fresh_start().items()}
-    with seeded(ctx.seed, ctx.device):
-        batches = paper_batch_order(n, ctx.epochs)
-        adam = replace(ctx.adam, decay_steps=sum(len(b) for b in batches))
-        finals = train_many(ctx.net, [start] * n, ctx.train.x, ctx.train.y, batches, loo_weights(n, ctx.dtype)[:n],
-                            strategy=ctx.strategy, adam=adam, progress=progress, workers=ctx.workers,
-                            model_chunk=ctx.model_chunk)
-    stacked = resolve_strategy(ctx.strategy, ctx.device) == "stacked"
-    after = losses_of_models(ctx.net, finals, ctx.test.x, ctx.test.y, stacked=stacked, workers=ctx.workers)
+    after = _retrained_test_losses(ctx, start, loo_weights(n, ctx.dtype)[:n], decay=True, progress=progress)
     return after - ctx.test_losses()[None]
 
 
