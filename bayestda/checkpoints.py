@@ -13,7 +13,7 @@ from torch import nn
 
 from .errors import BayesTDAError
 from .experiment import Experiment, load_seeds
-from .functional import Params
+from .functional import Params, detached_params
 from .io import save_torch
 from .models import build_cnn
 
@@ -41,7 +41,7 @@ def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """The whole state dict when every parameter trains (the CNNs), else only the trainable tensors."""
     if all(p.requires_grad for p in model.parameters()):
         return model.state_dict()
-    return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+    return detached_params(model)
 
 
 def save_checkpoint(experiment: Experiment, seed: int, epoch: int, model: nn.Module, optimizer, loss: float) -> None:

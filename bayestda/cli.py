@@ -37,16 +37,14 @@ def add_tda_flags(parser: argparse.ArgumentParser, family: str = "cnn") -> None:
                         help="train the LOO models in groups of this many (bounds GPU memory; default: all at once)")
 
 
-def experiment_of(args: argparse.Namespace, task: str | None = None, num_per_class: int | None = None):
+def experiment_of(args: argparse.Namespace):
     """The Experiment named by --arch or --vit-weights and the task flags."""
     from .experiment import Experiment
     from .models.vit import model_name_for
 
-    task = task or args.task
-    n = num_per_class if num_per_class is not None else args.num_per_class
     if getattr(args, "vit_weights", None):
-        return Experiment(model_name_for(args.vit_weights), task, n, vit_weights=args.vit_weights)
-    return Experiment(args.arch, task, n)
+        return Experiment(model_name_for(args.vit_weights), args.task, args.num_per_class, vit_weights=args.vit_weights)
+    return Experiment(args.arch, args.task, args.num_per_class)
 
 
 def tda_job(args: argparse.Namespace):

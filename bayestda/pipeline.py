@@ -30,7 +30,9 @@ from .checkpoints import build_model, load_checkpoint
 from .data import load_experiment_data
 from .errors import BayesTDAError
 from .experiment import Experiment
+from .functional import detached_params
 from .io import save_torch
+from .training import seeded
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +58,8 @@ def fresh_start(experiment: Experiment, seed: int):
     """Trainable weights of the seeded, untrained model (the paper's ViT LOO restarts from them)."""
 
     def make():
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = build_model(experiment)
-        return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+        with seeded(seed):
+            return detached_params(build_model(experiment))
 
     return make
 

@@ -24,7 +24,7 @@ from torch.nn import functional as F  # noqa: E402
 from bayestda.checkpoints import build_model  # noqa: E402
 from bayestda.data import generate_subsets, subset_path  # noqa: E402
 from bayestda.experiment import Experiment  # noqa: E402
-from bayestda.functional import batch_hvp, logits_of, per_sample_grads  # noqa: E402
+from bayestda.functional import batch_hvp, detached_params, logits_of, per_sample_grads  # noqa: E402
 from bayestda.models.vit import image_size_of, model_name_for  # noqa: E402
 from bayestda.training import AdamSettings, train_many  # noqa: E402
 from bayestda.vit_data import load_vit_data  # noqa: E402
@@ -56,7 +56,7 @@ def main() -> None:
         generate_subsets("mnist3", [10])
     torch.manual_seed(0)
     net = build_model(experiment).to(args.device)
-    params = {n: p.detach() for n, p in net.named_parameters() if p.requires_grad}
+    params = detached_params(net)
     train, test = load_vit_data("mnist3", 10, image_size_of(net))
     x, y = train.x[: args.items].to(args.device), train.y[: args.items].to(args.device)
     k = len(x)
