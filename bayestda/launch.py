@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from .errors import BayesTDAError
 from .experiment import TASKS, Experiment, load_seeds
@@ -83,7 +84,7 @@ def scripts_for(methods: Iterable[str]) -> list[str]:
     return [s for s in SCRIPTS if s in needed]
 
 
-def _seed_jobs(experiment: Experiment, seed: int, seed_id: int, scripts: list[str]) -> list[Job]:
+def _seed_jobs(experiment: Experiment, seed: int, scripts: list[str]) -> list[Job]:
     family = experiment.family
     flags = experiment_flags(experiment, seed).split()
     epochs = experiment.checkpoint_epochs
@@ -95,8 +96,10 @@ def _seed_jobs(experiment: Experiment, seed: int, seed_id: int, scripts: list[st
     jobs = [train]
     for script in scripts:
         path = f"tda_{family}_scripts/run_{family}_{script}.py"
-        if script == "s_test":
-            outputs = tuple(inverse_hvp_path(experiment, m, seed, e) for m in IF_METHODS for e in epochs)
+        if script == "s_test":  # the vectors are an intermediate: once the IF scores exist, s_test counts as done
+            if_scores = tuple(experiment.scores_path(m, seed, e) for m in IF_METHODS for e in epochs)
+            vectors = tuple(inverse_hvp_path(experiment, m, seed, e) for m in IF_METHODS for e in epochs)
+            outputs = if_scores if all(p.exists() for p in if_scores) else vectors
             needs = (train_name,)
         else:
             outputs = tuple(experiment.scores_path(m, seed, e) for m in SCRIPTS[script] for e in epochs)
@@ -104,14 +107,6 @@ def _seed_jobs(experiment: Experiment, seed: int, seed_id: int, scripts: list[st
         jobs.append(Job(f"{experiment.name}/{seed}/{script}", SCRIPT_STAGE[script], ((path, *flags),), outputs, needs,
                         gpu=True))
     return jobs
-
-
-def _s_test_done_by_scores(job: Job, experiment: Experiment, seed: int) -> Job:
-    """The inverse-HVP vectors are an intermediate: once the IF scores exist, s_test counts as done."""
-    outputs = tuple(experiment.scores_path(m, seed, e) for m in IF_METHODS for e in experiment.checkpoint_epochs)
-    if all(p.exists() for p in outputs):
-        return Job(job.name, job.stage, job.commands, outputs, job.needs, job.gpu)
-    return job
 
 
 def plan(experiments: list[Experiment], methods: list[str], seed_ids: list[int] | None = None,
@@ -127,8 +122,7 @@ def plan(experiments: list[Experiment], methods: list[str], seed_ids: list[int] 
     for experiment in experiments:
         experiment_jobs = []
         for k in seed_ids:
-            for job in _seed_jobs(experiment, seeds[k], k, scripts):
-                experiment_jobs.append(_s_test_done_by_scores(job, experiment, seeds[k]) if job.name.endswith("/s_test") else job)
+            experiment_jobs += _seed_jobs(experiment, seeds[k], scripts)
         jobs += experiment_jobs
         if analysis and methods and len(seed_ids) >= 2:
             flags = ("--experiment", experiment.name, "--methods", ",".join(methods),
@@ -245,11 +239,7 @@ class Slot:
     threads: int | None = None
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        if self.gpu is not None:
-            env["CUDA_VISIBLE_DEVICES"] = self.gpu
-        else:
-            env["CUDA_VISIBLE_DEVICES"] = ""
+        env = dict(os.environ, CUDA_VISIBLE_DEVICES="" if self.gpu is None else self.gpu)  # CPU slots see no GPU
         if self.threads is not None:
             for var in THREAD_VARIABLES:
                 env[var] = str(self.threads)
@@ -282,23 +272,34 @@ class Report:
         return "\n".join(lines)
 
 
-def shell_line(job: Job, device: str | None = None) -> str:
-    """The job's commands as one shell line that stops at the first failure."""
-    return " && ".join(shlex.join(argv) for argv in job.argv(device))
+def shell_line(argvs: list[list[str]]) -> str:
+    """Commands as one shell line that stops at the first failure."""
+    return " && ".join(shlex.join(argv) for argv in argvs)
 
 
-def _run_commands(job: Job, slot: Slot, log_path: Path) -> subprocess.Popen:
+@dataclass
+class _Running:
+    """A job started on a slot: its process, open log and lock, returned to the pool when it ends."""
+
+    job: Job
+    slot: Slot
+    process: subprocess.Popen
+    log_path: Path
+    log_handle: IO[str]
+    lock: Path
+
+
+def _start(job: Job, slot: Slot, lock: Path) -> _Running:
     """Start the job's commands (in the launcher's process group: killing the launcher's group stops them)."""
-    device = "cuda" if slot.gpu is not None else None
-    argvs = job.argv(device)
-    runner = ["bash", "-c", shell_line(job, device)]
+    argvs = job.argv("cuda" if slot.gpu is not None else None)
+    log_path = log_dir() / f"{job.slug}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(log_path, "w")  # noqa: SIM115 (closed when the job ends)
     handle.write(f"# {job.name} on {slot.name}\n" + "\n".join("# " + " ".join(a) for a in argvs) + "\n")
     handle.flush()
-    process = subprocess.Popen(runner, cwd=REPO_ROOT, env=slot.env(), stdout=handle, stderr=subprocess.STDOUT)
-    process.log_handle = handle  # type: ignore[attr-defined]
-    return process
+    process = subprocess.Popen(["bash", "-c", shell_line(argvs)], cwd=REPO_ROOT, env=slot.env(), stdout=handle,
+                               stderr=subprocess.STDOUT)
+    return _Running(job, slot, process, log_path, handle, lock)
 
 
 def run_local(jobs: list[Job], slots: list[Slot], poll_s: float = 0.2, show_progress: bool = True) -> Report:
@@ -307,63 +308,58 @@ def run_local(jobs: list[Job], slots: list[Slot], poll_s: float = 0.2, show_prog
 
     report = Report()
     state: dict[str, str] = {}
-    for job in jobs:
-        if job.is_done():
-            state[job.name] = "done"
-            report.skipped.append(job.name)
-    by_name = {j.name: j for j in jobs}
-    pending = [j for j in jobs if j.name not in state]
-    running: dict[str, tuple[Job, subprocess.Popen, Path, Path]] = {}  # slot -> (job, process, log, lock)
+    in_plan = {j.name for j in jobs}
+    pending = list(jobs)
+    running: list[_Running] = []
     free = list(slots)
     bar = tqdm(total=len(pending), desc="jobs", unit="job", disable=not show_progress)
+
+    def needs_met(job: Job) -> bool:  # a need outside the plan counts as met
+        return all(state.get(n) == "done" for n in job.needs if n in in_plan)
+
+    def finish(job: Job, outcome: str) -> None:
+        state[job.name] = outcome
+        bar.update(1)
+
     while pending or running:
-        for job in list(pending):  # block jobs whose inputs failed
-            if any(state.get(n) in ("failed", "blocked") for n in job.needs):
-                state[job.name] = "blocked"
+        for job in list(pending):
+            if job.is_done():  # done before we started, or finished meanwhile by another launcher
+                finish(job, "done")
+                report.skipped.append(job.name)
+                pending.remove(job)
+            elif any(state.get(n) in ("failed", "blocked") for n in job.needs):
+                finish(job, "blocked")
                 report.blocked.append(job.name)
                 pending.remove(job)
-                bar.update(1)
         for job in list(pending):
             if not free:
                 break
-            if any(state.get(n, "done" if n not in by_name else None) != "done" for n in job.needs):
-                continue
-            if job.is_done():  # finished meanwhile (by another launcher)
-                state[job.name] = "done"
-                report.skipped.append(job.name)
-                pending.remove(job)
-                bar.update(1)
+            if not needs_met(job):
                 continue
             lock = acquire(job)
             if lock is None:
                 continue  # another launcher runs it; look again later
-            if job.is_done():  # it finished between our check and our lock
+            if job.is_done():  # it finished between our check and our lock: skipped on the next round
                 lock.unlink(missing_ok=True)
                 continue
             remove_stale_temporaries(job)
-            slot = free.pop(0)
-            log_path = log_dir() / f"{job.slug}.log"
-            running[slot.name] = (job, _run_commands(job, slot, log_path), log_path, lock)
-            running[slot.name][1].slot = slot  # type: ignore[attr-defined]
+            running.append(_start(job, free.pop(0), lock))
             pending.remove(job)
-            log.info("started %s on %s", job.name, slot.name)
-        for slot_name, (job, process, log_path, lock) in list(running.items()):
-            code = process.poll()
-            if code is None:
-                continue
-            process.log_handle.close()  # type: ignore[attr-defined]
-            lock.unlink(missing_ok=True)
-            free.append(process.slot)  # type: ignore[attr-defined]
-            del running[slot_name]
-            bar.update(1)
+            log.info("started %s on %s", job.name, running[-1].slot.name)
+        for run in [r for r in running if r.process.poll() is not None]:
+            running.remove(run)
+            run.log_handle.close()
+            run.lock.unlink(missing_ok=True)
+            free.append(run.slot)
+            code, job = run.process.returncode, run.job
             if code == 0 and job.is_done():
-                state[job.name] = "done"
+                finish(job, "done")
                 report.succeeded.append(job.name)
             else:
-                state[job.name] = "failed"
-                report.failed[job.name] = log_path
+                finish(job, "failed")
+                report.failed[job.name] = run.log_path
                 why = f"exit {code}" if code else f"missing {job.missing()[0]}"
-                log.error("FAILED %s (%s); log: %s\n%s", job.name, why, log_path, _tail(log_path))
+                log.error("FAILED %s (%s); log: %s\n%s", job.name, why, run.log_path, _tail(run.log_path))
         if pending or running:
             time.sleep(poll_s)  # waiting for our jobs, or for jobs another launcher holds
     bar.close()

@@ -40,7 +40,7 @@ def run_job(job: Job, device: str | None) -> str:
         raise RuntimeError(f"{job.name} is locked by another launcher")
     try:
         remove_stale_temporaries(job)
-        result = subprocess.run(["bash", "-c", shell_line(job, device)], cwd=REPO_ROOT)
+        result = subprocess.run(["bash", "-c", shell_line(job.argv(device))], cwd=REPO_ROOT)
     finally:
         lock.unlink(missing_ok=True)
     if result.returncode != 0 or not job.is_done():
@@ -58,10 +58,8 @@ def submit(jobs: list[Job], options: SlurmOptions, wait: bool = False) -> Report
     report = Report(skipped=[j.name for j in jobs if j.is_done()])
     folder = log_dir() / "slurm"
     device = "cuda" if options.gpus_per_job else None
-    submitted: dict[str, list] = {}  # stage -> submitit jobs
-    names: dict[str, list[str]] = {}
-    depends_on = {"train": (), "inverse_hvp": ("train",), "if": ("train", "inverse_hvp"),
-                  "scores": ("train",), "analysis": ("train", "inverse_hvp", "if", "scores")}
+    submitted: dict[str, list] = {}  # stage -> [(job name, submitit job)]
+    stage_of = {j.name: j.stage for j in jobs}
     for stage in STAGES:
         stage_jobs = [j for j in pending if j.stage == stage]
         if not stage_jobs:
@@ -78,22 +76,22 @@ def submit(jobs: list[Job], options: SlurmOptions, wait: bool = False) -> Report
             parameters["gpus_per_node"] = options.gpus_per_job
         if options.mem_gb:
             parameters["mem_gb"] = options.mem_gb
-        after = sorted({j.job_id.split("_")[0] for s in depends_on[stage] for j in submitted.get(s, [])})
+        needed_stages = {stage_of[n] for j in stage_jobs for n in j.needs if n in stage_of}  # from the jobs' own needs
+        after = sorted({h.job_id.split("_")[0] for s in needed_stages for _, h in submitted.get(s, [])})
         if after:
             parameters["slurm_additional_parameters"] = {"dependency": "afterany:" + ":".join(after)}
         executor.update_parameters(**parameters)
         with executor.batch():
             handles = [executor.submit(run_job, job, device) for job in stage_jobs]
-        submitted[stage] = handles
-        names[stage] = [j.name for j in stage_jobs]
+        submitted[stage] = [(j.name, h) for j, h in zip(stage_jobs, handles)]
         log.info("stage %s: %d jobs submitted as array %s", stage, len(handles), handles[0].job_id.split("_")[0])
     if not wait:
         return report
     # Without SLURM accounting (slurmdbd) submitit's sacct calls fail and it falls back on the task's own result
     # files, warning at every poll: keep those warnings out of the report.
     logging.getLogger("submitit").setLevel(logging.ERROR)
-    for stage, handles in submitted.items():
-        for name, handle in zip(names[stage], handles):
+    for named in submitted.values():
+        for name, handle in named:
             try:
                 handle.result()
                 report.succeeded.append(name)
