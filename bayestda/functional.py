@@ -15,7 +15,8 @@ from torch.func import functional_call, grad, jvp, vmap
 from torch.nn import functional as F
 
 from . import layer_grads
-from .parallel import map_groups
+from .models.cnn import ChannelsLastEvaluator, is_paper_cnn
+from .parallel import map_groups, thread_map
 
 Params = dict[str, torch.Tensor]
 
@@ -109,7 +110,13 @@ def per_sample_losses(net: nn.Module, params: Params, x: torch.Tensor, y: torch.
 
 def losses_of_models(net: nn.Module, models: list[Params], x: torch.Tensor, y: torch.Tensor, stacked: bool = False,
                      model_chunk: int = 32, workers: int = 1) -> torch.Tensor:
-    """[k, N] per-sample test losses of k models; a loop (over CPU threads) on CPU, vmap on GPUs."""
+    """[k, N] per-sample test losses of k models; a loop (over CPU threads) on CPU, vmap on GPUs.
+
+    The paper's CNNs on CPU go through ChannelsLastEvaluator (2x faster, same losses to float rounding).
+    """
+    if not stacked and is_paper_cnn(net) and x.device.type == "cpu":
+        evaluator = ChannelsLastEvaluator(net, x)
+        return torch.stack(thread_map(lambda p: F.cross_entropy(evaluator.logits(p), y, reduction="none"), models, workers))
     if not stacked:
         rows = map_groups(lambda module, group: [per_sample_losses(module, p, x, y) for p in group], net, models, workers)
         return torch.stack(rows)

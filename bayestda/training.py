@@ -118,9 +118,15 @@ def resolve_strategy(strategy: str, device: torch.device | str) -> str:
 
 
 class LoopTrainer:
-    """k independent modules, each with its own Adam; bitwise the paper's loop for k = 1."""
+    """k independent modules, each with its own Adam; bitwise the paper's loop for k = 1.
 
-    def __init__(self, net: nn.Module, starts: list[Params], adam: AdamSettings) -> None:
+    channels_last=True keeps conv weights and activations in NHWC layout: on this CPU a CNN training step
+    is 20-25% faster (oneDNN's channels-last convolutions and max-pooling), equal to the NCHW step up to
+    float rounding (not bitwise, so ensemble training keeps the default layout).
+    """
+
+    def __init__(self, net: nn.Module, starts: list[Params], adam: AdamSettings, channels_last: bool = False) -> None:
+        self.channels_last = channels_last
         self.models = []
         self.optimizers = []
         self.schedulers = []
@@ -128,6 +134,8 @@ class LoopTrainer:
             model = copy.deepcopy(net)
             model.load_state_dict(start, strict=False)
             model.train()
+            if channels_last:
+                model.to(memory_format=torch.channels_last)
             self.models.append(model)
             optimizer = adam.optimizer([p for p in model.parameters() if p.requires_grad])
             self.optimizers.append(optimizer)
@@ -141,6 +149,8 @@ class LoopTrainer:
         if self.streams is not None:
             self.streams.enter(k)
         opt.zero_grad()
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         per_item = F.cross_entropy(model(x), y, reduction="none")
         loss = per_item.mean() if w is None else (per_item * w).mean()
         loss.backward()
@@ -207,10 +217,13 @@ class StackedTrainer:
         return [{n: p[i].detach().clone() for n, p in self.stacked.items()} for i in range(k)]
 
 
-def make_trainer(net: nn.Module, starts: list[Params], strategy: str, adam: AdamSettings = AdamSettings()):
+def make_trainer(net: nn.Module, starts: list[Params], strategy: str, adam: AdamSettings = AdamSettings(),
+                 channels_last: bool = False):
+    """The strategy's trainer; channels_last applies to the loop (the stacked trainer keeps NCHW)."""
     device = next(iter(starts[0].values())).device
-    kind = resolve_strategy(strategy, device)
-    return (StackedTrainer if kind == "stacked" else LoopTrainer)(net, starts, adam)
+    if resolve_strategy(strategy, device) == "stacked":
+        return StackedTrainer(net, starts, adam)
+    return LoopTrainer(net, starts, adam, channels_last)
 
 
 def train_many(
@@ -226,13 +239,14 @@ def train_many(
     progress=None,
     workers: int = 1,
     model_chunk: int | None = None,
+    channels_last: bool = False,
 ) -> list[Params]:
     """Train k models from `starts` over the shared batch order; weights [k, n] per model and item.
 
     on_epoch_end(epoch, trainer, mean_losses[k]) is called after every epoch (checkpoints, metrics).
     Without it, the loop strategy trains the models independently over `workers` CPU threads, and
     model_chunk trains the models in groups of that many (bounds the stacked strategy's memory); every
-    group starts from the same RNG state, so chunking never changes the result.
+    group starts from the same RNG state, so chunking never changes the result. channels_last: see LoopTrainer.
     """
     weights = None if weights is None else weights.to(x.device)
     if model_chunk is not None and len(starts) > model_chunk and on_epoch_end is None:
@@ -243,11 +257,11 @@ def train_many(
             streams.enter(0)
             group_weights = None if weights is None else weights[begin : begin + model_chunk]
             out += train_many(net, starts[begin : begin + model_chunk], x, y, batches, group_weights, strategy, adam,
-                              None, None, workers, None)
+                              None, None, workers, None, channels_last)
             if progress is not None:
                 progress.update(len(batches) * len(starts[begin : begin + model_chunk]) / len(starts))
         return out
-    trainer = make_trainer(net, starts, strategy, adam)
+    trainer = make_trainer(net, starts, strategy, adam, channels_last)
     if isinstance(trainer, LoopTrainer) and on_epoch_end is None and workers > 1:
         trainer.run_independently(x, y, batches, weights, workers)
         if progress is not None:

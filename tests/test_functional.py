@@ -6,15 +6,30 @@ from torch.nn import functional as F
 
 from bayestda import layer_grads
 from bayestda.data import load_subset
-from bayestda.functional import per_sample_grads, per_sample_losses
+from bayestda.functional import losses_of_models, per_sample_grads, per_sample_losses
 from bayestda.models import build_cnn
-from bayestda.models.cnn import max_pool_2x2
+from bayestda.models.cnn import ChannelsLastEvaluator, max_pool_2x2, max_pool_2x2_nhwc
 
 
 def test_fast_max_pool_has_the_same_values_as_max_pool2d_including_odd_sizes_and_ties():
     x = torch.randn(3, 4, 11, 13)
     x[0, 0, :4, :4] = 0.25  # ties, as in blank MNIST regions
     assert torch.equal(max_pool_2x2(x), F.max_pool2d(x, 2))
+    nhwc = max_pool_2x2_nhwc(x.permute(0, 2, 3, 1).contiguous())
+    assert torch.equal(nhwc.permute(0, 3, 1, 2), F.max_pool2d(x, 2))
+
+
+@pytest.mark.parametrize("arch, channels, size", [("cnn", 1, 28), ("cnn3", 1, 28), ("cnn", 3, 32), ("cnn3", 3, 32)])
+def test_channels_last_evaluation_equals_the_models_forward(arch, channels, size):
+    torch.manual_seed(0)
+    net = build_cnn(arch, channels).double().eval()
+    models = [{n: p.detach() + 0.01 * k * torch.randn_like(p) for n, p in net.named_parameters()} for k in range(3)]
+    x, y = torch.rand(150, channels, size, size, dtype=torch.float64), torch.randint(0, 10, (150,))
+    evaluator = ChannelsLastEvaluator(net, x, chunk=64)  # chunks of 64, 64 and 22 items
+    for params in models:
+        assert torch.allclose(evaluator.logits(params), torch.func.functional_call(net, params, (x,)), rtol=1e-12, atol=1e-12)
+    reference = torch.stack([per_sample_losses(net, params, x, y) for params in models])
+    assert torch.allclose(losses_of_models(net, models, x, y, workers=2), reference, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("arch, channels, size", [("cnn", 1, 28), ("cnn3", 1, 28), ("cnn", 3, 32), ("cnn3", 3, 32)])

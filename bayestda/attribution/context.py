@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from ..data import Subset
-from ..functional import FlatView, Params, per_sample_grads, per_sample_losses
+from ..functional import FlatView, Params, losses_of_models, per_sample_grads
+from ..models.cnn import is_paper_cnn
 from ..parallel import default_workers
 from ..training import AdamSettings
 
@@ -57,6 +58,11 @@ class CheckpointContext:
         return self._cache[key]
 
     @property
+    def channels_last(self) -> bool:
+        """LOO models of the paper's CNNs train in NHWC layout on CPU (faster there; see LoopTrainer)."""
+        return is_paper_cnn(self.net) and self.device.type == "cpu"
+
+    @property
     def workers(self) -> int:
         return default_workers(self.device)
 
@@ -70,6 +76,10 @@ class CheckpointContext:
         return self._cached("test_grads", lambda: per_sample_grads(self.net, self.params, self.test.x, self.test.y,
                                                                         workers=self.workers))
 
+    def gradient_products(self) -> torch.Tensor:
+        """[n_train, n_test]: ∇θ L(z_j) · ∇θ L(z), one pass over the test gradients shared by GD, GC and TracIn."""
+        return self._cached("gradient_products", lambda: self.train_grads() @ self.test_grads().T)
+
     def test_losses(self) -> torch.Tensor:
-        """[n_test]: per-item test loss at θ_t."""
-        return self._cached("test_losses", lambda: per_sample_losses(self.net, self.params, self.test.x, self.test.y))
+        """[n_test]: per-item test loss at θ_t (evaluated as the retrained models are: same rounding)."""
+        return self._cached("test_losses", lambda: losses_of_models(self.net, [self.params], self.test.x, self.test.y)[0])

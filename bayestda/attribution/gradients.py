@@ -15,20 +15,19 @@ from .context import CheckpointContext
 
 def grad_dot(ctx: CheckpointContext) -> torch.Tensor:
     """[n_train, n_test] dot products of train and test gradients."""
-    return ctx.train_grads() @ ctx.test_grads().T
+    return ctx.gradient_products().clone()
 
 
 def grad_cos(ctx: CheckpointContext) -> torch.Tensor:
     """[n_train, n_test] cosine similarities of train and test gradients."""
     eps = torch.finfo(ctx.dtype).eps
-    train = ctx.train_grads()
-    test = ctx.test_grads()
-    return (train @ test.T) / (train.norm(dim=1, keepdim=True).clamp_min(eps) * test.norm(dim=1).clamp_min(eps))
+    train_norms = ctx.train_grads().norm(dim=1, keepdim=True).clamp_min(eps)
+    return ctx.gradient_products() / (train_norms * ctx.test_grads().norm(dim=1).clamp_min(eps))
 
 
 def tracin_term(ctx: CheckpointContext, lr: float | None = None) -> torch.Tensor:
     """This checkpoint's TracInCP term η_t · GD_t (η_t = the optimiser's learning rate at the checkpoint)."""
-    return (ctx.adam.lr if lr is None else lr) * grad_dot(ctx)
+    return (ctx.adam.lr if lr is None else lr) * ctx.gradient_products()
 
 
 def tracin(contexts: list[CheckpointContext], lrs: list[float] | None = None) -> torch.Tensor:

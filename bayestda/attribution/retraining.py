@@ -45,7 +45,7 @@ def _retrained_test_losses(ctx: CheckpointContext, start: Params, weights: torch
         adam = replace(ctx.adam, decay_steps=sum(len(b) for b in batches)) if decay else ctx.adam
         finals = train_many(ctx.net, [start] * len(weights), ctx.train.x, ctx.train.y, batches, weights,
                             strategy=ctx.strategy, adam=adam, progress=progress, workers=ctx.workers,
-                            model_chunk=ctx.model_chunk)
+                            model_chunk=ctx.model_chunk, channels_last=ctx.channels_last)
     stacked = resolve_strategy(ctx.strategy, ctx.device) == "stacked"
     return losses_of_models(ctx.net, finals, ctx.test.x, ctx.test.y, stacked=stacked, workers=ctx.workers)
 
