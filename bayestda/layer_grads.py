@@ -14,6 +14,8 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
+from .models.cnn import to_channels_last
+
 Params = dict[str, torch.Tensor]
 
 
@@ -42,26 +44,48 @@ def supports(net: nn.Module, params: Params) -> bool:
     return True
 
 
-def _weight_grad(module: nn.Module, a: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+def _unit_steps(conv: nn.Conv2d) -> bool:
+    return tuple(conv.stride) == (1, 1) and tuple(conv.dilation) == (1, 1)
+
+
+def _conv_weight_grad_nhwc(module: nn.Conv2d, a: torch.Tensor, d: torch.Tensor, out: torch.Tensor) -> None:
+    """Per-item conv weight gradients from channels-last activations: patches cut as shifted NHWC views
+    (F.unfold of a channels-last tensor is 3x slower here), one bmm, then the (c, i, j) weight order."""
+    pad_h, pad_w = module.padding
+    a = F.pad(a.permute(0, 2, 3, 1), (0, 0, pad_w, pad_w, pad_h, pad_h))  # [B, H, W, Cin]
+    k_h, k_w = module.kernel_size
+    out_h, out_w = d.shape[2], d.shape[3]
+    patches = torch.stack([a[:, i : i + out_h, j : j + out_w] for i in range(k_h) for j in range(k_w)], dim=3)
+    deltas = d.permute(0, 2, 3, 1).reshape(len(d), out_h * out_w, -1)  # [B, L, Cout]
+    grads = torch.bmm(deltas.transpose(1, 2), patches.view(len(d), out_h * out_w, -1))  # [B, Cout, k·k·Cin]
+    out.copy_(grads.view(len(d), -1, k_h, k_w, a.shape[-1]).permute(0, 1, 4, 2, 3))
+
+
+def _weight_grad(module: nn.Module, a: torch.Tensor, d: torch.Tensor, out: torch.Tensor) -> None:
+    """Writes every item's weight gradient into out [B, *weight.shape] (a view into the flat gradient rows)."""
+    if isinstance(module, nn.Conv2d) and a.is_contiguous(memory_format=torch.channels_last) and _unit_steps(module):
+        _conv_weight_grad_nhwc(module, a, d, out)
+        return
     if isinstance(module, nn.Conv2d):
         cols = F.unfold(a, module.kernel_size, module.dilation, module.padding, module.stride)  # [B, Cin·k·k, L]
-        grad = torch.bmm(d.flatten(2), cols.transpose(1, 2))  # [B, Cout, Cin·k·k]
-        return grad.reshape(len(a), *module.weight.shape)
+        torch.bmm(d.flatten(2), cols.transpose(1, 2), out=out.view(len(a), len(module.weight), -1))
+        return
     a3, d3 = a.reshape(len(a), -1, a.shape[-1]), d.reshape(len(d), -1, d.shape[-1])
     if a3.shape[1] == 1:  # one token: an outer product, faster as a broadcast multiply than a bmm
-        return d3[:, 0, :, None] * a3[:, 0, None, :]
-    return torch.bmm(d3.transpose(1, 2), a3)  # [B, out, in]
+        torch.mul(d3[:, 0, :, None], a3[:, 0, None, :], out=out)
+        return
+    torch.bmm(d3.transpose(1, 2), a3, out=out)  # [B, out, in]
 
 
-def _bias_grad(module: nn.Module, d: torch.Tensor) -> torch.Tensor:
+def _bias_grad(module: nn.Module, d: torch.Tensor, out: torch.Tensor) -> None:
     if isinstance(module, nn.Conv2d):
-        return d.flatten(2).sum(2)
-    return d.reshape(len(d), -1, d.shape[-1]).sum(1)
+        torch.sum(d.flatten(2), 2, out=out)
+    else:
+        torch.sum(d.reshape(len(d), -1, d.shape[-1]), 1, out=out)
 
 
-def per_sample_grads(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor,
-                     out: torch.Tensor | None = None) -> torch.Tensor:
-    """[N, P] per-item gradients (P in the order of `params`) from one batched forward and backward."""
+def _capture(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, channels_last: bool):
+    """(owners, inputs, δs) of every layer holding a requested parameter, from one forward and backward."""
     owners = _owners(net, params)
     modules = {module_name: module for module, module_name, _ in owners.values()}
     inputs: dict[str, torch.Tensor] = {}
@@ -77,6 +101,9 @@ def per_sample_grads(net: nn.Module, params: Params, x: torch.Tensor, y: torch.T
     try:
         with torch.enable_grad():
             live = {n: p.detach().requires_grad_(True) for n, p in params.items()}  # only δs are asked for
+            if channels_last:
+                live = {n: to_channels_last(p) if p.dim() == 4 else p for n, p in live.items()}
+                x = to_channels_last(x)
             logits = functional_call(net, live, (x,))
             loss = F.cross_entropy(logits, y, reduction="sum")  # item i's own loss contributes only to δ_i
             names = list(outputs)
@@ -84,13 +111,45 @@ def per_sample_grads(net: nn.Module, params: Params, x: torch.Tensor, y: torch.T
     finally:
         for handle in handles:
             handle.remove()
+    return owners, inputs, deltas
+
+
+def rank_one_weights(net: nn.Module, params: Params, x: torch.Tensor) -> list[str]:
+    """Weights of Linear layers fed one vector per item: each item's gradient is an outer product δ aᵀ.
+
+    Found from one item's forward pass (x[:1]): a layer's input has no token axes there.
+    """
+    owners, inputs, _ = _capture(net, params, x[:1], torch.zeros(1, dtype=torch.long, device=x.device), False)
+    return [name for name, (module, module_name, attr) in owners.items()
+            if attr == "weight" and isinstance(module, nn.Linear) and inputs[module_name].dim() == 2]
+
+
+def per_sample_grads(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor,
+                     out: torch.Tensor | None = None, channels_last: bool = False,
+                     factors: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+    """[N, P] per-item gradients (P in the order of `params`) from one batched forward and backward.
+
+    factors: {name: (δ [N, out], a [N, in])} buffers for rank-one weights (see rank_one_weights): those are
+    written there as their two factors and left out of `out`, which then holds the other parameters' columns.
+    channels_last: run the forward and backward in NHWC layout (faster for the paper's CNNs on CPU).
+    """
+    factors = factors or {}
+    owners, inputs, deltas = _capture(net, params, x, y, channels_last)
     if out is None:
-        out = torch.empty(len(x), sum(p.numel() for p in params.values()), dtype=x.dtype, device=x.device)
+        size = sum(p.numel() for n, p in params.items() if n not in factors)
+        out = torch.empty(len(x), size, dtype=x.dtype, device=x.device)
     start = 0
     for name, p in params.items():
         module, module_name, attr = owners[name]
         d = deltas[module_name]
-        grad = _weight_grad(module, inputs[module_name], d) if attr == "weight" else _bias_grad(module, d)
-        out[:, start : start + p.numel()] = grad.reshape(len(x), -1)
+        if name in factors:
+            factors[name][0].copy_(d)
+            factors[name][1].copy_(inputs[module_name])
+            continue
+        rows = out[:, start : start + p.numel()].view(len(x), *p.shape)  # written in place: no temporaries
+        if attr == "weight":
+            _weight_grad(module, inputs[module_name], d, rows)
+        else:
+            _bias_grad(module, d, rows)
         start += p.numel()
     return out

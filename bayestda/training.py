@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from .functional import Params
+from .models.cnn import to_channels_last
 from .parallel import split, thread_map
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class LoopTrainer:
             self.streams.enter(k)
         opt.zero_grad()
         if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = to_channels_last(x)
         per_item = F.cross_entropy(model(x), y, reduction="none")
         loss = per_item.mean() if w is None else (per_item * w).mean()
         loss.backward()
@@ -165,15 +166,33 @@ class LoopTrainer:
         return torch.stack([self._step_model(k, x, y, None if weights is None else weights[k])
                             for k in range(len(self.models))])
 
+    def _apply_model(self, k: int, grads: Params) -> None:
+        """One optimiser step of model k with the given gradients instead of a forward and backward pass."""
+        model, opt = self.models[k], self.optimizers[k]
+        for name, p in model.named_parameters():
+            if p.requires_grad:
+                p.grad = torch.empty_like(p).copy_(grads[name][k])  # the parameter's memory format
+        opt.step()
+        if self.schedulers[k] is not None:
+            self.schedulers[k].step()
+
+    def apply_gradients(self, grads: Params) -> None:
+        """One step of every model k with grads[name][k]."""
+        for k in range(len(self.models)):
+            self._apply_model(k, grads)
+
     def params(self) -> list[Params]:
         return [{n: p.detach().clone() for n, p in m.named_parameters() if p.requires_grad} for m in self.models]
 
     def run_independently(self, x: torch.Tensor, y: torch.Tensor, batches: list[list[torch.Tensor]],
-                          weights: torch.Tensor | None, workers: int) -> None:
-        """All epochs for each model on its own, models spread over CPU threads (no per-epoch callback)."""
+                          weights: torch.Tensor | None, workers: int, first_grads: Params | None = None) -> None:
+        """All epochs for each model on its own, models spread over CPU threads (no per-epoch callback);
+        first_grads: a first step taken with given gradients before the batches."""
 
         def train_group(group: list[int]) -> None:
             for k in group:
+                if first_grads is not None:
+                    self._apply_model(k, first_grads)
                 for epoch_batches in batches:
                     for positions in epoch_batches:
                         w = None if weights is None else weights[k, positions]
@@ -212,6 +231,14 @@ class StackedTrainer:
             self.scheduler.step()
         return losses.detach()
 
+    def apply_gradients(self, grads: Params) -> None:
+        """One step of every model k with grads[name][k]."""
+        for name, p in self.stacked.items():
+            p.grad = grads[name].clone()
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+
     def params(self) -> list[Params]:
         k = next(iter(self.stacked.values())).shape[0]
         return [{n: p[i].detach().clone() for n, p in self.stacked.items()} for i in range(k)]
@@ -240,6 +267,7 @@ def train_many(
     workers: int = 1,
     model_chunk: int | None = None,
     channels_last: bool = False,
+    first_step_grads: Params | None = None,
 ) -> list[Params]:
     """Train k models from `starts` over the shared batch order; weights [k, n] per model and item.
 
@@ -247,7 +275,11 @@ def train_many(
     Without it, the loop strategy trains the models independently over `workers` CPU threads, and
     model_chunk trains the models in groups of that many (bounds the stacked strategy's memory); every
     group starts from the same RNG state, so chunking never changes the result. channels_last: see LoopTrainer.
+    first_step_grads ([k, *shape] per parameter): every model's gradient on the first batch, computed elsewhere
+    (LOO: from the per-sample gradients at θ_t that every method shares); that step skips its forward and backward.
     """
+    if first_step_grads is not None and on_epoch_end is not None:
+        raise ValueError("first_step_grads cannot be combined with on_epoch_end (the first epoch's losses are not seen)")
     weights = None if weights is None else weights.to(x.device)
     if model_chunk is not None and len(starts) > model_chunk and on_epoch_end is None:
         device = next(iter(starts[0].values())).device
@@ -256,17 +288,23 @@ def train_many(
         for begin in range(0, len(starts), model_chunk):
             streams.enter(0)
             group_weights = None if weights is None else weights[begin : begin + model_chunk]
+            group_grads = None if first_step_grads is None else {
+                n: g[begin : begin + model_chunk] for n, g in first_step_grads.items()}
             out += train_many(net, starts[begin : begin + model_chunk], x, y, batches, group_weights, strategy, adam,
-                              None, None, workers, None, channels_last)
+                              None, None, workers, None, channels_last, group_grads)
             if progress is not None:
                 progress.update(len(batches) * len(starts[begin : begin + model_chunk]) / len(starts))
         return out
     trainer = make_trainer(net, starts, strategy, adam, channels_last)
+    if first_step_grads is not None:
+        batches = [batches[0][1:], *batches[1:]]
     if isinstance(trainer, LoopTrainer) and on_epoch_end is None and workers > 1:
-        trainer.run_independently(x, y, batches, weights, workers)
+        trainer.run_independently(x, y, batches, weights, workers, first_step_grads)
         if progress is not None:
             progress.update(len(batches))
         return trainer.params()
+    if first_step_grads is not None:
+        trainer.apply_gradients(first_step_grads)
     for epoch, epoch_batches in enumerate(batches):
         running = torch.zeros(len(starts), dtype=torch.float64)
         for positions in epoch_batches:

@@ -6,7 +6,7 @@ from torch.nn import functional as F
 
 from bayestda import layer_grads
 from bayestda.data import load_subset
-from bayestda.functional import losses_of_models, per_sample_grads, per_sample_losses
+from bayestda.functional import losses_of_models, per_sample_gradients, per_sample_grads, per_sample_losses
 from bayestda.models import build_cnn
 from bayestda.models.cnn import ChannelsLastEvaluator, max_pool_2x2, max_pool_2x2_nhwc
 
@@ -52,3 +52,20 @@ def test_evaluation_losses_use_the_models_forward_values(mnist3_subsets):
     with torch.enable_grad():  # the paper's nn.MaxPool2d path
         reference = F.cross_entropy(net(test.x), test.y, reduction="none").detach()
     assert torch.equal(per_sample_losses(net, params, test.x, test.y, chunk=50), reference)
+
+
+def test_factored_gradients_give_the_products_of_the_dense_gradients():
+    torch.manual_seed(0)
+    net = build_cnn("cnn", 1).double().eval()
+    params = {n: p.detach() for n, p in net.named_parameters()}
+    x, y = torch.rand(20, 1, 28, 28, dtype=torch.float64), torch.randint(0, 10, (20,))
+    factored = per_sample_gradients(net, params, x, y, chunk=8, workers=2)
+    dense = per_sample_gradients(net, params, x, y, method="vmap").rows()
+    assert set(factored.factors) == {"fc1.weight", "fc2.weight"}  # fc1's 205k parameters never formed
+    assert factored.dense.shape[1] == dense.shape[1] - 128 * 1600 - 10 * 128
+    assert torch.allclose(factored.rows(), dense, rtol=1e-10, atol=1e-13)
+    other = per_sample_gradients(net, params, x[:5] * 0.5, y[:5])
+    m = torch.randn(3, dense.shape[1], dtype=torch.float64)
+    assert torch.allclose(factored.products(m), m @ dense.T, rtol=1e-10, atol=1e-12)
+    assert torch.allclose(factored.gram(other), other.rows() @ dense.T, rtol=1e-10, atol=1e-12)
+    assert torch.allclose(factored.norms(), dense.norm(dim=1), rtol=1e-12)

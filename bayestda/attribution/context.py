@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from ..data import Subset
-from ..functional import FlatView, Params, losses_of_models, per_sample_grads
+from ..functional import FlatView, Params, losses_of_models, per_sample_gradients
+from ..gradient_matrix import GradientMatrix
 from ..models.cnn import is_paper_cnn
 from ..parallel import default_workers
 from ..training import AdamSettings
@@ -66,19 +67,27 @@ class CheckpointContext:
     def workers(self) -> int:
         return default_workers(self.device)
 
+    def train_gradients(self) -> GradientMatrix:
+        """∇θ L(z_j) for every train item (each item's own mean loss), rank-one blocks factored."""
+        return self._cached("train_gradients", lambda: per_sample_gradients(
+            self.net, self.params, self.train.x, self.train.y, workers=self.workers))
+
+    def test_gradients(self) -> GradientMatrix:
+        """∇θ L(z) for every test item, rank-one blocks factored (GD, GC and IF scores never form them)."""
+        return self._cached("test_gradients", lambda: per_sample_gradients(
+            self.net, self.params, self.test.x, self.test.y, workers=self.workers))
+
     def train_grads(self) -> torch.Tensor:
-        """[n_train, P]: ∇θ L(z_j) for every train item (each item's own mean loss)."""
-        return self._cached("train_grads", lambda: per_sample_grads(self.net, self.params, self.train.x, self.train.y,
-                                                                         workers=self.workers))
+        """[n_train, P]: the train gradients as a dense matrix."""
+        return self._cached("train_grads", lambda: self.train_gradients().rows())
 
     def test_grads(self) -> torch.Tensor:
-        """[n_test, P]: ∇θ L(z) for every test item."""
-        return self._cached("test_grads", lambda: per_sample_grads(self.net, self.params, self.test.x, self.test.y,
-                                                                        workers=self.workers))
+        """[n_test, P]: the test gradients as a dense matrix (formed only when a method needs it)."""
+        return self._cached("test_grads", lambda: self.test_gradients().rows())
 
     def gradient_products(self) -> torch.Tensor:
-        """[n_train, n_test]: ∇θ L(z_j) · ∇θ L(z), one pass over the test gradients shared by GD, GC and TracIn."""
-        return self._cached("gradient_products", lambda: self.train_grads() @ self.test_grads().T)
+        """[n_train, n_test]: ∇θ L(z_j) · ∇θ L(z), computed once and shared by GD, GC and TracIn."""
+        return self._cached("gradient_products", lambda: self.test_gradients().gram(self.train_gradients()))
 
     def test_losses(self) -> torch.Tensor:
         """[n_test]: per-item test loss at θ_t (evaluated as the retrained models are: same rounding)."""

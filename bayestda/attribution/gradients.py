@@ -21,8 +21,8 @@ def grad_dot(ctx: CheckpointContext) -> torch.Tensor:
 def grad_cos(ctx: CheckpointContext) -> torch.Tensor:
     """[n_train, n_test] cosine similarities of train and test gradients."""
     eps = torch.finfo(ctx.dtype).eps
-    train_norms = ctx.train_grads().norm(dim=1, keepdim=True).clamp_min(eps)
-    return ctx.gradient_products() / (train_norms * ctx.test_grads().norm(dim=1).clamp_min(eps))
+    train_norms = ctx.train_gradients().norms().clamp_min(eps)
+    return ctx.gradient_products() / (train_norms[:, None] * ctx.test_gradients().norms().clamp_min(eps))
 
 
 def tracin_term(ctx: CheckpointContext, lr: float | None = None) -> torch.Tensor:

@@ -172,5 +172,5 @@ def converged(ctx: CheckpointContext, settings: ConvergedSettings = ConvergedSet
 def influence_scores(ctx: CheckpointContext, inverse: InverseHVP) -> torch.Tensor:
     """[n_train, n_test] τ = −∇L(z_j) · s(z) from inverse-HVP vectors on either side."""
     if inverse.side == "test":
-        return -(ctx.train_grads() @ inverse.vectors.T)
-    return -(inverse.vectors @ ctx.test_grads().T)
+        return -ctx.train_gradients().products(inverse.vectors).T
+    return -ctx.test_gradients().products(inverse.vectors)

@@ -22,6 +22,7 @@ from dataclasses import replace
 import torch
 
 from ..functional import Params, losses_of_models
+from ..models.cnn import is_paper_cnn
 from ..training import paper_batch_order, resolve_strategy, seeded, train_many
 from .context import CheckpointContext
 
@@ -33,19 +34,32 @@ def loo_weights(n: int, dtype: torch.dtype) -> torch.Tensor:
     return weights
 
 
+def first_step_gradients(ctx: CheckpointContext, weights: torch.Tensor, positions: torch.Tensor) -> Params:
+    """[k, *shape] gradients of mean_i(w_ki · loss_i) over the batch at θ_t, from the shared per-sample gradients.
+
+    Every LOO model starts at θ_t on the same first batch, so its first gradient is a weighted sum of
+    gradients computed once for all methods: one training step of k models saved (1/15 of the LOO training
+    on mnist3). Valid for nets that train as they evaluate (no dropout or batch norm): the paper's CNNs.
+    """
+    grads = weights[:, positions].to(ctx.dtype) @ ctx.train_grads()[positions] / len(positions)
+    return ctx.view.unflatten(grads)
+
+
 def _retrained_test_losses(ctx: CheckpointContext, start: Params, weights: torch.Tensor, decay: bool = False,
-                           progress=None) -> torch.Tensor:
+                           progress=None, from_theta_t: bool = False) -> torch.Tensor:
     """[k, n_test] test losses of k models trained from `start` for the full epochs, model i on weights[i].
 
     Seeded with the run's seed: the paper's batch order, then (models with dropout) one shared dropout stream.
-    decay=True adds the paper's ViT linear lr decay over all the steps.
+    decay=True adds the paper's ViT linear lr decay over all the steps. from_theta_t=True (start is θ_t, a CNN):
+    the first step is taken with first_step_gradients.
     """
     with seeded(ctx.seed, ctx.device):
         batches = paper_batch_order(len(ctx.train), ctx.epochs)
         adam = replace(ctx.adam, decay_steps=sum(len(b) for b in batches)) if decay else ctx.adam
+        first = first_step_gradients(ctx, weights, batches[0][0]) if from_theta_t else None
         finals = train_many(ctx.net, [start] * len(weights), ctx.train.x, ctx.train.y, batches, weights,
                             strategy=ctx.strategy, adam=adam, progress=progress, workers=ctx.workers,
-                            model_chunk=ctx.model_chunk, channels_last=ctx.channels_last)
+                            model_chunk=ctx.model_chunk, channels_last=ctx.channels_last, first_step_grads=first)
     stacked = resolve_strategy(ctx.strategy, ctx.device) == "stacked"
     return losses_of_models(ctx.net, finals, ctx.test.x, ctx.test.y, stacked=stacked, workers=ctx.workers)
 
@@ -53,7 +67,8 @@ def _retrained_test_losses(ctx: CheckpointContext, start: Params, weights: torch
 def loo(ctx: CheckpointContext, progress=None) -> dict[str, torch.Tensor]:
     """{'loo', 'loo_corrected'}: [n_train, n_test] each, from one run of n + 1 models."""
     n = len(ctx.train)
-    after = _retrained_test_losses(ctx, ctx.params, loo_weights(n, ctx.dtype), progress=progress)
+    after = _retrained_test_losses(ctx, ctx.params, loo_weights(n, ctx.dtype), progress=progress,
+                                   from_theta_t=is_paper_cnn(ctx.net))
     return {"loo": after[:n] - ctx.test_losses()[None], "loo_corrected": after[:n] - after[n][None]}
 
 
