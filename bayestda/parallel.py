@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import torch
@@ -48,6 +48,15 @@ def map_groups(fn: Callable[[nn.Module, list[T]], list[R]], net: nn.Module, item
     jobs = [(copy.deepcopy(net), group) for group in groups]
     results = thread_map(lambda job: fn(*job), jobs, len(jobs))
     return [r for part in results for r in part]
+
+
+def in_background(fn: Callable[[], R]) -> Future[R]:
+    """fn() started on its own single-threaded CPU thread (work that scales poorly over intra-op threads,
+    overlapped with work that keeps the cores busy); .result() waits for it."""
+    pool = ThreadPoolExecutor(1, initializer=_single_threaded)
+    future = pool.submit(fn)
+    pool.shutdown(wait=False)
+    return future
 
 
 def split(items: list[T], parts: int) -> list[list[T]]:

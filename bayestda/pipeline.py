@@ -32,6 +32,7 @@ from .errors import BayesTDAError
 from .experiment import Experiment
 from .functional import detached_params
 from .io import save_torch
+from .parallel import in_background
 from .training import seeded
 
 log = logging.getLogger(__name__)
@@ -85,9 +86,19 @@ def inverse_hvps(ctx: CheckpointContext, methods) -> dict[str, InverseHVP]:
 
 
 def compute(ctx: CheckpointContext, methods, inverse: dict[str, InverseHVP] | None = None) -> dict[str, torch.Tensor]:
-    """Score matrices of the requested methods at one checkpoint, sharing every gradient."""
+    """Score matrices of the requested methods at one checkpoint, sharing every gradient.
+
+    On a multi-core CPU, the inverse-HVP vectors are computed on a thread of their own while LOO retrains its
+    models on the others (the batched HVPs gain only 1.35x from a second intra-op thread here).
+    """
     methods = set(methods)
     out: dict[str, torch.Tensor] = {}
+    inverse = dict(inverse or {})
+    pending = [m for m in IF_METHODS if m in methods and m not in inverse]
+    background = None
+    if pending and methods & {"loo", "loo_corrected"} and ctx.device.type == "cpu" and ctx.workers > 1:
+        ctx.train_grads(), ctx.test_gradients()  # computed once here, shared with the forked context
+        background = in_background(lambda fork=ctx.fork(): inverse_hvps(fork, pending))
     if methods & {"loo", "loo_corrected"}:
         out.update(loo(ctx))
     if "loo_pretrained" in methods:
@@ -100,8 +111,7 @@ def compute(ctx: CheckpointContext, methods, inverse: dict[str, InverseHVP] | No
         out["gc"] = grad_cos(ctx)
     if "tracin" in methods:
         out["tracin"] = tracin_term(ctx)
-    inverse = dict(inverse or {})
-    inverse.update(inverse_hvps(ctx, [m for m in IF_METHODS if m in methods and m not in inverse]))
+    inverse.update(background.result() if background is not None else inverse_hvps(ctx, pending))
     for method in IF_METHODS:
         if method in methods:
             out[method] = influence_scores(ctx, inverse[method])

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 
 from .functional import Params
 from .models.cnn import to_channels_last
-from .parallel import split, thread_map
+from .parallel import thread_map
 
 log = logging.getLogger(__name__)
 
@@ -186,21 +186,20 @@ class LoopTrainer:
 
     def run_independently(self, x: torch.Tensor, y: torch.Tensor, batches: list[list[torch.Tensor]],
                           weights: torch.Tensor | None, workers: int, first_grads: Params | None = None) -> None:
-        """All epochs for each model on its own, models spread over CPU threads (no per-epoch callback);
-        first_grads: a first step taken with given gradients before the batches."""
+        """All epochs for each model on its own, models handed to CPU threads as they free up (no per-epoch
+        callback); first_grads: a first step taken with given gradients before the batches."""
 
-        def train_group(group: list[int]) -> None:
-            for k in group:
-                if first_grads is not None:
-                    self._apply_model(k, first_grads)
-                for epoch_batches in batches:
-                    for positions in epoch_batches:
-                        w = None if weights is None else weights[k, positions]
-                        self._step_model(k, x[positions], y[positions], w)
+        def train_model(k: int) -> None:
+            if first_grads is not None:
+                self._apply_model(k, first_grads)
+            for epoch_batches in batches:
+                for positions in epoch_batches:
+                    w = None if weights is None else weights[k, positions]
+                    self._step_model(k, x[positions], y[positions], w)
 
         if self.streams is not None:
             workers = 1  # one global RNG: threads would interleave its draws
-        thread_map(train_group, split(list(range(len(self.models))), workers), workers)
+        thread_map(train_model, range(len(self.models)), workers)
 
 
 class StackedTrainer:

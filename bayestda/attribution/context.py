@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -52,6 +53,11 @@ class CheckpointContext:
     @property
     def device(self) -> torch.device:
         return next(iter(self.params.values())).device
+
+    def fork(self) -> CheckpointContext:
+        """The same checkpoint on a private copy of the net, sharing what is computed so far: for work on another
+        thread (functional_call swaps a module's parameters in place, so threads must never share one)."""
+        return replace(self, net=copy.deepcopy(self.net), _cache=dict(self._cache))
 
     def _cached(self, key: str, compute):
         if key not in self._cache:
