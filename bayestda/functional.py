@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from . import layer_grads
 from .gradient_matrix import GradientMatrix
-from .models.cnn import ChannelsLastEvaluator, is_paper_cnn
+from .models.cnn import ChannelsLastEvaluator, channels_last_applies
 from .parallel import map_groups, thread_map
 
 Params = dict[str, torch.Tensor]
@@ -81,7 +81,7 @@ def per_sample_gradients(net: nn.Module, params: Params, x: torch.Tensor, y: tor
     new = lambda *shape: torch.empty(len(y), *shape, dtype=x.dtype, device=x.device)  # noqa: E731
     factors = {n: (new(params[n].shape[0]), new(params[n].shape[1])) for n in rank_one}
     dense = new(sum(size for n, size in zip(view.names, view.sizes) if n not in factors))  # filled in place
-    channels_last = is_paper_cnn(net) and x.device.type == "cpu"
+    channels_last = channels_last_applies(net, x.device)
 
     def chunks(module: nn.Module, starts: list[int]) -> list[None]:
         if method == "layers":
@@ -127,7 +127,7 @@ def losses_of_models(net: nn.Module, models: list[Params], x: torch.Tensor, y: t
 
     The paper's CNNs on CPU go through ChannelsLastEvaluator (2x faster, same losses to float rounding).
     """
-    if not stacked and is_paper_cnn(net) and x.device.type == "cpu":
+    if not stacked and channels_last_applies(net, x.device):
         evaluator = ChannelsLastEvaluator(net, x)
         return torch.stack(thread_map(lambda p: F.cross_entropy(evaluator.logits(p), y, reduction="none"), models, workers))
     if not stacked:

@@ -13,7 +13,7 @@ from torch import nn
 from ..data import Subset
 from ..functional import FlatView, Params, losses_of_models, per_sample_gradients
 from ..gradient_matrix import GradientMatrix
-from ..models.cnn import is_paper_cnn
+from ..models.cnn import channels_last_applies
 from ..parallel import default_workers
 from ..training import AdamSettings
 
@@ -67,7 +67,7 @@ class CheckpointContext:
     @property
     def channels_last(self) -> bool:
         """LOO models of the paper's CNNs train in NHWC layout on CPU (faster there; see LoopTrainer)."""
-        return is_paper_cnn(self.net) and self.device.type == "cpu"
+        return channels_last_applies(self.net, self.device)
 
     @property
     def workers(self) -> int:

@@ -88,20 +88,26 @@ def is_paper_cnn(net: nn.Module) -> bool:
     return isinstance(net, _PaperCNN)
 
 
+def channels_last_applies(net: nn.Module, device: torch.device | str) -> bool:
+    """Whether the channels-last paths run (evaluation, LOO training, per-sample gradients): the paper's CNNs on
+    CPU, where they were measured faster; GPUs keep the default layout."""
+    return is_paper_cnn(net) and torch.device(device).type == "cpu"
+
+
 def to_channels_last(t: torch.Tensor) -> torch.Tensor:
     """A 4-D tensor in NHWC memory, also with one channel (where .contiguous(memory_format=...) keeps NCHW
     strides, and oneDNN then runs the NCHW kernels: 7x slower max-pooling on this CPU)."""
     return torch.empty_like(t, memory_format=torch.channels_last).copy_(t)
 
 
-def first_layer_patches(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """[N, H', W', C·k·k] input patches of a stride-1 conv, in the order of conv.weight.reshape(out, -1)."""
+def nhwc_patches(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """[N, H', W', k·k·C] input patches of a stride-1 conv from an NHWC tensor [N, H, W, C], as shifted views,
+    in (i, j, c) order: the order of conv.weight.permute(0, 2, 3, 1).flatten(1)."""
     pad_h, pad_w = conv.padding
-    x = F.pad(x, (pad_w, pad_w, pad_h, pad_h)) if pad_h or pad_w else x
+    x = F.pad(x, (0, 0, pad_w, pad_w, pad_h, pad_h)) if pad_h or pad_w else x
     k_h, k_w = conv.kernel_size
-    out_h, out_w = x.shape[2] - k_h + 1, x.shape[3] - k_w + 1
-    shifted = [x[:, c, i : i + out_h, j : j + out_w] for c in range(x.shape[1]) for i in range(k_h) for j in range(k_w)]
-    return torch.stack(shifted, dim=-1)
+    out_h, out_w = x.shape[1] - k_h + 1, x.shape[2] - k_w + 1
+    return torch.stack([x[:, i : i + out_h, j : j + out_w] for i in range(k_h) for j in range(k_w)], dim=3).flatten(3)
 
 
 def max_pool_2x2_nhwc(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -133,7 +139,7 @@ class ChannelsLastEvaluator:
             raise TypeError(f"ChannelsLastEvaluator needs one of the paper's CNNs, not {type(net).__name__}")
         self.convs = [(name, getattr(net, name)) for name in net.conv_names]
         self.chunk = chunk
-        patches = first_layer_patches(x, self.convs[0][1])
+        patches = nhwc_patches(x.permute(0, 2, 3, 1), self.convs[0][1])
         self.patches = torch.cat([patches, torch.ones_like(patches[..., :1])], dim=-1)
         self.maps = [(self.convs[0][1].out_channels, *patches.shape[1:3])]  # (C, H, W) of every conv's output
         for _, conv in self.convs[1:]:
@@ -144,7 +150,8 @@ class ChannelsLastEvaluator:
     def logits(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """[N, 10] logits of the fixed inputs under `params` (the net's parameter names)."""
         names = [name for name, _ in self.convs]
-        first = torch.cat([params[f"{names[0]}.weight"].flatten(1).T, params[f"{names[0]}.bias"][None]])
+        first_weight = params[f"{names[0]}.weight"].permute(0, 2, 3, 1).flatten(1)  # the patches' (i, j, c) order
+        first = torch.cat([first_weight.T, params[f"{names[0]}.bias"][None]])
         rest = [params[f"{name}.weight"].contiguous(memory_format=torch.channels_last) for name in names[1:]]
         channels, height, width = self.maps[-1]
         fc1 = params["fc1.weight"].view(-1, channels, height // 2, width // 2).permute(0, 2, 3, 1).flatten(1)
