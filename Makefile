@@ -8,9 +8,11 @@ EXPERIMENT ?= cnn_mnist3_10pc
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: req.txt req-dev.txt
+# the pinned requirements, then this package itself (editable: scripts import it, no sys.path edits)
+$(VENV)/.installed: req.txt req-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r req-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 # data, training (10 seeds), all TDA methods, p-values, correlations, summary for one experiment

@@ -11,15 +11,10 @@ Finished jobs are skipped; a failed job is reported by name with its log and the
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bayestda.attribution import METHODS  # noqa: E402
-from bayestda.cli import run  # noqa: E402
-from bayestda.launch import describe, ensure_subsets, grid_experiments, make_slots, plan, run_local  # noqa: E402
-from bayestda.pipeline import check_methods  # noqa: E402
+from bayestda.attribution import check_methods, default_methods
+from bayestda.cli import run
+from bayestda.launch import describe, ensure_subsets, grid_experiments, make_slots, plan, run_local
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     grid = parser.add_argument_group("grid")
     grid.add_argument("--experiments", help="comma-separated experiments, e.g. cnn_mnist3_10pc,cnn_cifar10_20pc")
     grid.add_argument("--all", action="store_true", help="every experiment of the paper: cnn and vit, mnist3 and cifar10, all sizes")
-    grid.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods (default: all)")
+    grid.add_argument("--methods", default=None, help="comma-separated methods (default: every default method)")
     grid.add_argument("--seeds", default=None, help="comma-separated seed ids 0..9 (default: all 10)")
     grid.add_argument("--vit-weights", default=None, help="ViT backbone for vit_* experiments (default: the paper's)")
     grid.add_argument("--no-analysis", action="store_true", help="skip p-values and correlations")
@@ -47,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     experiments = grid_experiments(args.experiments.split(",") if args.experiments else None, args.all, args.vit_weights)
-    methods = check_methods(args.methods.split(","))
+    methods = check_methods(args.methods.split(",")) if args.methods else default_methods()
     seed_ids = [int(k) for k in args.seeds.split(",")] if args.seeds else None
     jobs = plan(experiments, methods, seed_ids, analysis=not args.no_analysis)
     if args.dry_run:

@@ -1,22 +1,14 @@
-"""Correlations between methods of μ, σ and μ/σ (K = 5), noise decomposition, heatmaps and summary.md."""
+"""Correlations between methods of μ, σ and μ/σ, noise decomposition, heatmaps and summary.md.
 
-from __future__ import annotations
+    python run_correlation_analysis.py --experiment cnn_mnist3_10pc
+    python run_correlation_analysis.py --scores-dir DIR --out OUT     # DIR/<method>/<seed>/attribution_ckpt_<e>.csv
+"""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bayestda.analysis import run_correlations  # noqa: E402
-from bayestda.cli import analysis_jobs, run  # noqa: E402
+from bayestda.cli import run, run_analysis_script
 
 
 def main(argv: list[str] | None = None) -> int:
-    experiments, methods, seeds = analysis_jobs(__doc__, argv)
-    for experiment in experiments:
-        run_correlations(experiment, methods, seeds)
-        print(f"wrote {experiment.results_dir() / 'summary.md'}")
-    return 0
+    return run_analysis_script(__doc__, argv, "correlations")
 
 
 if __name__ == "__main__":

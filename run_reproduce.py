@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch
+from tqdm import tqdm
 
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from bayestda.analysis import run_correlations, run_pvalues  # noqa: E402
-from bayestda.attribution import METHODS  # noqa: E402
-from bayestda.cli import run  # noqa: E402
-from bayestda.data import generate_subsets, subset_path  # noqa: E402
-from bayestda.ensemble import train_seed  # noqa: E402
-from bayestda.experiment import Experiment, load_seeds  # noqa: E402
-from bayestda.parallel import default_workers  # noqa: E402
-from bayestda.pipeline import check_methods, run_scores  # noqa: E402
+from bayestda.analysis import run_correlations, run_pvalues
+from bayestda.attribution import check_methods, default_methods
+from bayestda.cli import run
+from bayestda.data import generate_subsets, subset_path
+from bayestda.experiment import Experiment, load_seeds
+from bayestda.parallel import default_workers
+from bayestda.pipeline import run_scores
 
 log = logging.getLogger("run_reproduce")
 
@@ -56,13 +51,13 @@ def score_seeds(experiment: Experiment, seeds: list[int], methods: list[str], de
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--experiment", default="cnn_mnist3_10pc")
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default=None, help="comma-separated methods (default: every default method)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=None,
                         help="seeds scored in parallel processes, one torch thread each (default: the CPU threads; 1 on GPU)")
     args = parser.parse_args(argv)
     experiment = Experiment.parse(args.experiment)
-    methods = check_methods(args.methods.split(","))
+    methods = check_methods(args.methods.split(",")) if args.methods else default_methods()
     seeds = load_seeds()
     times = {}
     start = time.perf_counter()
@@ -70,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         generate_subsets(experiment.task, [experiment.num_per_class])
     with tqdm(total=len(seeds) * experiment.epochs, desc=f"{experiment.name} training", unit="epoch") as bar:
         for seed in seeds:
-            train_seed(experiment, seed, progress=bar)
+            experiment.model_task.train_seed(experiment, seed, progress=bar)
     times["training"] = time.perf_counter() - start
     jobs = args.jobs or default_workers(args.device)
     score_seeds(experiment, seeds, methods, args.device, jobs)

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bayestda.cli import run  # noqa: E402
-from bayestda.data import SOURCES, generate_subsets  # noqa: E402
-from bayestda.experiment import TASKS, check_size, check_task  # noqa: E402
+from bayestda.cli import run
+from bayestda.data import SOURCES, generate_subsets
+from bayestda.experiment import TASKS, check_size, check_task
 
 log = logging.getLogger("run_subset_generation")
 

@@ -1,58 +1,58 @@
 """Checkpoints in the paper's format: {'epoch', 'model_state_dict', 'optimizer_state_dict', 'loss'}.
 
-CNN checkpoints hold the whole state dict, as the paper's; ViT checkpoints hold only the trainable LoRA
-and classifier weights (plus 'backbone', the weight source), rebuilt on the backbone when loaded.
+What a checkpoint holds is the model task's choice: the CNNs store the whole state dict, as the paper's; the
+ViT stores only the trainable LoRA and classifier weights (plus 'backbone', the weight source), rebuilt on
+the backbone when loaded.
 """
 
 from __future__ import annotations
 
 import logging
+import shlex
 
 import torch
 from torch import nn
 
 from .errors import BayesTDAError
 from .experiment import Experiment, load_seeds
-from .functional import Params, detached_params
 from .io import save_torch
-from .models import build_cnn
+from .params import Params
 
 log = logging.getLogger(__name__)
 
 
 def build_model(experiment: Experiment) -> nn.Module:
     """A fresh model of the experiment's family (draws its initial weights from the global RNG)."""
-    if experiment.family == "vit":
-        from .models.vit import build_lora_vit
+    return experiment.model_task.build_model(experiment)
 
-        return build_lora_vit(experiment.backbone)
-    return build_cnn(experiment.model, experiment.spec.channels)
+
+def seed_flags(experiment: Experiment, seed: int) -> list[str]:
+    """The flags that name an experiment's model, data and seed in every per-seed script."""
+    seeds = load_seeds()
+    seed_id = seeds.index(seed) if seed in seeds else seed
+    return [*experiment.model_task.model_flags(experiment), "--task", experiment.task,
+            "--num_per_class", str(experiment.num_per_class), "--seed_id", str(seed_id)]
+
+
+def training_argv(experiment: Experiment, seed: int) -> list[str]:
+    """The training script call (relative to the repository root) for one seed."""
+    return [experiment.model_task.training_script(), *seed_flags(experiment, seed)]
 
 
 def training_command(experiment: Experiment, seed: int) -> str:
-    seed_id = load_seeds().index(seed) if seed in load_seeds() else seed
-    flags = f"--task {experiment.task} --num_per_class {experiment.num_per_class} --seed_id {seed_id}"
-    if experiment.family == "vit":
-        return f"python run_vit_finetuning.py {flags} --vit-weights {experiment.backbone}"
-    return f"python run_cnn_training.py --arch {experiment.model} {flags}"
-
-
-def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The whole state dict when every parameter trains (the CNNs), else only the trainable tensors."""
-    if all(p.requires_grad for p in model.parameters()):
-        return model.state_dict()
-    return detached_params(model)
+    """The training command as a user types it (for messages)."""
+    return shlex.join(["python", *training_argv(experiment, seed)])
 
 
 def save_checkpoint(experiment: Experiment, seed: int, epoch: int, model: nn.Module, optimizer, loss: float) -> None:
+    task = experiment.model_task
     blob = {
         "epoch": epoch,
-        "model_state_dict": trainable_state(model),
+        "model_state_dict": task.checkpoint_state(model),
         "optimizer_state_dict": optimizer.state_dict(),
         "loss": loss,
+        **task.checkpoint_extras(experiment),
     }
-    if experiment.backbone is not None:
-        blob["backbone"] = experiment.backbone
     save_torch(blob, experiment.checkpoint_path(seed, epoch))
 
 
@@ -61,13 +61,14 @@ def missing_checkpoints(experiment: Experiment, seed: int) -> list[int]:
 
 
 def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str = "cpu") -> tuple[nn.Module, Params]:
-    """(model in eval mode, its detached parameters) for one checkpoint, or a one-line error."""
+    """(model in eval mode, its detached trainable parameters) for one checkpoint, or a one-line error."""
     path = experiment.checkpoint_path(seed, epoch)
     if not path.exists():
         raise BayesTDAError(f"missing checkpoint {path}; run: {training_command(experiment, seed)}")
     blob = torch.load(path, map_location=device)
     if blob.get("backbone", experiment.backbone) != experiment.backbone:
         log.warning("%s was fine-tuned on backbone %r, loading it on %r", path, blob["backbone"], experiment.backbone)
+    task = experiment.model_task
     with torch.random.fork_rng(devices=[]):  # building the template must not move the global RNG
         model = build_model(experiment).to(device)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
@@ -75,7 +76,7 @@ def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str =
     if missing:
         raise BayesTDAError(f"checkpoint {path} lacks {len(missing)} trainable tensors (e.g. {min(missing)}); "
                             f"retrain with: {training_command(experiment, seed)}")
-    model.load_state_dict(blob["model_state_dict"], strict=experiment.family == "cnn")
+    task.load_state(model, blob["model_state_dict"])
     model.eval()
-    params = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    params = {n: p.detach().clone() for n, p in task.trainable_params(model).items()}
     return model, params

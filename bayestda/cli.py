@@ -1,4 +1,8 @@
-"""Shared command-line pieces: the paper's flags, logging, and one-line errors."""
+"""Shared command-line pieces: the paper's flags, the per-seed script bodies, logging, and one-line errors.
+
+Which flags pick the model (`--arch` or `--vit-weights`) is the model task's; which methods a script writes
+is the method registry's.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,14 @@ from .errors import BayesTDAError
 
 
 def add_experiment_flags(parser: argparse.ArgumentParser, all_by_default: bool = False, family: str = "cnn") -> None:
-    """--task / --num_per_class / --seed_id, and --arch (CNNs) or --vit-weights (ViTs), as the paper's scripts."""
-    from .models.vit import PAPER_WEIGHTS
+    """--task / --num_per_class / --seed_id and the script family's model flags, as the paper's scripts."""
+    from .tasks import task_class_for_scripts
 
     default_task, default_n, default_seed = (None, None, None) if all_by_default else ("mnist3", 10, 0)
     parser.add_argument("--task", default=default_task, help="mnist3, cifar10 or mnist (appendix)")
     parser.add_argument("--num_per_class", type=int, default=default_n, help="train items per class")
     parser.add_argument("--seed_id", type=int, default=default_seed, help="which of the 10 seeds (0..9)")
-    if family == "vit":
-        parser.add_argument("--vit-weights", default=PAPER_WEIGHTS,
-                            help="HuggingFace model id or local directory (default: the paper's); random-tiny or "
-                                 "random-base for random backbones (experiments vittiny_... / vitrandom_...)")
-    else:
-        parser.add_argument("--arch", default="cnn", help="cnn (2-layer, the paper's) or cnn3 (3-layer)")
+    task_class_for_scripts(family).add_model_flags(parser)
     parser.add_argument("--overwrite", action="store_true", help="recompute outputs that already exist")
 
 
@@ -37,31 +36,49 @@ def add_tda_flags(parser: argparse.ArgumentParser, family: str = "cnn") -> None:
                         help="train the LOO models in groups of this many (bounds GPU memory; default: all at once)")
 
 
-def experiment_of(args: argparse.Namespace):
-    """The Experiment named by --arch or --vit-weights and the task flags."""
-    from .experiment import Experiment
-    from .models.vit import model_name_for
+def model_of(args: argparse.Namespace, family: str) -> tuple[str, str | None]:
+    """(experiment model name, weight source) picked by the script family's model flags."""
+    from .tasks import task_class_for_scripts
 
-    if getattr(args, "vit_weights", None):
-        return Experiment(model_name_for(args.vit_weights), args.task, args.num_per_class, vit_weights=args.vit_weights)
-    return Experiment(args.arch, args.task, args.num_per_class)
+    return task_class_for_scripts(family).model_of(args)
 
 
-def tda_job(args: argparse.Namespace):
+def tda_job(args: argparse.Namespace, family: str):
     """(experiment, seed) named by the per-seed flags, validated."""
-    from .experiment import check_seed_id
+    from .experiment import Experiment, check_seed_id
 
-    return experiment_of(args), check_seed_id(args.seed_id)
+    model, weights = model_of(args, family)
+    return Experiment(model, args.task, args.num_per_class, vit_weights=weights), check_seed_id(args.seed_id)
 
 
-def run_tda_script(description: str, methods, argv: list[str] | None = None, family: str = "cnn") -> int:
-    """The body of every per-seed TDA script (CNN or ViT): parse the flags, then compute and write `methods`."""
+def _flag_dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def run_tda_script(description: str, script: str, argv: list[str] | None = None, family: str = "cnn") -> int:
+    """The body of every per-seed scoring script: parse the flags, then compute and write the script's methods.
+
+    `script` is the registry's script name (`gd_and_gc`, `loo`, ...); `all` takes --methods (default: every
+    default method); a registered script flag (`--from-pretrained`) switches to the methods declared with it.
+    """
+    from .attribution.registry import all_methods, check_methods, default_methods, get, script_methods
     from .pipeline import run_scores
 
     parser = argparse.ArgumentParser(description=description)
     add_tda_flags(parser, family)
+    flags = sorted({f for name in all_methods() for f in get(name).script_flags if get(name).script == script})
+    for flag in flags:
+        methods = ", ".join(script_methods(script, (flag,)))
+        parser.add_argument(flag, action="store_true", help=f"compute {methods} instead")
+    if script == "all":
+        parser.add_argument("--methods", default=None, help="comma-separated methods (default: every default method)")
     args = parser.parse_args(argv)
-    experiment, seed = tda_job(args)
+    experiment, seed = tda_job(args, family)
+    if script == "all":
+        methods = check_methods(args.methods.split(",")) if args.methods else default_methods()
+    else:
+        chosen = tuple(f for f in flags if getattr(args, _flag_dest(f)))
+        methods = script_methods(script, chosen)
     run_scores(experiment, seed, methods, args.ckpts, overwrite=args.overwrite, strategy=args.strategy,
                device=args.device, model_chunk=args.model_chunk)
     return 0
@@ -69,61 +86,30 @@ def run_tda_script(description: str, methods, argv: list[str] | None = None, fam
 
 def run_s_test_script(description: str, argv: list[str] | None = None, family: str = "cnn") -> int:
     """First IF stage (the paper's s_test scripts): store the inverse-HVP vectors of one seed's checkpoints."""
-    from .pipeline import IF_METHODS, run_inverse_hvps
+    from .attribution.registry import script_methods
+    from .pipeline import run_inverse_hvps
 
     parser = argparse.ArgumentParser(description=description)
     add_tda_flags(parser, family)
     args = parser.parse_args(argv)
-    experiment, seed = tda_job(args)
-    run_inverse_hvps(experiment, seed, IF_METHODS, args.ckpts, overwrite=args.overwrite, device=args.device)
+    experiment, seed = tda_job(args, family)
+    run_inverse_hvps(experiment, seed, script_methods("if"), args.ckpts, overwrite=args.overwrite, device=args.device)
     return 0
 
 
 def run_if_script(description: str, argv: list[str] | None = None, family: str = "cnn") -> int:
     """Second IF stage: influence scores from the stored inverse-HVP vectors."""
-    from .pipeline import IF_METHODS, run_scores
+    from .attribution.registry import script_methods
+    from .pipeline import run_scores
 
     parser = argparse.ArgumentParser(description=description)
     add_tda_flags(parser, family)
     parser.add_argument("--keep-inverse-hvp", action="store_true", help="keep the stored vectors after scoring")
     args = parser.parse_args(argv)
-    experiment, seed = tda_job(args)
-    run_scores(experiment, seed, IF_METHODS, args.ckpts, overwrite=args.overwrite, strategy=args.strategy,
+    experiment, seed = tda_job(args, family)
+    run_scores(experiment, seed, script_methods("if"), args.ckpts, overwrite=args.overwrite, strategy=args.strategy,
                device=args.device, use_stored_inverse=True, keep_inverse=args.keep_inverse_hvp)
     return 0
-
-
-def run_loo_script(description: str, argv: list[str] | None = None, family: str = "cnn") -> int:
-    """LOO from the checkpoint (`loo`, `loo_corrected`); ViTs: --from-pretrained gives the paper's ViT LOO."""
-    from .pipeline import run_scores
-
-    parser = argparse.ArgumentParser(description=description)
-    add_tda_flags(parser, family)
-    if family == "vit":
-        parser.add_argument("--from-pretrained", action="store_true",
-                            help="the paper's ViT LOO: re-fine-tune every model from the backbone (method loo_pretrained)")
-    args = parser.parse_args(argv)
-    experiment, seed = tda_job(args)
-    methods = ["loo_pretrained"] if getattr(args, "from_pretrained", False) else ["loo", "loo_corrected"]
-    run_scores(experiment, seed, methods, args.ckpts, overwrite=args.overwrite, strategy=args.strategy,
-               device=args.device, model_chunk=args.model_chunk)
-    return 0
-
-
-def analysis_jobs(description: str, argv: list[str] | None = None):
-    """(experiments, methods, seeds) from the analysis scripts' --experiment (repeatable), --methods, --seed_ids."""
-    from .attribution import METHODS
-    from .experiment import Experiment, check_seed_id
-    from .pipeline import check_methods
-
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--experiment", action="append", default=None, help="e.g. cnn_mnist3_10pc (repeatable)")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
-    parser.add_argument("--seed_ids", default=None, help="comma-separated seed ids (default: all 10 seeds)")
-    args = parser.parse_args(argv)
-    experiments = [Experiment.parse(name) for name in args.experiment or ["cnn_mnist3_10pc"]]
-    seeds = [check_seed_id(int(k)) for k in args.seed_ids.split(",")] if args.seed_ids else None
-    return experiments, check_methods(args.methods.split(",")), seeds
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -143,3 +129,67 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     sys.exit(code or 0)
+
+
+def run_training_script(description: str, argv: list[str] | None = None, family: str = "cnn",
+                        device_default: str = "cpu") -> int:
+    """The training scripts' body: every task, size and seed by default, narrowed by the flags; the model task trains."""
+    from tqdm import tqdm
+
+    from .experiment import check_seed_id, experiments_for, load_seeds
+
+    parser = argparse.ArgumentParser(description=description)
+    add_experiment_flags(parser, all_by_default=True, family=family)
+    parser.add_argument("--device", default=device_default, help=f"torch device (default: {device_default})")
+    args = parser.parse_args(argv)
+    model, weights = model_of(args, family)
+    experiments = experiments_for(model, args.task, args.num_per_class, weights)
+    seeds = [check_seed_id(args.seed_id)] if args.seed_id is not None else load_seeds()
+    jobs = [(e, s) for e in experiments for s in seeds]
+    with tqdm(total=sum(e.epochs for e, _ in jobs), desc="training epochs", unit="epoch") as bar:
+        for experiment, seed in jobs:
+            bar.set_postfix_str(f"{experiment.name} seed {seed}")
+            experiment.model_task.train_seed(experiment, seed, overwrite=args.overwrite, device=args.device, progress=bar)
+    return 0
+
+
+def run_analysis_script(description: str, argv: list[str] | None, stage: str) -> int:
+    """The analysis scripts' body: `--experiment NAME` (repeatable) or `--scores-dir DIR --out OUT` (anyone's
+    scores in the paper's layout). stage 'pvalues' writes the p-values; 'correlations' the rest and summary.md."""
+    from .analysis import correlations_of, load_scores_dir, pvalues_of, run_correlations, run_pvalues
+    from .attribution import check_methods
+    from .experiment import Experiment, check_seed_id
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--experiment", action="append", default=None, help="e.g. cnn_mnist3_10pc (repeatable)")
+    parser.add_argument("--scores-dir", default=None,
+                        help="a folder <method>/<seed>/attribution_ckpt_<e>.csv of any scores (with --out)")
+    parser.add_argument("--out", default=None, help="output folder for --scores-dir")
+    parser.add_argument("--methods", default=None, help="comma-separated methods (default: every default method, or "
+                                                        "every method in --scores-dir)")
+    parser.add_argument("--seed_ids", default=None, help="comma-separated seed ids (default: all 10 seeds)")
+    args = parser.parse_args(argv)
+    names = args.methods.split(",") if args.methods else None
+    if args.scores_dir is not None:
+        if args.out is None or args.experiment:
+            raise BayesTDAError("--scores-dir needs --out OUT and no --experiment; e.g. "
+                                "python run_compute_pvalues.py --scores-dir my_scores --out results/my_scores")
+        posteriors = load_scores_dir(args.scores_dir, names)
+        if stage == "pvalues":
+            table = pvalues_of(posteriors, args.out)
+            print(table[table["K"] == table["K"].max()].to_string(index=False))
+        else:
+            correlations_of(posteriors, args.out, name=args.scores_dir)
+            print(f"wrote {args.out}/summary.md")
+        return 0
+    experiments = [Experiment.parse(name) for name in args.experiment or ["cnn_mnist3_10pc"]]
+    seeds = [check_seed_id(int(k)) for k in args.seed_ids.split(",")] if args.seed_ids else None
+    methods = check_methods(names) if names else None
+    for experiment in experiments:
+        if stage == "pvalues":
+            table = run_pvalues(experiment, methods, seeds)
+            print(table[(table["K"] == 5)].to_string(index=False))
+        else:
+            run_correlations(experiment, methods, seeds)
+            print(f"wrote {experiment.results_dir() / 'summary.md'}")
+    return 0

@@ -55,11 +55,6 @@ TASKS: dict[str, TaskSpec] = {
     ),
 }
 
-CNN_ARCHS = ("cnn", "cnn3")
-VIT_ARCHS = ("vit", "vittiny", "vitrandom")  # vit: the paper's (or a local copy); the others: random backbones
-ARCHS = CNN_ARCHS + VIT_ARCHS
-
-
 def check_task(task: str) -> TaskSpec:
     if task not in TASKS:
         raise BayesTDAError(f"unknown task {task!r}; allowed: {', '.join(TASKS)}")
@@ -67,8 +62,10 @@ def check_task(task: str) -> TaskSpec:
 
 
 def check_arch(arch: str) -> str:
-    if arch not in ARCHS:
-        raise BayesTDAError(f"unknown arch {arch!r}; allowed: {', '.join(ARCHS)}")
+    """A registered model name (cnn, cnn3, vit, vittiny, vitrandom, or a user's task), or a one-line error."""
+    from .tasks import model_task
+
+    model_task(arch)
     return arch
 
 
@@ -105,39 +102,37 @@ class Experiment:
     model: str
     task: str
     num_per_class: int
-    vit_weights: str | None = field(default=None, compare=False, repr=False)  # `vit` only: HF id or local dir
+    vit_weights: str | None = field(default=None, compare=False, repr=False)  # ViT weight source: HF id or local dir
 
     def __post_init__(self) -> None:
         check_arch(self.model)
         check_size(self.task, self.num_per_class)
 
     @classmethod
-    def parse(cls, name: str) -> Experiment:
+    def parse(cls, name: str, vit_weights: str | None = None) -> Experiment:
         match = _NAME.match(name)
         if not match:
             raise BayesTDAError(
                 f"experiment name {name!r} is not of the form <model>_<task>_<n>pc, "
                 "e.g. cnn_mnist3_10pc"
             )
-        return cls(match["model"], match["task"], int(match["n"]))
+        return cls(match["model"], match["task"], int(match["n"]), vit_weights=vit_weights)
 
     @property
     def name(self) -> str:
         return f"{self.model}_{self.task}_{self.num_per_class}pc"
 
     @property
-    def family(self) -> str:
-        """'cnn' or 'vit': which model builder, data transform and training script the experiment uses."""
-        return "vit" if self.model in VIT_ARCHS else "cnn"
+    def model_task(self):
+        """The model family's task (tasks.ModelTask): model, loss, data transform, training recipe, script flags."""
+        from .tasks import model_task
+
+        return model_task(self.model)
 
     @property
     def backbone(self) -> str | None:
-        """The ViT weight source (--vit-weights) of a ViT experiment; None for CNNs."""
-        if self.family != "vit":
-            return None
-        from .models.vit import weights_for
-
-        return weights_for(self.model, self.vit_weights)
+        """The pretrained weight source of the model (the ViT's --vit-weights); None for the CNNs."""
+        return self.model_task.backbone(self)
 
     @property
     def subset(self) -> str:
@@ -149,7 +144,8 @@ class Experiment:
 
     @property
     def epochs(self) -> int:
-        return self.spec.epochs
+        """Training epochs: the model task's recipe, by default the data task's (15 MNIST, 30 CIFAR-10)."""
+        return self.model_task.epochs(self)
 
     @property
     def checkpoint_epochs(self) -> list[int]:

@@ -12,12 +12,10 @@ when one is needed (LiSSA or the converged solver on the test side).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
-if TYPE_CHECKING:
-    from .functional import FlatView
+from .params import FlatView
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 A job is one call of a per-seed script (or the analysis scripts) with its flags: the launcher runs the
 same commands a user would type. Stages, in order of dependence:
-    train -> inverse_hvp (s_test) -> if;   train -> scores (loo, ats, gd_and_gc, tracin);   all -> analysis.
+    train -> inverse_hvp (s_test) -> if;   train -> scores (loo, ats, gd_and_gc, tracin, ...);   all -> analysis.
+Which scripts write which methods, and in which stage, comes from the method registry.
 A job is done when all its output files exist; every file is written atomically by the scripts, so a
 killed job leaves only hidden temporary files, which the next run of that job removes. Each job holds a
 lock file while it runs, so two launchers on the same grid never run (or write) the same job at once.
@@ -22,27 +23,53 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from .checkpoints import seed_flags
 from .errors import BayesTDAError
 from .experiment import TASKS, Experiment, load_seeds
 from .paths import REPO_ROOT, output_root
-from .pipeline import IF_METHODS, inverse_hvp_path
-from .scores import experiment_flags
+from .pipeline import inverse_hvp_path
 
 log = logging.getLogger(__name__)
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # a job's share of the cores
 STAGES = ("train", "inverse_hvp", "if", "scores", "analysis")
-# per-seed script -> the methods it writes
-SCRIPTS = {
-    "loo": ("loo", "loo_corrected"),
-    "ats": ("ats",),
-    "gd_and_gc": ("gd", "gc"),
-    "tracin": ("tracin",),
-    "s_test": (),
-    "if": IF_METHODS,
-}
-SCRIPT_STAGE = {"loo": "scores", "ats": "scores", "gd_and_gc": "scores", "tracin": "scores", "s_test": "inverse_hvp",
-                "if": "if"}
+
+
+@dataclass(frozen=True)
+class ScriptCall:
+    """One per-seed script call of the plan, derived from the method registry: what it writes and when it runs."""
+
+    name: str  # the job's last name part: the script (gd_and_gc, s_test, loo--from-pretrained) or the method
+    script: str  # registry script name
+    extra: tuple[str, ...]  # flags after the experiment flags
+    methods: tuple[str, ...]  # the methods whose score files it writes (none for s_test)
+    stage: str
+    stored_inverse: tuple[str, ...] = ()  # s_test: the methods whose vectors it stores
+
+
+def script_calls(methods: Iterable[str]) -> list[ScriptCall]:
+    """The per-seed script calls that produce the methods, in registry order (an inverse-HVP script's s_test first).
+
+    A named script writes every method declared with it (gd_and_gc writes gd and gc); methods on the generic
+    script `all` get one call each, with --methods.
+    """
+    from .attribution.registry import in_registry_order, script_methods
+
+    calls: dict[str, ScriptCall] = {}
+    for method in in_registry_order(methods):
+        if method.script == "all":
+            calls[method.name] = ScriptCall(method.name, "all", ("--methods", method.name), (method.name,), "scores")
+            continue
+        name = "".join([method.script, *method.script_flags])
+        if name in calls:
+            continue
+        produced = tuple(script_methods(method.script, method.script_flags))
+        if method.inverse_hvp is not None:
+            calls["s_test"] = ScriptCall("s_test", "s_test", (), (), "inverse_hvp", produced)
+            calls[name] = ScriptCall(name, method.script, method.script_flags, produced, "if")
+        else:
+            calls[name] = ScriptCall(name, method.script, method.script_flags, produced, "scores")
+    return list(calls.values())
 
 
 @dataclass(frozen=True)
@@ -75,37 +102,28 @@ class Job:
         return self.name.replace("/", "__")
 
 
-def scripts_for(methods: Iterable[str]) -> list[str]:
-    """Per-seed scripts that produce the methods (IF needs s_test first), in SCRIPTS order."""
-    methods = set(methods)
-    needed = {script for script, produced in SCRIPTS.items() if methods & set(produced)}
-    if "if" in needed:
-        needed.add("s_test")
-    return [s for s in SCRIPTS if s in needed]
-
-
-def _seed_jobs(experiment: Experiment, seed: int, scripts: list[str]) -> list[Job]:
-    family = experiment.family
-    flags = experiment_flags(experiment, seed).split()
+def _seed_jobs(experiment: Experiment, seed: int, calls: list[ScriptCall]) -> list[Job]:
+    task = experiment.model_task
+    flags = seed_flags(experiment, seed)
     epochs = experiment.checkpoint_epochs
-    train_script = "run_vit_finetuning.py" if family == "vit" else "run_cnn_training.py"
     train_name = f"{experiment.name}/{seed}/train"
-    train = Job(train_name, "train", ((train_script, *flags),),
+    train = Job(train_name, "train", ((task.training_script(), *flags),),
                 tuple(experiment.checkpoint_path(seed, e) for e in epochs) + (experiment.metrics_path(seed),),
-                gpu=family == "vit")
+                gpu=task.gpu_training)
     jobs = [train]
-    for script in scripts:
-        path = f"tda_{family}_scripts/run_{family}_{script}.py"
-        if script == "s_test":  # the vectors are an intermediate: once the IF scores exist, s_test counts as done
-            if_scores = tuple(experiment.scores_path(m, seed, e) for m in IF_METHODS for e in epochs)
-            vectors = tuple(inverse_hvp_path(experiment, m, seed, e) for m in IF_METHODS for e in epochs)
-            outputs = if_scores if all(p.exists() for p in if_scores) else vectors
+    s_test_name = f"{experiment.name}/{seed}/s_test"
+    for call in calls:
+        path = f"tda_{task.scripts}_scripts/run_{task.scripts}_{call.script}.py"
+        if call.stored_inverse:  # the vectors are an intermediate: once the scores exist, s_test counts as done
+            scored = tuple(experiment.scores_path(m, seed, e) for m in call.stored_inverse for e in epochs)
+            vectors = tuple(inverse_hvp_path(experiment, m, seed, e) for m in call.stored_inverse for e in epochs)
+            outputs = scored if all(p.exists() for p in scored) else vectors
             needs = (train_name,)
         else:
-            outputs = tuple(experiment.scores_path(m, seed, e) for m in SCRIPTS[script] for e in epochs)
-            needs = (train_name, f"{experiment.name}/{seed}/s_test") if script == "if" else (train_name,)
-        jobs.append(Job(f"{experiment.name}/{seed}/{script}", SCRIPT_STAGE[script], ((path, *flags),), outputs, needs,
-                        gpu=True))
+            outputs = tuple(experiment.scores_path(m, seed, e) for m in call.methods for e in epochs)
+            needs = (train_name, s_test_name) if call.stage == "if" else (train_name,)
+        jobs.append(Job(f"{experiment.name}/{seed}/{call.name}", call.stage, ((path, *flags, *call.extra),), outputs,
+                        needs, gpu=True))
     return jobs
 
 
@@ -117,12 +135,12 @@ def plan(experiments: list[Experiment], methods: list[str], seed_ids: list[int] 
     for k in seed_ids:
         if not 0 <= k < len(seeds):
             raise BayesTDAError(f"seed id {k} is out of range; allowed: 0..{len(seeds) - 1}")
-    scripts = scripts_for(methods)
+    calls = script_calls(methods)
     jobs: list[Job] = []
     for experiment in experiments:
         experiment_jobs = []
         for k in seed_ids:
-            experiment_jobs += _seed_jobs(experiment, seeds[k], scripts)
+            experiment_jobs += _seed_jobs(experiment, seeds[k], calls)
         jobs += experiment_jobs
         if analysis and methods and len(seed_ids) >= 2:
             flags = ("--experiment", experiment.name, "--methods", ",".join(methods),
@@ -143,11 +161,7 @@ def grid_experiments(names: list[str] | None, all_experiments: bool, vit_weights
         return [Experiment(m, t, n, vit_weights=vit_weights) for m in models for t in ("mnist3", "cifar10") for n in TASKS[t].sizes]
     if not names:
         raise BayesTDAError("no experiments given; use --experiments cnn_mnist3_10pc[,...] or --all")
-    out = []
-    for name in names:
-        e = Experiment.parse(name)
-        out.append(Experiment(e.model, e.task, e.num_per_class, vit_weights=vit_weights) if e.family == "vit" else e)
-    return out
+    return [Experiment.parse(name, vit_weights=vit_weights) for name in names]
 
 
 def ensure_subsets(experiments: list[Experiment]) -> None:

@@ -14,9 +14,9 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from .models.cnn import nhwc_patches, to_channels_last
-
-Params = dict[str, torch.Tensor]
+from . import channels_last as nhwc
+from .losses import Loss, cross_entropy
+from .params import Params
 
 
 def _owners(net: nn.Module, params: Params) -> dict[str, tuple[nn.Module, str, str]]:
@@ -44,25 +44,10 @@ def supports(net: nn.Module, params: Params) -> bool:
     return True
 
 
-def _unit_steps(conv: nn.Conv2d) -> bool:
-    return tuple(conv.stride) == (1, 1) and tuple(conv.dilation) == (1, 1)
-
-
-def _conv_weight_grad_nhwc(module: nn.Conv2d, a: torch.Tensor, d: torch.Tensor, out: torch.Tensor) -> None:
-    """Per-item conv weight gradients from channels-last activations: patches cut as shifted NHWC views
-    (F.unfold of a channels-last tensor is 3x slower here), one bmm, then the (c, i, j) weight order."""
-    k_h, k_w = module.kernel_size
-    locations = d.shape[2] * d.shape[3]
-    patches = nhwc_patches(a.permute(0, 2, 3, 1), module).view(len(d), locations, -1)  # [B, L, k·k·Cin]
-    deltas = d.permute(0, 2, 3, 1).reshape(len(d), locations, -1)  # [B, L, Cout]
-    grads = torch.bmm(deltas.transpose(1, 2), patches)  # [B, Cout, k·k·Cin] in (i, j, c) order
-    out.copy_(grads.view(len(d), -1, k_h, k_w, a.shape[1]).permute(0, 1, 4, 2, 3))
-
-
 def _weight_grad(module: nn.Module, a: torch.Tensor, d: torch.Tensor, out: torch.Tensor) -> None:
     """Writes every item's weight gradient into out [B, *weight.shape] (a view into the flat gradient rows)."""
-    if isinstance(module, nn.Conv2d) and a.is_contiguous(memory_format=torch.channels_last) and _unit_steps(module):
-        _conv_weight_grad_nhwc(module, a, d, out)
+    if nhwc.conv_weight_grad_applies(module, a):
+        nhwc.conv_weight_grad(module, a, d, out)
         return
     if isinstance(module, nn.Conv2d):
         cols = F.unfold(a, module.kernel_size, module.dilation, module.padding, module.stride)  # [B, Cin·k·k, L]
@@ -82,7 +67,8 @@ def _bias_grad(module: nn.Module, d: torch.Tensor, out: torch.Tensor) -> None:
         torch.sum(d.reshape(len(d), -1, d.shape[-1]), 1, out=out)
 
 
-def _capture(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, channels_last: bool):
+def _capture(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, channels_last: bool,
+             loss: Loss = cross_entropy):
     """(owners, inputs, δs) of every layer holding a requested parameter, from one forward and backward."""
     owners = _owners(net, params)
     modules = {module_name: module for module, module_name, _ in owners.values()}
@@ -100,31 +86,33 @@ def _capture(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, c
         with torch.enable_grad():
             live = {n: p.detach().requires_grad_(True) for n, p in params.items()}  # only δs are asked for
             if channels_last:
-                live = {n: to_channels_last(p) if p.dim() == 4 else p for n, p in live.items()}
-                x = to_channels_last(x)
+                live = {n: nhwc.to_channels_last(p) if p.dim() == 4 else p for n, p in live.items()}
+                x = nhwc.to_channels_last(x)
             logits = functional_call(net, live, (x,))
-            loss = F.cross_entropy(logits, y, reduction="sum")  # item i's own loss contributes only to δ_i
+            total = loss(logits, y, reduction="sum")  # item i's own loss contributes only to δ_i
             names = list(outputs)
-            deltas = dict(zip(names, torch.autograd.grad(loss, [outputs[n] for n in names])))
+            deltas = dict(zip(names, torch.autograd.grad(total, [outputs[n] for n in names])))
     finally:
         for handle in handles:
             handle.remove()
     return owners, inputs, deltas
 
 
-def rank_one_weights(net: nn.Module, params: Params, x: torch.Tensor) -> list[str]:
+def rank_one_weights(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor,
+                     loss: Loss = cross_entropy) -> list[str]:
     """Weights of Linear layers fed one vector per item: each item's gradient is an outer product δ aᵀ.
 
     Found from one item's forward pass (x[:1]): a layer's input has no token axes there.
     """
-    owners, inputs, _ = _capture(net, params, x[:1], torch.zeros(1, dtype=torch.long, device=x.device), False)
+    owners, inputs, _ = _capture(net, params, x[:1], y[:1], False, loss)
     return [name for name, (module, module_name, attr) in owners.items()
             if attr == "weight" and isinstance(module, nn.Linear) and inputs[module_name].dim() == 2]
 
 
 def per_sample_grads(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor,
                      out: torch.Tensor | None = None, channels_last: bool = False,
-                     factors: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+                     factors: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+                     loss: Loss = cross_entropy) -> torch.Tensor:
     """[N, P] per-item gradients (P in the order of `params`) from one batched forward and backward.
 
     factors: {name: (δ [N, out], a [N, in])} buffers for rank-one weights (see rank_one_weights): those are
@@ -132,7 +120,7 @@ def per_sample_grads(net: nn.Module, params: Params, x: torch.Tensor, y: torch.T
     channels_last: run the forward and backward in NHWC layout (faster for the paper's CNNs on CPU).
     """
     factors = factors or {}
-    owners, inputs, deltas = _capture(net, params, x, y, channels_last)
+    owners, inputs, deltas = _capture(net, params, x, y, channels_last, loss)
     if out is None:
         size = sum(p.numel() for n, p in params.items() if n not in factors)
         out = torch.empty(len(x), size, dtype=x.dtype, device=x.device)

@@ -1,138 +1,85 @@
 """Per-seed TDA jobs: load each checkpoint once, compute the requested methods, write their files.
 
-Finished files are skipped unless overwrite; every file is written atomically, so an interrupted job
-loses at most the checkpoint it was working on.
+Methods come from the registry (attribution.registry), the model from the experiment's model task: nothing
+here is specific to a method or a family. Finished files are skipped unless overwrite; every file is
+written atomically, so an interrupted job loses at most the checkpoint it was working on.
 """
 
 from __future__ import annotations
 
 import logging
+import shlex
 
 import torch
 from tqdm import tqdm
 
 from . import scores
-from .attribution import (
-    ALL_METHODS,
-    CheckpointContext,
-    InverseHVP,
-    ats,
-    converged,
-    grad_cos,
-    grad_dot,
-    influence_scores,
-    lissa,
-    loo,
-    loo_pretrained,
-    tracin_term,
-)
-from .checkpoints import build_model, load_checkpoint
-from .data import load_experiment_data
+from .attribution import CheckpointContext, InverseHVP
+from .attribution.registry import Method, check_methods, in_registry_order, inverse_methods
+from .checkpoints import load_checkpoint
 from .errors import BayesTDAError
 from .experiment import Experiment
-from .functional import detached_params
 from .io import save_torch
 from .parallel import in_background
-from .training import seeded
 
 log = logging.getLogger(__name__)
 
-IF_METHODS = ("if", "if_converged")
-
 
 def inverse_hvp_path(experiment: Experiment, method: str, seed: int, epoch: int):
-    """Stored inverse-HVP vectors of `if` / `if_converged` (the paper's s_tests_ckpt_<e>.pt)."""
+    """Stored inverse-HVP vectors of a method with an inverse-HVP stage (the paper's s_tests_ckpt_<e>.pt)."""
     return experiment.scores_dir(method, seed) / f"inverse_hvp_ckpt_{epoch}.pt"
-
-
-def load_data(experiment: Experiment, net: torch.nn.Module):
-    """(train, test) with the family's deterministic transform (the ViT's at the model's input size)."""
-    if experiment.family == "vit":
-        from .models.vit import image_size_of
-        from .vit_data import load_vit_data
-
-        return load_vit_data(experiment.task, experiment.num_per_class, image_size_of(net))
-    return load_experiment_data(experiment.task, experiment.num_per_class)
-
-
-def fresh_start(experiment: Experiment, seed: int):
-    """Trainable weights of the seeded, untrained model (the paper's ViT LOO restarts from them)."""
-
-    def make():
-        with seeded(seed):
-            return detached_params(build_model(experiment))
-
-    return make
 
 
 def make_context(experiment: Experiment, seed: int, epoch: int, strategy: str = "auto", device: str = "cpu",
                  dtype: torch.dtype = torch.float32, model_chunk: int | None = None) -> CheckpointContext:
+    task = experiment.model_task
     net, params = load_checkpoint(experiment, seed, epoch, device=device)
-    train, test = load_data(experiment, net)
+    train, test = task.load_data(experiment, net)
     to = lambda s: type(s)(s.x.to(device), s.y.to(device), s.idx)  # noqa: E731
     return CheckpointContext(net, params, to(train), to(test), seed, experiment.epochs, strategy=strategy, dtype=dtype,
-                             model_chunk=model_chunk,
-                             fresh_start=fresh_start(experiment, seed) if experiment.family == "vit" else None)
+                             model_chunk=model_chunk, fresh_start=task.fresh_start(experiment, seed), loss=task.loss,
+                             measurement=task.measurement)
 
 
-def inverse_hvps(ctx: CheckpointContext, methods) -> dict[str, InverseHVP]:
-    """Inverse-HVP vectors for the requested IF variants."""
-    out = {}
-    if "if" in methods:
-        out["if"] = lissa(ctx)
-    if "if_converged" in methods:
-        out["if_converged"] = converged(ctx)
-    return out
+def inverse_hvps(ctx: CheckpointContext, methods: list[Method]) -> dict[str, InverseHVP]:
+    """Inverse-HVP vectors of the given methods (those with an inverse-HVP stage)."""
+    return {m.name: m.inverse_hvp(ctx) for m in methods}
 
 
 def compute(ctx: CheckpointContext, methods, inverse: dict[str, InverseHVP] | None = None) -> dict[str, torch.Tensor]:
     """Score matrices of the requested methods at one checkpoint, sharing every gradient.
 
-    On a multi-core CPU, the inverse-HVP vectors are computed on a thread of their own while LOO retrains its
-    models on the others (the batched HVPs gain only 1.35x from a second intra-op thread here).
+    On a multi-core CPU, the inverse-HVP vectors are computed on a thread of their own while the retraining
+    methods train their models on the others (the batched HVPs gain only 1.35x from a second intra-op thread).
     """
-    methods = set(methods)
+    methods = in_registry_order(methods)
     out: dict[str, torch.Tensor] = {}
     inverse = dict(inverse or {})
-    pending = [m for m in IF_METHODS if m in methods and m not in inverse]
+    pending = [m for m in methods if m.inverse_hvp is not None and m.name not in inverse]
     background = None
-    if pending and methods & {"loo", "loo_corrected"} and ctx.device.type == "cpu" and ctx.workers > 1:
+    retraining = any("retraining" in m.needs for m in methods)
+    if pending and retraining and ctx.device.type == "cpu" and ctx.workers > 1:
         ctx.train_grads(), ctx.test_gradients()  # computed once here, shared with the forked context
         background = in_background(lambda fork=ctx.fork(): inverse_hvps(fork, pending))
-    if methods & {"loo", "loo_corrected"}:
-        out.update(loo(ctx))
-    if "loo_pretrained" in methods:
-        out["loo_pretrained"] = loo_pretrained(ctx)
-    if "ats" in methods:
-        out["ats"] = ats(ctx)
-    if "gd" in methods:
-        out["gd"] = grad_dot(ctx)
-    if "gc" in methods:
-        out["gc"] = grad_cos(ctx)
-    if "tracin" in methods:
-        out["tracin"] = tracin_term(ctx)
+    for method in methods:
+        if method.inverse_hvp is None:
+            out[method.name] = method.score(ctx)
     inverse.update(background.result() if background is not None else inverse_hvps(ctx, pending))
-    for method in IF_METHODS:
-        if method in methods:
-            out[method] = influence_scores(ctx, inverse[method])
-            out[f"{method}:inverse"] = inverse[method]
+    for method in methods:
+        if method.inverse_hvp is not None:
+            out[method.name] = method.score(ctx, inverse[method.name])
+            out[f"{method.name}:inverse"] = inverse[method.name]
     return out
 
 
 def write_outputs(experiment: Experiment, seed: int, epoch: int, ctx: CheckpointContext, results: dict) -> None:
-    for method in ALL_METHODS:
-        if method in results:
-            scores.write(experiment, method, seed, epoch, results[method], ctx.train.idx, ctx.test.idx)
-    inverse = results.get("if_converged:inverse")
-    if inverse is not None and inverse.residuals is not None:
-        scores.write_residuals(experiment, seed, epoch, inverse.side, inverse.indices, inverse.residuals)
-
-
-def check_methods(methods) -> list[str]:
-    bad = [m for m in methods if m not in ALL_METHODS]
-    if bad:
-        raise BayesTDAError(f"unknown method {bad[0]!r}; allowed: {', '.join(ALL_METHODS)}")
-    return list(methods)
+    for name, value in results.items():
+        if isinstance(value, InverseHVP):
+            if value.residuals is not None:
+                method = name.removesuffix(":inverse")
+                scores.write_residuals(experiment, method, seed, epoch, value.side, value.indices, value.residuals)
+        else:
+            scores.write(experiment, name, seed, epoch, value, ctx.train.idx, ctx.test.idx)
 
 
 def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrite: bool = False,
@@ -151,34 +98,32 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
         inverse = load_inverse(experiment, seed, epoch, pending) if use_stored_inverse else None
         write_outputs(experiment, seed, epoch, ctx, compute(ctx, pending, inverse))
         if use_stored_inverse and not keep_inverse:
-            for method in IF_METHODS:
-                if method in pending:
-                    inverse_hvp_path(experiment, method, seed, epoch).unlink(missing_ok=True)
+            for method in inverse_methods(pending):
+                inverse_hvp_path(experiment, method.name, seed, epoch).unlink(missing_ok=True)
 
 
 def load_inverse(experiment: Experiment, seed: int, epoch: int, methods) -> dict[str, InverseHVP]:
     out = {}
-    for method in IF_METHODS:
-        if method not in methods:
-            continue
-        path = inverse_hvp_path(experiment, method, seed, epoch)
+    for method in inverse_methods(methods):
+        path = inverse_hvp_path(experiment, method.name, seed, epoch)
         if not path.exists():
-            command = scores.score_command(experiment, method, seed).split(" then ")[0]
-            raise BayesTDAError(f"missing inverse-HVP vectors {path}; run: {command}")
-        out[method] = InverseHVP.from_blob(torch.load(path))
+            first = shlex.join(["python", *scores.score_argvs(experiment, method.name, seed)[0]])
+            raise BayesTDAError(f"missing inverse-HVP vectors {path}; run: {first}")
+        out[method.name] = InverseHVP.from_blob(torch.load(path))
     return out
 
 
-def run_inverse_hvps(experiment: Experiment, seed: int, methods=IF_METHODS, epochs=None, overwrite: bool = False,
+def run_inverse_hvps(experiment: Experiment, seed: int, methods, epochs=None, overwrite: bool = False,
                      device: str = "cpu") -> None:
     """The paper's first IF stage: compute and store the inverse-HVP vectors of every checkpoint."""
+    methods = inverse_methods(methods)
     epochs = experiment.check_checkpoint_epochs(epochs)
     for epoch in tqdm(epochs, desc=f"{experiment.name} seed {seed} [inverse HVP]", unit="ckpt"):
         pending = [m for m in methods if overwrite or not (
-            inverse_hvp_path(experiment, m, seed, epoch).exists() or scores.exists(experiment, m, seed, epoch))]
+            inverse_hvp_path(experiment, m.name, seed, epoch).exists() or scores.exists(experiment, m.name, seed, epoch))]
         if not pending:
-            log.info("skip checkpoint %d: inverse-HVP vectors or IF scores exist", epoch)
+            log.info("skip checkpoint %d: inverse-HVP vectors or scores exist", epoch)
             continue
         ctx = make_context(experiment, seed, epoch, device=device)
-        for method, inverse in inverse_hvps(ctx, pending).items():
-            save_torch(inverse.to_blob(), inverse_hvp_path(experiment, method, seed, epoch))
+        for name, inverse in inverse_hvps(ctx, pending).items():
+            save_torch(inverse.to_blob(), inverse_hvp_path(experiment, name, seed, epoch))

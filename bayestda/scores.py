@@ -3,39 +3,29 @@ a `train_idx` column, then one `z_test_<idx>` column per test item, rows and col
 
 from __future__ import annotations
 
+import shlex
+
 import numpy as np
 import pandas as pd
 import torch
 
+from .checkpoints import seed_flags
 from .errors import BayesTDAError
-from .experiment import Experiment, load_seeds
+from .experiment import Experiment
 from .io import atomic_write, save_csv
 
-METHOD_SCRIPT = {  # {f} is the model family: cnn or vit
-    "loo": "tda_{f}_scripts/run_{f}_loo.py",
-    "loo_corrected": "tda_{f}_scripts/run_{f}_loo.py",
-    "loo_pretrained": "tda_{f}_scripts/run_{f}_loo.py --from-pretrained",
-    "ats": "tda_{f}_scripts/run_{f}_ats.py",
-    "if": "tda_{f}_scripts/run_{f}_s_test.py then tda_{f}_scripts/run_{f}_if.py",
-    "if_converged": "tda_{f}_scripts/run_{f}_s_test.py then tda_{f}_scripts/run_{f}_if.py",
-    "gd": "tda_{f}_scripts/run_{f}_gd_and_gc.py",
-    "gc": "tda_{f}_scripts/run_{f}_gd_and_gc.py",
-    "tracin": "tda_{f}_scripts/run_{f}_tracin.py",
-}
 
+def score_argvs(experiment: Experiment, method: str, seed: int) -> list[list[str]]:
+    """The script calls (argv lists, relative to the repository root) that write a method's scores for one seed."""
+    from .attribution.registry import get
 
-def experiment_flags(experiment: Experiment, seed: int) -> str:
-    """The per-seed script flags that name an experiment and seed (--arch for CNNs, --vit-weights for ViTs)."""
-    seeds = load_seeds()
-    seed_id = seeds.index(seed) if seed in seeds else seed
-    family = f"--vit-weights {experiment.backbone}" if experiment.family == "vit" else f"--arch {experiment.model}"
-    return f"{family} --task {experiment.task} --num_per_class {experiment.num_per_class} --seed_id {seed_id}"
+    flags = seed_flags(experiment, seed)
+    return [[command[0], *flags, *command[1:]] for command in get(method).commands(experiment.model_task.scripts)]
 
 
 def score_command(experiment: Experiment, method: str, seed: int) -> str:
-    """The command that produces a method's scores for one seed."""
-    scripts = METHOD_SCRIPT.get(method, "?").format(f=experiment.family)
-    return " then ".join(f"python {script} {experiment_flags(experiment, seed)}" for script in scripts.split(" then "))
+    """The commands as a user types them (for messages): `python <script> <flags>`, joined by 'then'."""
+    return " then ".join(shlex.join(["python", *argv]) for argv in score_argvs(experiment, method, seed))
 
 
 def to_frame(matrix: torch.Tensor | np.ndarray, train_idx, test_idx) -> pd.DataFrame:
@@ -74,14 +64,18 @@ def load_array(experiment: Experiment | str, method: str, seed: int, ckpt: int) 
     return frame.to_numpy(dtype=np.float64), frame.index.to_numpy(), test_idx
 
 
-def write_residuals(experiment: Experiment, seed: int, epoch: int, side: str, indices, residuals) -> None:
-    """Relative residuals of the converged inverse-HVP solve, one row per solved item."""
+def write_residuals(experiment: Experiment, method: str, seed: int, epoch: int, side: str, indices, residuals) -> None:
+    """Relative residuals of an inverse-HVP solve (if_converged), one row per solved item."""
     frame = pd.DataFrame({
         "item_idx": np.asarray(indices).astype(np.int64),
         "side": side,
         "relative_residual": torch.as_tensor(residuals).double().cpu().numpy(),
     })
-    save_csv(frame, experiment.scores_dir("if_converged", seed) / f"residuals_ckpt_{epoch}.csv")
+    save_csv(frame, residuals_path(experiment, method, seed, epoch))
+
+
+def residuals_path(experiment: Experiment, method: str, seed: int, epoch: int):
+    return experiment.scores_dir(method, seed) / f"residuals_ckpt_{epoch}.csv"
 
 
 def missing(experiment: Experiment, methods, seeds, epochs) -> list[tuple[str, int, int]]:

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
-from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
-from .functional import Params
-from .models.cnn import to_channels_last
+from .channels_last import to_channels_last
+from .losses import Loss, cross_entropy
 from .parallel import thread_map
+from .params import Params
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,10 @@ class LoopTrainer:
     float rounding (not bitwise, so ensemble training keeps the default layout).
     """
 
-    def __init__(self, net: nn.Module, starts: list[Params], adam: AdamSettings, channels_last: bool = False) -> None:
+    def __init__(self, net: nn.Module, starts: list[Params], adam: AdamSettings, channels_last: bool = False,
+                 loss: Loss = cross_entropy) -> None:
         self.channels_last = channels_last
+        self.loss = loss
         self.models = []
         self.optimizers = []
         self.schedulers = []
@@ -152,7 +154,7 @@ class LoopTrainer:
         opt.zero_grad()
         if self.channels_last:
             x = to_channels_last(x)
-        per_item = F.cross_entropy(model(x), y, reduction="none")
+        per_item = self.loss(model(x), y, reduction="none")
         loss = per_item.mean() if w is None else (per_item * w).mean()
         loss.backward()
         opt.step()
@@ -205,7 +207,7 @@ class LoopTrainer:
 class StackedTrainer:
     """k models as stacked parameters [k, ...] trained together with vmap and one elementwise Adam."""
 
-    def __init__(self, net: nn.Module, starts: list[Params], adam: AdamSettings) -> None:
+    def __init__(self, net: nn.Module, starts: list[Params], adam: AdamSettings, loss: Loss = cross_entropy) -> None:
         self.net = copy.deepcopy(net).train()  # training mode (dropout) without touching the caller's net
         names = [n for n, p in net.named_parameters() if p.requires_grad]
         self.stacked = {n: torch.stack([s[n] for s in starts]).clone().requires_grad_(True) for n in names}
@@ -213,11 +215,11 @@ class StackedTrainer:
         self.scheduler = adam.scheduler(self.optimizer)
         module = self.net
 
-        def loss(params: Params, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-            return (F.cross_entropy(functional_call(module, params, (x,)), y, reduction="none") * w).mean()
+        def weighted(params: Params, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+            return (loss(functional_call(module, params, (x,)), y, reduction="none") * w).mean()
 
         # randomness="same": every stacked model draws the same dropout masks, as the loop's replayed streams
-        self._losses = vmap(loss, in_dims=(0, None, None, 0), randomness="same")
+        self._losses = vmap(weighted, in_dims=(0, None, None, 0), randomness="same")
 
     def step(self, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
         k = next(iter(self.stacked.values())).shape[0]
@@ -244,12 +246,12 @@ class StackedTrainer:
 
 
 def make_trainer(net: nn.Module, starts: list[Params], strategy: str, adam: AdamSettings = AdamSettings(),
-                 channels_last: bool = False):
+                 channels_last: bool = False, loss: Loss = cross_entropy):
     """The strategy's trainer; channels_last applies to the loop (the stacked trainer keeps NCHW)."""
     device = next(iter(starts[0].values())).device
     if resolve_strategy(strategy, device) == "stacked":
-        return StackedTrainer(net, starts, adam)
-    return LoopTrainer(net, starts, adam, channels_last)
+        return StackedTrainer(net, starts, adam, loss)
+    return LoopTrainer(net, starts, adam, channels_last, loss)
 
 
 def train_many(
@@ -267,6 +269,7 @@ def train_many(
     model_chunk: int | None = None,
     channels_last: bool = False,
     first_step_grads: Params | None = None,
+    loss: Loss = cross_entropy,
 ) -> list[Params]:
     """Train k models from `starts` over the shared batch order; weights [k, n] per model and item.
 
@@ -290,11 +293,11 @@ def train_many(
             group_grads = None if first_step_grads is None else {
                 n: g[begin : begin + model_chunk] for n, g in first_step_grads.items()}
             out += train_many(net, starts[begin : begin + model_chunk], x, y, batches, group_weights, strategy, adam,
-                              None, None, workers, None, channels_last, group_grads)
+                              None, None, workers, None, channels_last, group_grads, loss)
             if progress is not None:
                 progress.update(len(batches) * len(starts[begin : begin + model_chunk]) / len(starts))
         return out
-    trainer = make_trainer(net, starts, strategy, adam, channels_last)
+    trainer = make_trainer(net, starts, strategy, adam, channels_last, loss)
     if first_step_grads is not None:
         batches = [batches[0][1:], *batches[1:]]
     if isinstance(trainer, LoopTrainer) and on_epoch_end is None and workers > 1:

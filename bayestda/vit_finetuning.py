@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 
 import torch
-from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from .checkpoints import build_model, save_checkpoint
@@ -22,8 +22,7 @@ from .ensemble import evaluate, is_trained
 from .experiment import Experiment
 from .io import save_json
 from .models.vit import image_size_of
-from .training import BATCH_SIZE, AdamSettings
-from .vit_data import AugmentedImages, load_images, load_vit_data
+from .vit_data import AugmentedImages, load_images
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +34,13 @@ def finetune_seed(experiment: Experiment, seed: int, overwrite: bool = False, de
         return json.loads(experiment.metrics_path(seed).read_text())
     start = time.perf_counter()
     torch.manual_seed(seed)
+    task = experiment.model_task
     model = build_model(experiment).to(device)
     size = image_size_of(model)
-    train, test = load_vit_data(experiment.task, experiment.num_per_class, size)
+    train, test = task.load_data(experiment, model)
     augmented = AugmentedImages(load_images(experiment.task, "train", experiment.num_per_class), train.y, train.idx, size)
-    loader = DataLoader(augmented, batch_size=BATCH_SIZE, shuffle=True)
-    adam = AdamSettings(decay_steps=len(loader) * experiment.epochs)
+    loader = DataLoader(augmented, batch_size=task.recipe.batch_size, shuffle=True)
+    adam = replace(task.recipe.adam, decay_steps=len(loader) * experiment.epochs if task.recipe.linear_decay else None)
     optimizer = adam.optimizer([p for p in model.parameters() if p.requires_grad])
     scheduler = adam.scheduler(optimizer)
     test_x, test_y = test.x.to(device), test.y.to(device)
@@ -51,7 +51,7 @@ def finetune_seed(experiment: Experiment, seed: int, overwrite: bool = False, de
         running = 0.0
         for x, y, _ in loader:
             optimizer.zero_grad()
-            loss = F.cross_entropy(model(x.to(device)), y.to(device))
+            loss = task.loss(model(x.to(device)), y.to(device))
             loss.backward()
             optimizer.step()
             scheduler.step()
@@ -59,7 +59,7 @@ def finetune_seed(experiment: Experiment, seed: int, overwrite: bool = False, de
         metrics["train_loss"].append(running / len(loader))
         if epoch in experiment.checkpoint_epochs:
             save_checkpoint(experiment, seed, epoch, model, optimizer, running / len(loader))
-            metrics["checkpoints"][str(epoch)] = evaluate(model, test_x, test_y)
+            metrics["checkpoints"][str(epoch)] = evaluate(model, test_x, test_y, task.measurement)
         if progress is not None:
             progress.update(1)
     metrics["wall_seconds"] = time.perf_counter() - start

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -23,13 +22,11 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bayestda.attribution import ats, converged, grad_cos, grad_dot, influence_scores, lissa, loo, tracin_term  # noqa: E402
-from bayestda.attribution.retraining import loo_weights  # noqa: E402
-from bayestda.experiment import Experiment  # noqa: E402
-from bayestda.pipeline import compute, make_context  # noqa: E402
-from bayestda.training import paper_batch_order, train_many  # noqa: E402
+from bayestda.attribution import ats, converged, grad_cos, grad_dot, influence_scores, lissa, loo, tracin_term
+from bayestda.attribution.retraining import loo_weights
+from bayestda.experiment import Experiment
+from bayestda.pipeline import compute, make_context
+from bayestda.training import paper_batch_order, train_many
 
 PAPER_SIX = ("loo", "ats", "if", "gd", "gc", "tracin")
 

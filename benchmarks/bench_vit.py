@@ -12,22 +12,21 @@ Peak GPU memory is printed on CUDA devices. The timed units run the library's ow
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from torch.nn import functional as F
 
-import torch  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
-
-from bayestda.checkpoints import build_model  # noqa: E402
-from bayestda.data import generate_subsets, subset_path  # noqa: E402
-from bayestda.experiment import Experiment  # noqa: E402
-from bayestda.functional import batch_hvp, detached_params, logits_of, per_sample_grads  # noqa: E402
-from bayestda.models.vit import image_size_of, model_name_for  # noqa: E402
-from bayestda.training import AdamSettings, train_many  # noqa: E402
-from bayestda.vit_data import load_vit_data  # noqa: E402
+from bayestda.checkpoints import build_model
+from bayestda.data import generate_subsets, subset_path
+from bayestda.evaluation import logits_of
+from bayestda.experiment import Experiment
+from bayestda.hvp import batch_hvp
+from bayestda.models.vit import image_size_of, model_name_for
+from bayestda.params import detached_params
+from bayestda.per_sample import per_sample_grads
+from bayestda.training import AdamSettings, train_many
+from bayestda.vit_data import load_vit_data
 
 
 def timed(fn, device: str, repeats: int = 2) -> float:

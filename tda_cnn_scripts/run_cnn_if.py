@@ -4,12 +4,7 @@ Writes `if` and `if_converged` scores (plus the converged solve's residuals); th
 afterwards unless --keep-inverse-hvp.
 """
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bayestda.cli import run, run_if_script  # noqa: E402
+from bayestda.cli import run, run_if_script
 
 
 def main(argv: list[str] | None = None) -> int:

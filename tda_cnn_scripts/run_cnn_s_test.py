@@ -4,12 +4,7 @@ Stores, per checkpoint, the paper's one-pass LiSSA vectors (`if`) and the exact 
 vectors (`if_converged`), on the side with fewer items (train: 30 vectors for mnist3_10pc instead of 900).
 """
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bayestda.cli import run, run_s_test_script  # noqa: E402
+from bayestda.cli import run, run_s_test_script
 
 
 def main(argv: list[str] | None = None) -> int:

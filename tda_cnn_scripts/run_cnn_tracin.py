@@ -1,17 +1,10 @@
 """TracInCP terms (learning rate x Grad-Dot) for one seed's checkpoints."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bayestda.cli import run, run_tda_script  # noqa: E402
-
-PRODUCES = ("tracin",)
+from bayestda.cli import run, run_tda_script
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_tda_script(__doc__, PRODUCES, argv)
+    return run_tda_script(__doc__, "tracin", argv, family="cnn")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,10 @@
 """ViT adding-the-sample (ATS): one fresh-Adam step of the LoRA and classifier weights per train item."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bayestda.cli import run, run_tda_script  # noqa: E402
-
-PRODUCES = ("ats",)
+from bayestda.cli import run, run_tda_script
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_tda_script(__doc__, PRODUCES, argv, family="vit")
+    return run_tda_script(__doc__, "ats", argv, family="vit")
 
 
 if __name__ == "__main__":

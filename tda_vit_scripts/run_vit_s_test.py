@@ -1,11 +1,6 @@
 """ViT, first IF stage: store the inverse-HVP vectors (`if`, `if_converged`) over the trainable parameters."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bayestda.cli import run, run_s_test_script  # noqa: E402
+from bayestda.cli import run, run_s_test_script
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,10 +5,11 @@ import torch
 from torch.nn import functional as F
 
 from bayestda import layer_grads
+from bayestda.channels_last import ChannelsLastEvaluator, max_pool_2x2, max_pool_2x2_nhwc
 from bayestda.data import load_subset
-from bayestda.functional import losses_of_models, per_sample_gradients, per_sample_grads, per_sample_losses
+from bayestda.evaluation import losses_of_models, per_sample_losses
 from bayestda.models import build_cnn
-from bayestda.models.cnn import ChannelsLastEvaluator, max_pool_2x2, max_pool_2x2_nhwc
+from bayestda.per_sample import per_sample_gradients, per_sample_grads
 
 
 def test_fast_max_pool_has_the_same_values_as_max_pool2d_including_odd_sizes_and_ties():

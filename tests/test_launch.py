@@ -43,7 +43,7 @@ def run_all(*flags, wait=True):
 
 
 def test_the_full_grid_plans_every_job_in_stage_order_and_no_two_jobs_share_an_output(fresh_root):
-    jobs = plan(grid_experiments(None, True), list(__import__("bayestda.attribution").attribution.METHODS))
+    jobs = plan(grid_experiments(None, True), __import__("bayestda.attribution").attribution.default_methods())
     per_stage = Counter(j.stage for j in jobs)
     experiments = 2 * (3 + 6)  # cnn and vit; mnist3 sizes 10/20/50, cifar10 sizes 10..60
     assert per_stage == {"train": experiments * 10, "inverse_hvp": experiments * 10, "if": experiments * 10,

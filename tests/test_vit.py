@@ -35,11 +35,12 @@ from bayestda.attribution.retraining import loo_weights
 from bayestda.checkpoints import load_checkpoint
 from bayestda.data import generate_subsets
 from bayestda.errors import BayesTDAError
+from bayestda.evaluation import per_sample_losses
 from bayestda.experiment import Experiment
-from bayestda.functional import FlatView, per_sample_losses
 from bayestda.models.vit import _random_backbone as random_backbone
 from bayestda.models.vit import build_lora_vit, image_size_of, lora_targets
-from bayestda.pipeline import fresh_start, run_scores
+from bayestda.params import FlatView
+from bayestda.pipeline import run_scores
 from bayestda.training import paper_batch_order, seeded, train_many
 from bayestda.vit_data import load_vit_data
 from bayestda.vit_finetuning import finetune_seed
@@ -220,7 +221,7 @@ def test_vit_loo_from_the_pretrained_backbone_is_the_papers_variant(tuned):
     net, params = load_checkpoint(VIT, SEED, 14)
     train, test = load_vit_data("mnist3", 10, image_size_of(net))
     ctx = CheckpointContext(net, params, train.head(12), test.head(5), SEED, epochs=2, dtype=torch.float64,
-                            fresh_start=fresh_start(VIT, SEED))
+                            fresh_start=VIT.model_task.fresh_start(VIT, SEED))
     model = reference_model(ctx)
     before = losses_on_test(model, ctx)
     fresh = copy.deepcopy(model)

@@ -1,45 +1,99 @@
-"""Posterior statistics of TDA scores: p-values, correlations, noise decomposition, figures, summary."""
+"""Posterior statistics of TDA scores: p-values, correlations, noise decomposition, figures, summary.
+
+For anyone's scores, without an experiment of this repository:
+
+    from bayestda.analysis import posterior_test
+    result = posterior_test({"gd": scores_gd, "if": scores_if}, out="results/mine")  # arrays (seeds, ckpts, train, test)
+
+or from a folder of score files in the paper's layout: `posterior_test(load_scores_dir("my_scores"), out=...)`.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
-from ..attribution import METHODS
-from ..experiment import Experiment
 from .correlations import compute_correlations
 from .figures import correlation_heatmaps, noise_figure
 from .noise import compute_noise
-from .posterior import check_complete, load_posterior
-from .pvalues import compute_pvalues
+from .posterior import PosteriorScores, check_complete, load_posterior, load_scores_dir
+from .pvalues import compute_pvalues, mean_pvalues
 from .summary import write_summary
 
 log = logging.getLogger(__name__)
 
+__all__ = ["PosteriorResult", "PosteriorScores", "load_scores_dir", "posterior_test", "run_correlations", "run_pvalues"]
 
-def load_all(experiment: Experiment, methods=METHODS, seeds=None) -> dict:
+
+@dataclass
+class PosteriorResult:
+    """What the posterior test says of a set of methods' scores (the same tables the CSVs hold)."""
+
+    significance: pd.DataFrame  # per method, K and test: mean p, fraction p < 0.05, BH-significant pairs
+    mean_p_values: pd.DataFrame  # K x method, the paper's z-test
+    correlations: dict[str, pd.DataFrame]  # {pearson,spearman}_corr_{mu,sigma,snr}
+    noise: pd.DataFrame  # between-seed and within-run shares of score variance
+    summary: str
+
+
+def as_posteriors(scores) -> dict[str, PosteriorScores]:
+    """{method: PosteriorScores} from {method: array (seeds, checkpoints, n_train, n_test)} or PosteriorScores."""
+    return {m: s if isinstance(s, PosteriorScores) else PosteriorScores.from_array(m, s) for m, s in scores.items()}
+
+
+def pvalues_of(scores, out: Path | str | None = None) -> pd.DataFrame:
+    """The significance table of the scores; with `out`, the p-value CSVs are written there."""
+    return compute_pvalues(as_posteriors(scores), None if out is None else Path(out))
+
+
+def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
+                    significance: pd.DataFrame | None = None) -> PosteriorResult:
+    """Correlations, noise decomposition and summary (p-values computed unless given); with `out`, every file."""
+    posteriors = as_posteriors(scores)
+    folder = None if out is None else Path(out)
+    significance = compute_pvalues(posteriors) if significance is None else significance
+    correlations = compute_correlations(posteriors, folder)
+    noise = compute_noise(posteriors, folder)
+    n_seeds = max(len(p.seeds) for p in posteriors.values())
+    n_checkpoints = max(p.num_checkpoints for p in posteriors.values())
+    if folder is not None:
+        for kind in ("spearman", "pearson"):
+            correlation_heatmaps(correlations, kind, f"{name}: {kind} between methods", folder / f"{kind}_corr")
+        noise_figure(noise, f"{name}: sources of score variance", folder / "noise_decomposition")
+    summary = write_summary(name, significance, correlations, noise, n_seeds, n_checkpoints, folder)
+    return PosteriorResult(significance, mean_pvalues(significance), correlations, noise, summary)
+
+
+def posterior_test(scores, out: Path | str | None = None, name: str = "scores") -> PosteriorResult:
+    """The paper's test for any scores: z-test p-values (and the t-test with S − 1 dof), Benjamini-Hochberg
+    counts, correlations between methods and the noise decomposition; with `out`, every CSV, figure and
+    summary.md, as for an experiment. `scores`: {method: array (seeds, checkpoints, n_train, n_test)}, numpy or
+    torch, or PosteriorScores (e.g. from load_scores_dir). Everything is checked before anything is written."""
+    posteriors = as_posteriors(scores)
+    significance = pvalues_of(posteriors, out)
+    return correlations_of(posteriors, out, name, significance)
+
+
+# --- an experiment of this repository ------------------------------------------------------------------
+def load_all(experiment, methods, seeds=None) -> dict[str, PosteriorScores]:
     check_complete(experiment, methods, seeds)
     return {m: load_posterior(experiment, m, seeds) for m in methods}
 
 
-def run_pvalues(experiment: Experiment, methods=METHODS, seeds=None):
-    return compute_pvalues(experiment, load_all(experiment, methods, seeds))
+def run_pvalues(experiment, methods=None, seeds=None) -> pd.DataFrame:
+    from ..attribution import default_methods
+
+    return pvalues_of(load_all(experiment, methods or default_methods(), seeds), experiment.results_dir())
 
 
-def run_correlations(experiment: Experiment, methods=METHODS, seeds=None) -> str:
+def run_correlations(experiment, methods=None, seeds=None) -> str:
     """Correlations, noise decomposition, their figures and the summary (p-values are recomputed if absent)."""
-    posteriors = load_all(experiment, methods, seeds)
+    from ..attribution import default_methods
+
+    posteriors = load_all(experiment, methods or default_methods(), seeds)
     significance_path = experiment.results_dir() / "significance.csv"
-    if significance_path.exists():
-        significance = pd.read_csv(significance_path)
-    else:
-        significance = compute_pvalues(experiment, posteriors)
-    correlations = compute_correlations(experiment, posteriors)
-    noise = compute_noise(experiment, posteriors)
-    out = experiment.results_dir()
-    for kind in ("spearman", "pearson"):
-        correlation_heatmaps(correlations, kind, f"{experiment.name}: {kind} between methods (K = 5)", out / f"{kind}_corr")
-    noise_figure(noise, f"{experiment.name}: sources of score variance", out / "noise_decomposition")
-    n_seeds = len(next(iter(posteriors.values())).seeds)
-    return write_summary(experiment, significance, correlations, noise, n_seeds)
+    significance = pd.read_csv(significance_path) if significance_path.exists() else None
+    return correlations_of(posteriors, experiment.results_dir(), experiment.name, significance).summary

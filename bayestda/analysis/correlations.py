@@ -1,11 +1,12 @@
-"""run_correlation_analysis: Pearson and Spearman matrices between methods of μ, σ and μ/σ (K = 5)."""
+"""Pearson and Spearman matrices between methods of μ, σ and μ/σ (each method's checkpoints all averaged per seed)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..experiment import Experiment
 from ..io import save_csv
 from .posterior import PosteriorScores
 from .statistics import mean_std, signal_to_noise
@@ -13,11 +14,11 @@ from .statistics import mean_std, signal_to_noise
 STATISTICS = {"mu": "mean μ", "sigma": "standard deviation σ", "snr": "μ/σ"}
 
 
-def flattened_statistics(posteriors: dict[str, PosteriorScores], k: int = 5) -> dict[str, pd.DataFrame]:
-    """{statistic: DataFrame with one column per method, one row per train-test pair}."""
+def flattened_statistics(posteriors: dict[str, PosteriorScores]) -> dict[str, pd.DataFrame]:
+    """{statistic: DataFrame with one column per method, one row per train-test pair} (K = all checkpoints)."""
     out: dict[str, dict[str, np.ndarray]] = {s: {} for s in STATISTICS}
     for method, post in posteriors.items():
-        samples = post.last_k_mean(k)
+        samples = post.last_k_mean(post.num_checkpoints)
         mu, sigma = mean_std(samples)
         out["mu"][method], out["sigma"][method] = mu.ravel(), sigma.ravel()
         out["snr"][method] = signal_to_noise(samples).ravel()
@@ -30,12 +31,14 @@ def correlation_matrices(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"pearson": finite.corr(method="pearson"), "spearman": finite.corr(method="spearman")}
 
 
-def compute_correlations(experiment: Experiment, posteriors: dict[str, PosteriorScores]) -> dict[str, pd.DataFrame]:
-    """Write <kind>_corr_<statistic>.csv for kind in pearson/spearman and statistic in mu/sigma/snr."""
+def compute_correlations(posteriors: dict[str, PosteriorScores], folder: Path | None = None) -> dict[str, pd.DataFrame]:
+    """{<kind>_corr_<statistic>: matrix} for kind in pearson/spearman and statistic in mu/sigma/snr; written as CSVs
+    to `folder` when given."""
     out = {}
     for statistic, table in flattened_statistics(posteriors).items():
         for kind, matrix in correlation_matrices(table).items():
             name = f"{kind}_corr_{statistic}"
-            save_csv(matrix, experiment.results_dir() / f"{name}.csv", index=True)
+            if folder is not None:
+                save_csv(matrix, folder / f"{name}.csv", index=True)
             out[name] = matrix
     return out

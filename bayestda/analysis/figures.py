@@ -1,19 +1,21 @@
-"""Figures: annotated correlation heatmaps and the noise decomposition (PNG and PDF)."""
+"""Figures: annotated correlation heatmaps (seaborn, as the paper) and the noise decomposition (PNG and PDF).
+
+Figures are drawn on matplotlib `Figure` objects, never through pyplot's global state: importing or running
+the analysis leaves the caller's matplotlib backend alone.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from .correlations import STATISTICS  # noqa: E402
+from .correlations import STATISTICS
 
 
-def _save(fig, path: Path) -> list[Path]:
+def _save(fig: Figure, path: Path) -> list[Path]:
+    """PNG and PDF beside each other, each written to a temporary name and renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     out = []
     for suffix in (".png", ".pdf"):
@@ -22,32 +24,32 @@ def _save(fig, path: Path) -> list[Path]:
         fig.savefig(tmp, dpi=150, bbox_inches="tight")
         tmp.replace(target)
         out.append(target)
-    plt.close(fig)
     return out
 
 
 def correlation_heatmaps(correlations: dict[str, pd.DataFrame], kind: str, title: str, path: Path) -> list[Path]:
-    """One row of annotated heatmaps, one per statistic (μ, σ, μ/σ), for Pearson or Spearman."""
-    fig, axes = plt.subplots(1, len(STATISTICS), figsize=(5.0 * len(STATISTICS) + 1.5, 4.8), sharey=True)
+    """One row of annotated heatmaps, one per statistic (μ, σ, μ/σ), for Pearson or Spearman; both axes labelled."""
+    import seaborn as sns
+
+    size = len(correlations[f"{kind}_corr_mu"])
+    fig = Figure(figsize=(len(STATISTICS) * (2.2 + 0.55 * size), 1.6 + 0.55 * size), layout="constrained")
+    axes = fig.subplots(1, len(STATISTICS))
     for ax, (statistic, label) in zip(axes, STATISTICS.items()):
-        matrix = correlations[f"{kind}_corr_{statistic}"]
-        image = ax.imshow(matrix.to_numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
-        ax.set_xticks(range(len(matrix)), matrix.columns, rotation=45, ha="right")
-        ax.set_yticks(range(len(matrix)), matrix.index if ax is axes[0] else [])
-        for i in range(len(matrix)):
-            for j in range(len(matrix)):
-                ax.text(j, i, f"{matrix.iat[i, j]:.2f}", ha="center", va="center", fontsize=7)
+        sns.heatmap(correlations[f"{kind}_corr_{statistic}"], ax=ax, vmin=-1, vmax=1, cmap="RdBu_r", annot=True,
+                    fmt=".2f", annot_kws={"fontsize": 7}, square=True, cbar=ax is axes[-1])
         ax.set_title(f"{kind.capitalize()} of {label}")
-    fig.colorbar(image, ax=axes, shrink=0.8)
+        ax.set_xlabel("method")
+        ax.set_ylabel("method")
     fig.suptitle(title)
     return _save(fig, path)
 
 
 def noise_figure(noise: pd.DataFrame, title: str, path: Path) -> list[Path]:
-    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(noise), 3.6))
+    fig = Figure(figsize=(1.0 + 0.8 * len(noise), 3.6), layout="constrained")
+    ax = fig.subplots()
     ax.bar(noise["method"], noise["between_seed_fraction"], label="between seeds (initialisation + batch order)")
     ax.bar(noise["method"], noise["within_run_fraction"], bottom=noise["between_seed_fraction"],
-           label="within a run (last 5 checkpoints)")
+           label="within a run (its checkpoints)")
     ax.set_ylabel("fraction of score variance")
     ax.set_ylim(0, 1)
     ax.tick_params(axis="x", rotation=45)

@@ -8,9 +8,10 @@ paper's claim that model initialisation dominates batch composition.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
-from ..experiment import Experiment
 from ..io import save_csv
 from .posterior import PosteriorScores
 
@@ -25,7 +26,9 @@ def decompose(post: PosteriorScores) -> dict[str, float]:
             "within_run_fraction": float(within / total) if total > 0 else float("nan")}
 
 
-def compute_noise(experiment: Experiment, posteriors: dict[str, PosteriorScores]) -> pd.DataFrame:
+def compute_noise(posteriors: dict[str, PosteriorScores], folder: Path | None = None) -> pd.DataFrame:
+    """One row per method; written to `folder`/noise_decomposition.csv when given."""
     table = pd.DataFrame([decompose(p) for p in posteriors.values()])
-    save_csv(table, experiment.results_dir() / "noise_decomposition.csv")
+    if folder is not None:
+        save_csv(table, folder / "noise_decomposition.csv")
     return table

@@ -1,5 +1,7 @@
 """TDA methods: each takes a CheckpointContext and returns [n_train, n_test] score matrices.
 
+Every method is declared once in the registry (`registry.py`), beside its code; `describe()` gives the table.
+
 | name | what | sign: helpful is |
 | --- | --- | --- |
 | loo | leave-one-out retraining from the checkpoint, baseline = the checkpoint (paper) | positive |
@@ -13,20 +15,27 @@
 | loo_pretrained | ViT only, on request: the paper's ViT LOO, re-fine-tuned from the backbone | positive |
 """
 
-from .context import CheckpointContext
-from .gradients import grad_cos, grad_dot, tracin, tracin_term
-from .influence import ConvergedSettings, InverseHVP, LissaSettings, converged, influence_scores, lissa
+# isort: off
+# Registration order is the default method order (the analysis tables and CSV columns follow it).
 from .retraining import ats, loo, loo_pretrained
-
-PAPER_METHODS = ("loo", "ats", "if", "gd", "gc")
-METHODS = ("loo", "loo_corrected", "ats", "if", "if_converged", "gd", "gc", "tracin")
-OPTIONAL_METHODS = ("loo_pretrained",)  # computed only when asked for; never in the default analysis
-ALL_METHODS = METHODS + OPTIONAL_METHODS
-HELPFUL_SIGN = {"loo_pretrained": 1, "loo": 1, "loo_corrected": 1, "ats": -1, "if": -1, "if_converged": -1, "gd": 1, "gc": 1, "tracin": 1}
+from .influence import ConvergedSettings, InverseHVP, LissaSettings, converged, influence_scores, lissa
+from .gradients import grad_cos, grad_dot, tracin, tracin_term
+# isort: on
+from .context import CheckpointContext
+from .registry import (
+    Method,
+    all_methods,
+    check_methods,
+    default_methods,
+    get,
+    helpful_signs,
+    register,
+    script_methods,
+    unregister,
+)
 
 __all__ = [
-    "ALL_METHODS", "CheckpointContext", "ConvergedSettings", "InverseHVP", "LissaSettings", "METHODS",
-    "OPTIONAL_METHODS", "PAPER_METHODS",
-    "HELPFUL_SIGN", "ats", "converged", "grad_cos", "grad_dot", "influence_scores", "lissa", "loo", "loo_pretrained", "tracin",
-    "tracin_term",
+    "CheckpointContext", "ConvergedSettings", "InverseHVP", "LissaSettings", "Method", "all_methods", "ats",
+    "check_methods", "converged", "default_methods", "get", "grad_cos", "grad_dot", "helpful_signs", "influence_scores",
+    "lissa", "loo", "loo_pretrained", "register", "script_methods", "tracin", "tracin_term", "unregister",
 ]

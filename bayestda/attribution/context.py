@@ -10,11 +10,14 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
+from .. import channels_last as nhwc
 from ..data import Subset
-from ..functional import FlatView, Params, losses_of_models, per_sample_gradients
+from ..evaluation import losses_of_models
 from ..gradient_matrix import GradientMatrix
-from ..models.cnn import channels_last_applies
+from ..losses import Loss, cross_entropy
 from ..parallel import default_workers
+from ..params import FlatView, Params
+from ..per_sample import per_sample_gradients
 from ..training import AdamSettings
 
 log = logging.getLogger(__name__)
@@ -24,7 +27,9 @@ log = logging.getLogger(__name__)
 class CheckpointContext:
     """One checkpoint θ_t with its train and test data; caches each gradient the first time it is asked for.
 
-    Everything is computed in `dtype` (float32 by default; float64 for exact comparisons in tests).
+    Everything is computed in `dtype` (float32 by default; float64 for exact comparisons in tests). `loss` is the
+    model family's per-item training loss (train gradients, HVPs, retraining), `measurement` what is attributed
+    on test items (test gradients and losses); both the paper's cross-entropy by default.
     """
 
     net: nn.Module
@@ -38,6 +43,8 @@ class CheckpointContext:
     dtype: torch.dtype = torch.float32
     model_chunk: int | None = None  # LOO models trained per group (bounds the stacked strategy's memory)
     fresh_start: Callable[[], Params] | None = None  # a seeded, untrained model's trainable weights (loo_pretrained)
+    loss: Loss = cross_entropy
+    measurement: Loss = cross_entropy
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -59,7 +66,8 @@ class CheckpointContext:
         thread (functional_call swaps a module's parameters in place, so threads must never share one)."""
         return replace(self, net=copy.deepcopy(self.net), _cache=dict(self._cache))
 
-    def _cached(self, key: str, compute):
+    def cached(self, key: str, compute: Callable):
+        """compute() the first time `key` is asked for at this checkpoint, then the stored result (shared by methods)."""
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
@@ -67,7 +75,13 @@ class CheckpointContext:
     @property
     def channels_last(self) -> bool:
         """LOO models of the paper's CNNs train in NHWC layout on CPU (faster there; see LoopTrainer)."""
-        return channels_last_applies(self.net, self.device)
+        return nhwc.applies(self.net, self.device)
+
+    @property
+    def trains_as_it_evaluates(self) -> bool:
+        """No dropout or batch norm: a training step's gradient is the eval-mode gradient (LOO shares its first step)."""
+        random_or_batch = (torch.nn.Dropout, torch.nn.modules.batchnorm._BatchNorm)
+        return not any(isinstance(m, random_or_batch) for m in self.net.modules())
 
     @property
     def workers(self) -> int:
@@ -75,26 +89,31 @@ class CheckpointContext:
 
     def train_gradients(self) -> GradientMatrix:
         """∇θ L(z_j) for every train item (each item's own mean loss), rank-one blocks factored."""
-        return self._cached("train_gradients", lambda: per_sample_gradients(
-            self.net, self.params, self.train.x, self.train.y, workers=self.workers))
+        return self.cached("train_gradients", lambda: per_sample_gradients(
+            self.net, self.params, self.train.x, self.train.y, workers=self.workers, loss=self.loss))
 
     def test_gradients(self) -> GradientMatrix:
         """∇θ L(z) for every test item, rank-one blocks factored (GD, GC and IF scores never form them)."""
-        return self._cached("test_gradients", lambda: per_sample_gradients(
-            self.net, self.params, self.test.x, self.test.y, workers=self.workers))
+        return self.cached("test_gradients", lambda: per_sample_gradients(
+            self.net, self.params, self.test.x, self.test.y, workers=self.workers, loss=self.measurement))
 
     def train_grads(self) -> torch.Tensor:
         """[n_train, P]: the train gradients as a dense matrix."""
-        return self._cached("train_grads", lambda: self.train_gradients().rows())
+        return self.cached("train_grads", lambda: self.train_gradients().rows())
 
     def test_grads(self) -> torch.Tensor:
         """[n_test, P]: the test gradients as a dense matrix (formed only when a method needs it)."""
-        return self._cached("test_grads", lambda: self.test_gradients().rows())
+        return self.cached("test_grads", lambda: self.test_gradients().rows())
 
     def gradient_products(self) -> torch.Tensor:
         """[n_train, n_test]: ∇θ L(z_j) · ∇θ L(z), computed once and shared by GD, GC and TracIn."""
-        return self._cached("gradient_products", lambda: self.test_gradients().gram(self.train_gradients()))
+        return self.cached("gradient_products", lambda: self.test_gradients().gram(self.train_gradients()))
 
     def test_losses(self) -> torch.Tensor:
         """[n_test]: per-item test loss at θ_t (evaluated as the retrained models are: same rounding)."""
-        return self._cached("test_losses", lambda: losses_of_models(self.net, [self.params], self.test.x, self.test.y)[0])
+        return self.cached("test_losses", lambda: self.test_losses_of([self.params], stacked=False, workers=1)[0])
+
+    def test_losses_of(self, models: list[Params], stacked: bool, workers: int | None = None) -> torch.Tensor:
+        """[k, n_test]: the measurement on every test item under k parameter sets of this net."""
+        return losses_of_models(self.net, models, self.test.x, self.test.y, stacked=stacked,
+                                workers=self.workers if workers is None else workers, loss=self.measurement)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from .context import CheckpointContext
+from .registry import Method, register
 
 
 def grad_dot(ctx: CheckpointContext) -> torch.Tensor:
@@ -34,3 +35,9 @@ def tracin(contexts: list[CheckpointContext], lrs: list[float] | None = None) ->
     """TracInCP over several checkpoints: the sum of their terms."""
     lrs = lrs or [None] * len(contexts)
     return sum(tracin_term(c, lr) for c, lr in zip(contexts, lrs))
+
+
+register(Method("gd", grad_dot, +1, "Grad-Dot: dot product of train and test gradients", script="gd_and_gc"))
+register(Method("gc", grad_cos, +1, "Grad-Cos: cosine of train and test gradients", script="gd_and_gc"))
+register(Method("tracin", tracin_term, +1, "TracInCP term lr·GD of this checkpoint (sum the files for TracInCP)",
+                script="tracin"))

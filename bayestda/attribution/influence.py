@@ -25,8 +25,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch.func import functional_call, jacrev, vmap
 
-from ..functional import batch_hvp
+from ..hvp import batch_hvp
 from .context import CheckpointContext
+from .registry import Method, register
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ def choose_side(ctx: CheckpointContext, side: str = "auto") -> str:
 
 def _hvp(ctx: CheckpointContext, positions: torch.Tensor, vectors: torch.Tensor, chunk: int = 128) -> torch.Tensor:
     x, y = ctx.train.x[positions], ctx.train.y[positions]
-    return torch.cat([batch_hvp(ctx.net, ctx.params, x, y, vectors[i : i + chunk]) for i in range(0, len(vectors), chunk)])
+    return torch.cat([batch_hvp(ctx.net, ctx.params, x, y, vectors[i : i + chunk], loss=ctx.loss)
+                      for i in range(0, len(vectors), chunk)])
 
 
 def lissa_batches(n: int, batch_size: int) -> list[torch.Tensor]:
@@ -114,17 +116,15 @@ def gauss_newton_rows(ctx: CheckpointContext, chunk: int = 16) -> torch.Tensor:
     def logits(p, xi):
         return functional_call(net, p, (xi.unsqueeze(0),)).squeeze(0)
 
-    def rows(p, xi):
+    def rows(p, xi, yi):
         jac = jacrev(logits)(p, xi)  # dict of [C, *shape]
         j = view.flatten(jac, batch_dims=1)  # [C, P]
-        prob = torch.softmax(logits(p, xi), dim=0)
-        root = prob.sqrt()
-        factor = torch.diag(root) - prob[:, None] * root[None, :]  # L Lᵀ = diag(p) − p pᵀ
+        factor = ctx.loss.hessian_root(logits(p, xi), yi)  # L Lᵀ = the loss's Hessian in the outputs
         return factor.T @ j  # [C, P]
 
-    batched = vmap(rows, in_dims=(None, 0))
-    x = ctx.train.x
-    out = torch.cat([batched(params, x[i : i + chunk]).flatten(0, 1) for i in range(0, len(x), chunk)])
+    batched = vmap(rows, in_dims=(None, 0, 0))
+    x, y = ctx.train.x, ctx.train.y
+    out = torch.cat([batched(params, x[i : i + chunk], y[i : i + chunk]).flatten(0, 1) for i in range(0, len(x), chunk)])
     return out / len(x) ** 0.5
 
 
@@ -174,3 +174,8 @@ def influence_scores(ctx: CheckpointContext, inverse: InverseHVP) -> torch.Tenso
     if inverse.side == "test":
         return -ctx.train_gradients().products(inverse.vectors).T
     return -ctx.test_gradients().products(inverse.vectors)
+
+
+register(Method("if", influence_scores, -1, "influence function, the paper's one-pass LiSSA", script="if", inverse_hvp=lissa))
+register(Method("if_converged", influence_scores, -1, "influence function, exact damped Gauss-Newton inverse",
+                script="if", inverse_hvp=converged))

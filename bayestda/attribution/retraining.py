@@ -21,10 +21,11 @@ from dataclasses import replace
 
 import torch
 
-from ..functional import Params, losses_of_models
-from ..models.cnn import is_paper_cnn
+from ..errors import BayesTDAError
+from ..params import Params
 from ..training import paper_batch_order, resolve_strategy, seeded, train_many
 from .context import CheckpointContext
+from .registry import Method, register
 
 
 def loo_weights(n: int, dtype: torch.dtype) -> torch.Tensor:
@@ -39,7 +40,7 @@ def first_step_gradients(ctx: CheckpointContext, weights: torch.Tensor, position
 
     Every LOO model starts at θ_t on the same first batch, so its first gradient is a weighted sum of
     gradients computed once for all methods: one training step of k models saved (1/15 of the LOO training
-    on mnist3). Valid for nets that train as they evaluate (no dropout or batch norm): the paper's CNNs.
+    on mnist3). Valid for nets that train as they evaluate (no dropout or batch norm), e.g. the paper's CNNs.
     """
     grads = weights[:, positions].to(ctx.dtype) @ ctx.train_grads()[positions] / len(positions)
     return ctx.view.unflatten(grads)
@@ -50,8 +51,8 @@ def _retrained_test_losses(ctx: CheckpointContext, start: Params, weights: torch
     """[k, n_test] test losses of k models trained from `start` for the full epochs, model i on weights[i].
 
     Seeded with the run's seed: the paper's batch order, then (models with dropout) one shared dropout stream.
-    decay=True adds the paper's ViT linear lr decay over all the steps. from_theta_t=True (start is θ_t, a CNN):
-    the first step is taken with first_step_gradients.
+    decay=True adds the paper's ViT linear lr decay over all the steps. from_theta_t=True (start is θ_t, a net
+    that trains as it evaluates): the first step is taken with first_step_gradients.
     """
     with seeded(ctx.seed, ctx.device):
         batches = paper_batch_order(len(ctx.train), ctx.epochs)
@@ -59,23 +60,24 @@ def _retrained_test_losses(ctx: CheckpointContext, start: Params, weights: torch
         first = first_step_gradients(ctx, weights, batches[0][0]) if from_theta_t else None
         finals = train_many(ctx.net, [start] * len(weights), ctx.train.x, ctx.train.y, batches, weights,
                             strategy=ctx.strategy, adam=adam, progress=progress, workers=ctx.workers,
-                            model_chunk=ctx.model_chunk, channels_last=ctx.channels_last, first_step_grads=first)
-    stacked = resolve_strategy(ctx.strategy, ctx.device) == "stacked"
-    return losses_of_models(ctx.net, finals, ctx.test.x, ctx.test.y, stacked=stacked, workers=ctx.workers)
+                            model_chunk=ctx.model_chunk, channels_last=ctx.channels_last, first_step_grads=first,
+                            loss=ctx.loss)
+    return ctx.test_losses_of(finals, stacked=resolve_strategy(ctx.strategy, ctx.device) == "stacked")
 
 
 def loo(ctx: CheckpointContext, progress=None) -> dict[str, torch.Tensor]:
     """{'loo', 'loo_corrected'}: [n_train, n_test] each, from one run of n + 1 models."""
     n = len(ctx.train)
     after = _retrained_test_losses(ctx, ctx.params, loo_weights(n, ctx.dtype), progress=progress,
-                                   from_theta_t=is_paper_cnn(ctx.net))
+                                   from_theta_t=ctx.trains_as_it_evaluates)
     return {"loo": after[:n] - ctx.test_losses()[None], "loo_corrected": after[:n] - after[n][None]}
 
 
 def loo_pretrained(ctx: CheckpointContext, progress=None) -> torch.Tensor:
     """[n_train, n_test]: the paper's ViT LOO, every model re-fine-tuned from the backbone without item j."""
     if ctx.fresh_start is None:
-        raise ValueError("loo_pretrained needs ctx.fresh_start (a ViT experiment's untrained LoRA and classifier)")
+        raise BayesTDAError("loo_pretrained needs a model task with a pretrained start (the LoRA ViT); "
+                            "this experiment's model retrains from its checkpoint: use loo or loo_corrected")
     n = len(ctx.train)
     start = {name: p.to(ctx.device, ctx.dtype) for name, p in ctx.fresh_start().items()}
     after = _retrained_test_losses(ctx, start, loo_weights(n, ctx.dtype)[:n], decay=True, progress=progress)
@@ -94,5 +96,21 @@ def ats(ctx: CheckpointContext, model_chunk: int = 64) -> torch.Tensor:
             tensor.grad = grads[name][start:end].clone()
         ctx.adam.optimizer(models.values()).step()
         stepped = [{n: p[i].detach() for n, p in models.items()} for i in range(end - start)]
-        rows.append(losses_of_models(ctx.net, stepped, ctx.test.x, ctx.test.y, stacked=stacked, workers=ctx.workers))
+        rows.append(ctx.test_losses_of(stepped, stacked=stacked))
     return torch.cat(rows) - ctx.test_losses()[None]
+
+
+def _loo_run(ctx: CheckpointContext) -> dict[str, torch.Tensor]:
+    """Both LOO baselines from one run of n + 1 models, shared by `loo` and `loo_corrected` at this checkpoint."""
+    return ctx.cached("loo_run", lambda: loo(ctx))
+
+
+register(Method("loo", lambda ctx: _loo_run(ctx)["loo"], +1, "leave-one-out retraining from the checkpoint, "
+                "baseline the checkpoint (the paper's)", needs=("test_losses", "retraining"), script="loo"))
+register(Method("loo_corrected", lambda ctx: _loo_run(ctx)["loo_corrected"], +1, "the same runs, baseline the "
+                "full-data twin run", needs=("test_losses", "retraining"), script="loo"))
+register(Method("ats", ats, -1, "one fresh-Adam step on the train item", needs=("gradients", "test_losses"),
+                script="ats"))
+register(Method("loo_pretrained", loo_pretrained, +1, "the paper's ViT LOO, re-fine-tuned from the backbone "
+                "(on request)", needs=("test_losses", "retraining"), script="loo", script_flags=("--from-pretrained",),
+                default=False))

@@ -1,5 +1,5 @@
-"""Model families: the paper's CNNs (and, later, the LoRA ViT)."""
+"""Model architectures: the paper's CNNs (`cnn`) and the LoRA ViT (`vit`, imported on demand: it needs transformers)."""
 
-from .cnn import CNN2, CNN3, ChannelsLastEvaluator, build_cnn, is_paper_cnn
+from .cnn import CNN2, CNN3, build_cnn
 
-__all__ = ["CNN2", "CNN3", "ChannelsLastEvaluator", "build_cnn", "is_paper_cnn"]
+__all__ = ["CNN2", "CNN3", "build_cnn"]

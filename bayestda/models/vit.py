@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 PAPER_WEIGHTS = "google/vit-base-patch16-224-in21k"
 RANDOM_WEIGHTS = {"random-tiny": "vittiny", "random-base": "vitrandom"}  # --vit-weights -> experiment model name
-VIT_MODELS = ("vit", *RANDOM_WEIGHTS.values())
 NUM_LABELS = 10
 BACKBONE_SEED = 0  # random backbones are the same for every experiment seed
 

@@ -1,0 +1,123 @@
+"""A model family as one object: everything model-specific that training, TDA and the scripts need.
+
+The model-agnostic code (trainers, per-sample gradients, HVPs, every TDA method, the launcher) asks the
+experiment's `ModelTask` and never branches on the family. A new family is a subclass registered under the
+model name of its experiments (`<model>_<task>_<n>pc`), in the spirit of kronfluence's `Task`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from torch import nn
+
+from ..losses import Loss, cross_entropy
+from ..params import Params, detached_params
+from ..training import AdamSettings
+
+if TYPE_CHECKING:
+    from ..data import Subset
+    from ..experiment import Experiment
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a seed is trained: the paper's Adam(lr=1e-3, weight_decay=5e-3), batch 32, the data task's epochs
+    (15 on MNIST, 30 on CIFAR-10) unless `epochs` is set, an optional linear lr decay to 0 (the paper's ViT)."""
+
+    adam: AdamSettings = field(default_factory=AdamSettings)
+    batch_size: int = 32
+    epochs: int | None = None
+    linear_decay: bool = False
+
+
+class ModelTask:
+    """Everything model-specific of one model family (the defaults are the paper's CNN pipeline's).
+
+    Override `build_model` at least. `loss` is the per-item training loss (training, train gradients, HVPs,
+    retraining), `measurement` the per-item quantity attributed on test items (test gradients and losses).
+    """
+
+    name: str = ""  # the experiments' model name
+    scripts: str = "cnn"  # script folder tda_<scripts>_scripts/ and flag style (--arch <name>)
+    loss: Loss = cross_entropy
+    measurement: Loss = cross_entropy
+    recipe: Recipe = Recipe()
+    gpu_training: bool = False  # the launcher gives training jobs a GPU slot
+
+    # --- model ---------------------------------------------------------------------------------
+    def build_model(self, experiment: Experiment) -> nn.Module:
+        """A freshly initialised model (draws from torch's global RNG after torch.manual_seed(seed))."""
+        raise NotImplementedError
+
+    def trainable_params(self, model: nn.Module) -> Params:
+        """The parameters TDA differentiates and retrains (all of a CNN's; LoRA and classifier of the ViT)."""
+        return detached_params(model)
+
+    def checkpoint_state(self, model: nn.Module) -> dict:
+        """What a checkpoint stores: the whole state dict when every parameter trains, else the trainable tensors."""
+        if all(p.requires_grad for p in model.parameters()):
+            return model.state_dict()
+        return dict(detached_params(model))
+
+    def load_state(self, model: nn.Module, state: dict) -> None:
+        model.load_state_dict(state, strict=True)
+
+    def checkpoint_extras(self, experiment: Experiment) -> dict:
+        """Extra entries of the checkpoint dict (the ViT's weight source)."""
+        return {}
+
+    def backbone(self, experiment: Experiment) -> str | None:
+        """The pretrained weight source, where the family has one."""
+        return None
+
+    def fresh_start(self, experiment: Experiment, seed: int) -> Callable[[], Params] | None:
+        """Trainable weights of the seeded, untrained model, for methods that retrain from scratch (loo_pretrained)."""
+        return None
+
+    # --- data and training ---------------------------------------------------------------------
+    def load_data(self, experiment: Experiment, net: nn.Module) -> tuple[Subset, Subset]:
+        """(train, test) with the family's deterministic transform (default: the paper's CNN transform)."""
+        from ..data import load_experiment_data
+
+        return load_experiment_data(experiment.task, experiment.num_per_class)
+
+    def epochs(self, experiment: Experiment) -> int:
+        return self.recipe.epochs or experiment.spec.epochs
+
+    def train_seed(self, experiment: Experiment, seed: int, overwrite: bool = False, device: str = "cpu",
+                   progress=None) -> dict:
+        """Train one seed, saving the last five checkpoints and metrics.json (default: the paper's CNN loop)."""
+        from ..ensemble import train_seed
+
+        return train_seed(experiment, seed, overwrite=overwrite, device=device, progress=progress)
+
+    # --- command lines -------------------------------------------------------------------------
+    @classmethod
+    def add_model_flags(cls, parser: argparse.ArgumentParser) -> None:
+        """The flags that pick the model of this script family."""
+        from .registry import task_names
+
+        names = [n for n in task_names() if _scripts_of(n) == cls.scripts]
+        parser.add_argument("--arch", default="cnn", help=f"model: {', '.join(names)} (cnn: the paper's 2-layer CNN)")
+
+    @classmethod
+    def model_of(cls, args: argparse.Namespace) -> tuple[str, str | None]:
+        """(experiment model name, weight source) from the parsed flags."""
+        return args.arch, None
+
+    def model_flags(self, experiment: Experiment) -> list[str]:
+        """The flags that name this experiment's model in the per-seed scripts."""
+        return ["--arch", experiment.model]
+
+    def training_script(self) -> str:
+        return "run_cnn_training.py"
+
+
+def _scripts_of(name: str) -> str:
+    from .registry import model_task
+
+    return model_task(name).scripts

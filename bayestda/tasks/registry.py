@@ -1,0 +1,48 @@
+"""Model tasks by experiment model name; users register their own family with `register_task`."""
+
+from __future__ import annotations
+
+from ..errors import BayesTDAError
+from .base import ModelTask
+
+_TASKS: dict[str, ModelTask] = {}
+
+
+def register_task(task: ModelTask) -> ModelTask:
+    """Add (or replace, by name) the task of a model name."""
+    if not task.name or not task.name.isalnum() or task.name != task.name.lower():
+        raise ValueError(f"model task name {task.name!r} must be lower-case letters and digits (it starts experiment names)")
+    _TASKS[task.name] = task
+    return task
+
+
+def unregister_task(name: str) -> None:
+    _TASKS.pop(name, None)
+
+
+def _tasks() -> dict[str, ModelTask]:
+    from ..attribution.registry import load_plugins
+    from . import cnn, vit  # noqa: F401  (the built-in families register on import)
+
+    load_plugins()
+    return _TASKS
+
+
+def task_names() -> list[str]:
+    return list(_tasks())
+
+
+def model_task(name: str) -> ModelTask:
+    """The task of an experiment model name, or one line naming the allowed ones."""
+    tasks = _tasks()
+    if name not in tasks:
+        raise BayesTDAError(f"unknown model {name!r}; allowed: {', '.join(tasks)}")
+    return tasks[name]
+
+
+def task_class_for_scripts(scripts: str) -> type[ModelTask]:
+    """The task class whose flags a script folder (`cnn`, `vit`) parses."""
+    for task in _tasks().values():
+        if task.scripts == scripts:
+            return type(task)
+    raise BayesTDAError(f"no model task uses the script folder tda_{scripts}_scripts")
