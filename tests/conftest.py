@@ -41,3 +41,21 @@ def trained_seed(mnist3_subsets, experiment):
     from bayestda.ensemble import train_seed
 
     return train_seed(experiment, 446)
+
+
+@pytest.fixture(scope="session")
+def small_run(output_root):
+    """A small real run: the appendix's full-MNIST task (100 train, 10 test items), 3 seeds, 5 methods."""
+    from bayestda.data import generate_subsets
+    from bayestda.ensemble import train_seed
+    from bayestda.experiment import Experiment
+    from bayestda.pipeline import run_scores
+
+    generate_subsets("mnist", [10])
+    experiment = Experiment("cnn", "mnist", 10)
+    seeds = [446, 724, 571]
+    methods = ["ats", "if", "gd", "gc", "tracin"]
+    for seed in seeds:
+        train_seed(experiment, seed)
+        run_scores(experiment, seed, methods)
+    return experiment, seeds, methods

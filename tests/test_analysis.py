@@ -10,11 +10,7 @@ from bayestda.analysis import run_correlations, run_pvalues
 from bayestda.analysis.correlations import correlation_matrices
 from bayestda.analysis.posterior import PosteriorScores
 from bayestda.analysis.statistics import benjamini_hochberg, t_pvalues, z_pvalues
-from bayestda.data import generate_subsets
-from bayestda.ensemble import train_seed
 from bayestda.errors import BayesTDAError
-from bayestda.experiment import Experiment
-from bayestda.pipeline import run_scores
 
 RNG = np.random.default_rng(0)
 
@@ -44,9 +40,21 @@ def test_checkpoints_are_averaged_per_seed_before_statistics_across_seeds():
     assert not np.allclose(z_pvalues(post.last_k_mean(3)), z_pvalues(pooled))
 
 
-def test_benjamini_hochberg_matches_scipy():
-    p = RNG.uniform(size=200) ** 3
-    assert np.array_equal(benjamini_hochberg(p), stats.false_discovery_control(p, method="bh") <= 0.05)
+def step_up_bh(p: np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    """Benjamini-Hochberg by its definition: reject the k smallest p-values, k the largest rank with p_(k) <= k·alpha/m."""
+    order = np.argsort(p)
+    passed = np.nonzero(p[order] <= alpha * np.arange(1, len(p) + 1) / len(p))[0]
+    mask = np.zeros(len(p), dtype=bool)
+    if len(passed):
+        mask[order[: passed[-1] + 1]] = True
+    return mask
+
+
+def test_benjamini_hochberg_through_scipy_counts_as_the_step_up_definition():
+    for exponent in (1, 3, 8):
+        p = RNG.uniform(size=500) ** exponent
+        assert np.array_equal(benjamini_hochberg(p), step_up_bh(p))
+        assert benjamini_hochberg(p.reshape(20, 25)).shape == (20, 25)
 
 
 def test_correlation_matrices_match_numpy_and_scipy():
@@ -55,19 +63,6 @@ def test_correlation_matrices_match_numpy_and_scipy():
     matrices = correlation_matrices(table)
     assert np.allclose(matrices["pearson"].to_numpy(), np.corrcoef(table.to_numpy(), rowvar=False))
     assert np.allclose(matrices["spearman"].to_numpy(), stats.spearmanr(table.to_numpy()).statistic)
-
-
-@pytest.fixture(scope="module")
-def small_run(output_root):
-    """A small real run: the appendix's full-MNIST task (100 train, 10 test items), 3 seeds, 5 methods."""
-    generate_subsets("mnist", [10])
-    experiment = Experiment("cnn", "mnist", 10)
-    seeds = [446, 724, 571]
-    methods = ["ats", "if", "gd", "gc", "tracin"]
-    for seed in seeds:
-        train_seed(experiment, seed)
-        run_scores(experiment, seed, methods)
-    return experiment, seeds, methods
 
 
 def test_whole_analysis_runs_on_a_small_real_run(small_run):

@@ -70,3 +70,19 @@ def test_factored_gradients_give_the_products_of_the_dense_gradients():
     assert torch.allclose(factored.products(m), m @ dense.T, rtol=1e-10, atol=1e-12)
     assert torch.allclose(factored.gram(other), other.rows() @ dense.T, rtol=1e-10, atol=1e-12)
     assert torch.allclose(factored.norms(), dense.norm(dim=1), rtol=1e-12)
+
+
+def test_one_switch_turns_every_channels_last_path_off_and_the_scores_agree(trained_seed, experiment):
+    from bayestda import channels_last
+    from bayestda.pipeline import compute, make_context
+
+    methods = ["loo", "loo_corrected", "ats", "if", "gd", "gc"]
+    fast = compute(make_context(experiment, 446, 14), methods)
+    with channels_last.plain_paths():
+        ctx = make_context(experiment, 446, 14)
+        assert not ctx.channels_last and not channels_last.applies(ctx.net, "cpu")
+        plain = compute(ctx, methods)
+    assert channels_last.applies(ctx.net, "cpu")  # switched back on
+    for method in methods:
+        scale = plain[method].abs().max()
+        assert (fast[method] - plain[method]).abs().max() <= 1e-4 * scale, method
