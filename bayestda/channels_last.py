@@ -20,11 +20,6 @@ from torch.nn import functional as F
 _enabled = os.environ.get("BAYESTDA_CHANNELS_LAST", "1") != "0"
 
 
-def enabled() -> bool:
-    """Whether the fast paths run at all (the one switch)."""
-    return _enabled
-
-
 @contextmanager
 def plain_paths() -> Iterator[None]:
     """Run the plain NCHW paths inside (tests compare both)."""

@@ -4,7 +4,7 @@ The paper's ViT training transform is RandomResizedCrop(224) -> ToTensor -> Norm
 images; its crop parameters are drawn here from torch's global RNG exactly as torchvision draws them, and
 the crop is resized with bilinear interpolation (antialiased) on the tensor: the same crops as
 torchvision's tensor path, not PIL's pixels. Evaluation and every TDA gradient use a deterministic resize
-of the whole image (the paper's code applied the random crop to test images too; see README).
+of the whole image (the paper's code applied the random crop to test images too; see docs/vit.md).
 """
 
 from __future__ import annotations

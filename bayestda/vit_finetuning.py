@@ -3,7 +3,7 @@
 Order of random calls: torch.manual_seed(seed); build the model (new classifier, LoRA A matrices); then each
 epoch the DataLoader's shuffle and one random resized crop per item. Adam(lr=1e-3, wd=5e-3) over the trainable
 weights with a linear decay to 0 and no warm-up, batch 32, cross-entropy mean, dropout on.
-Fixed here (README): a checkpoint after each of the last 5 epochs (the paper: 4, under another name than its
+Fixed here (docs/vit.md): a checkpoint after each of the last 5 epochs (the paper: 4, under another name than its
 TDA scripts load), and evaluation on the deterministic resize (the paper's applied the random crop).
 """
 

@@ -1,4 +1,5 @@
-"""Every method (LOO, ATS, IF, Grad-Dot, Grad-Cos, TracIn and the corrected variants) for one seed, sharing each gradient."""
+"""Every default method of the registry (LOO, ATS, IF, Grad-Dot, Grad-Cos, TracIn and the corrected variants), or the
+--methods named (a method of your own included), for one seed, sharing each gradient."""
 
 from bayestda.cli import run, run_tda_script
 

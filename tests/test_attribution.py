@@ -1,4 +1,4 @@
-"""Each vectorised method equals a plain per-item reference written from PROTOCOL.md.
+"""Each vectorised method equals a plain per-item reference written from docs/protocol.md.
 
 References use per-sample autograd loops, one model per LOO/ATS run and the paper's LiSSA per test item,
 on a real trained checkpoint and real mnist3 items, all in float64 so that batched and single-item
@@ -113,7 +113,7 @@ def test_lissa_influence_equals_the_papers_per_test_item_recursion(ctx):
     on_train_side = influence_scores(ctx, lissa(ctx, side="train"))  # the transposed recursion
     assert close(on_test_side, reference, 1e-6)
     assert close(on_train_side, reference, 1e-6)
-    # PROTOCOL.md: one pass is so short that IF is a rescaled negative Grad-Dot
+    # docs/protocol.md: one pass is so short that IF is a rescaled negative Grad-Dot
     gd = grad_dot(ctx).flatten()
     assert torch.corrcoef(torch.stack([on_train_side.flatten(), gd]))[0, 1] < -0.999
 

@@ -10,7 +10,15 @@ import pytest
 import torch
 
 from bayestda.analysis import run_correlations, run_pvalues
-from bayestda.attribution import CheckpointContext, Method, all_methods, default_methods, helpful_signs, register
+from bayestda.attribution import (
+    CheckpointContext,
+    Method,
+    all_methods,
+    default_methods,
+    describe,
+    helpful_signs,
+    register,
+)
 from bayestda.errors import BayesTDAError
 from bayestda.launch import make_slots, plan, run_local
 from bayestda.pipeline import make_context, run_scores
@@ -38,6 +46,8 @@ def test_the_registered_method_is_listed_with_its_sign_but_not_among_the_default
     assert "gd_rp" in all_methods() and "gd_rp" not in default_methods()
     assert helpful_signs()["gd_rp"] == 1
     assert default_methods() == ["loo", "loo_corrected", "ats", "if", "if_converged", "gd", "gc", "tracin"]
+    assert "| `gd_rp` | Grad-Dot on a 64-dimensional random projection | positive | gradients | " \
+           "`run_<f>_all.py --methods gd_rp` | on request |" in describe()
 
 
 def test_it_runs_through_the_per_seed_pipeline_and_equals_its_definition(small_run):

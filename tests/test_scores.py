@@ -60,7 +60,7 @@ def test_s_test_then_if_writes_both_variants_and_residuals(gd_scores):
     assert not inverse.exists()  # deleted once scored, unless --keep-inverse-hvp
     gd = scores.load(gd_scores, "gd", 446, 14).to_numpy()
     lissa = scores.load(gd_scores, "if", 446, 14).to_numpy()
-    assert np.corrcoef(gd.ravel(), lissa.ravel())[0, 1] < -0.999  # PROTOCOL.md: IF ≈ −4.84e-4 × GD
+    assert np.corrcoef(gd.ravel(), lissa.ravel())[0, 1] < -0.999  # docs/protocol.md: IF ≈ −4.84e-4 × GD
     assert (lissa.ravel() @ gd.ravel()) / (gd.ravel() @ gd.ravel()) == pytest.approx(-4.84e-4, rel=0.02)
     residuals = pd.read_csv(gd_scores.scores_dir("if_converged", 446) / "residuals_ckpt_14.csv")
     assert len(residuals) == 30 and residuals["relative_residual"].max() < 1e-4

@@ -15,7 +15,7 @@ from bayestda.training import AdamSettings, LoopTrainer, StackedTrainer, paper_b
 
 
 def reference_training(train, seed, epochs):
-    """PROTOCOL.md's CNN training, written out by hand: seed, model, DataLoader, Adam, mean loss."""
+    """docs/protocol.md's CNN training, written out by hand: seed, model, DataLoader, Adam, mean loss."""
     torch.manual_seed(seed)
     model = build_cnn("cnn", 1)
     criterion = nn.CrossEntropyLoss(reduction="none")
@@ -45,7 +45,7 @@ def test_checkpoints_are_bitwise_the_reference_loop(trained_seed, experiment):
 
 
 def test_seed_446_reaches_the_papers_measured_accuracy(trained_seed, experiment):
-    """PROTOCOL.md: the paper's code gave 95.67% (861/900) and mean test loss 0.1917 at epoch 14."""
+    """docs/protocol.md: the paper's code gave 95.67% (861/900) and mean test loss 0.1917 at epoch 14."""
     metrics = json.loads(experiment.metrics_path(446).read_text())
     accuracy = [metrics["checkpoints"][str(e)]["test_accuracy"] for e in experiment.checkpoint_epochs]
     assert accuracy[-1] == pytest.approx(100 * 861 / 900)

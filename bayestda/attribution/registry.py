@@ -153,3 +153,15 @@ def inverse_methods(names=None) -> list[Method]:
     """Registered methods with an inverse-HVP stage (among `names` if given)."""
     names = all_methods() if names is None else names
     return [m for m in in_registry_order(names) if m.inverse_hvp is not None]
+
+
+def describe() -> str:
+    """The registry as a markdown table: name, what it is, the helpful sign, what it needs, its per-seed script."""
+    lines = ["| method | what | helpful is | needs | script | default |", "| --- | --- | --- | --- | --- | --- |"]
+    for name, m in _registry().items():
+        script = " ".join([f"run_<f>_{m.script}.py", *m.script_flags, *(["--methods", name] if m.script == "all" else [])])
+        if m.inverse_hvp is not None and m.script != "all":
+            script = f"run_<f>_s_test.py`, then `{script}"
+        lines.append(f"| `{name}` | {m.description} | {'positive' if m.helpful_sign > 0 else 'negative'} | "
+                     f"{', '.join(m.needs)} | `{script}` | {'yes' if m.default else 'on request'} |")
+    return "\n".join(lines)
