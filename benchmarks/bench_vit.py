@@ -15,18 +15,16 @@ import argparse
 import time
 
 import torch
-from torch.nn import functional as F
 
 from bayestda.checkpoints import build_model
 from bayestda.data import generate_subsets, subset_path
 from bayestda.evaluation import logits_of
 from bayestda.experiment import Experiment
 from bayestda.hvp import batch_hvp
-from bayestda.models.vit import image_size_of, model_name_for
+from bayestda.models.vit import model_name_for
 from bayestda.params import detached_params
 from bayestda.per_sample import per_sample_grads
 from bayestda.training import AdamSettings, train_many
-from bayestda.vit_data import load_vit_data
 
 
 def timed(fn, device: str, repeats: int = 2) -> float:
@@ -56,7 +54,8 @@ def main() -> None:
     torch.manual_seed(0)
     net = build_model(experiment).to(args.device)
     params = detached_params(net)
-    train, test = load_vit_data("mnist3", 10, image_size_of(net))
+    task = experiment.model_task
+    train, test = task.load_data(experiment, net)
     x, y = train.x[: args.items].to(args.device), train.y[: args.items].to(args.device)
     k = len(x)
     optimizer = AdamSettings().optimizer([p for p in net.parameters() if p.requires_grad])
@@ -64,7 +63,7 @@ def main() -> None:
     def fine_tune_step():
         net.train()
         optimizer.zero_grad()
-        F.cross_entropy(net(x), y).backward()
+        task.loss(net(x), y).backward()
         optimizer.step()
 
     units = {
