@@ -159,6 +159,10 @@ class Subset:
         """The first n items (small slices for tests and demos)."""
         return Subset(self.x[:n], self.y[:n], self.idx[:n])
 
+    def to(self, device: torch.device | str) -> Subset:
+        """Inputs and labels on a device; the canonical indices stay on the CPU (they name rows and columns)."""
+        return Subset(self.x.to(device), self.y.to(device), self.idx)
+
 
 def subset_path(task: str, split: str, num_per_class: int | None = None) -> Path:
     name = f"train_subset_{num_per_class}pc.pt" if split == "train" else "test_subset.pt"

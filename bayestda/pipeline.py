@@ -35,8 +35,7 @@ def make_context(experiment: Experiment, seed: int, epoch: int, strategy: str = 
     task = experiment.model_task
     net, params = load_checkpoint(experiment, seed, epoch, device=device)
     train, test = task.load_data(experiment, net)
-    to = lambda s: type(s)(s.x.to(device), s.y.to(device), s.idx)  # noqa: E731
-    return CheckpointContext(net, params, to(train), to(test), seed, experiment.epochs, strategy=strategy, dtype=dtype,
+    return CheckpointContext(net, params, train.to(device), test.to(device), seed, experiment.epochs, strategy=strategy, dtype=dtype,
                              model_chunk=model_chunk, fresh_start=task.fresh_start(experiment, seed), loss=task.loss,
                              measurement=task.measurement)
 

@@ -9,6 +9,16 @@ import torch
 
 # Outputs of the whole test session go to a temporary root, never into the repository.
 _ROOT = None
+# The device of the tests marked `device` (BAYESTDA_TEST_DEVICE=cuda on a GPU machine; benchmarks/gpu_check.sh).
+DEVICE = os.environ.get("BAYESTDA_TEST_DEVICE", "cpu")
+
+
+@pytest.fixture(scope="session")
+def device() -> str:
+    """Where the tests marked `device` run their methods and trainers (default cpu)."""
+    if DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        pytest.exit(f"BAYESTDA_TEST_DEVICE={DEVICE} but torch sees no CUDA device", returncode=2)
+    return DEVICE
 
 
 @pytest.fixture(scope="session", autouse=True)

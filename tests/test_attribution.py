@@ -34,15 +34,16 @@ SEED = 446
 
 
 def close(ours: torch.Tensor, reference: torch.Tensor, rtol: float = 1e-4) -> bool:
-    """Entry-wise agreement relative to the matrix's scale."""
+    """Entry-wise agreement relative to the matrix's scale (compared on the CPU, wherever they were computed)."""
+    ours, reference = ours.cpu(), reference.cpu()
     return ours.shape == reference.shape and (ours - reference).abs().max() <= rtol * reference.abs().max()
 
 
 @pytest.fixture(scope="module")
-def ctx(trained_seed, experiment):
-    net, params = load_checkpoint(experiment, SEED, 14)
-    train = load_subset("mnist3", "train", 10)
-    test = load_subset("mnist3", "test").head(12)
+def ctx(trained_seed, experiment, device):
+    net, params = load_checkpoint(experiment, SEED, 14, device=device)
+    train = load_subset("mnist3", "train", 10).to(device)
+    test = load_subset("mnist3", "test").head(12).to(device)
     return CheckpointContext(net, params, train, test, SEED, epochs=2, dtype=torch.float64)
 
 
@@ -63,15 +64,17 @@ def autograd_grad(model, x, y):
     return torch.cat([g.flatten() for g in torch.autograd.grad(loss, trainable(model))])
 
 
+@pytest.mark.device
 def test_grad_dot_equals_a_double_loop_over_pairs(ctx):
     model = reference_model(ctx)
-    reference = torch.zeros(len(ctx.train), len(ctx.test), dtype=torch.float64)
+    reference = torch.zeros(len(ctx.train), len(ctx.test), dtype=torch.float64, device=ctx.device)
     for j in range(len(ctx.train)):
         for t in range(len(ctx.test)):
             reference[j, t] = autograd_grad(model, *ctx.train[j][:2]) @ autograd_grad(model, *ctx.test[t][:2])
     assert close(grad_dot(ctx), reference)
 
 
+@pytest.mark.device
 def test_grad_cos_equals_cosine_of_flattened_gradients(ctx):
     model = reference_model(ctx)
     train = torch.stack([autograd_grad(model, *ctx.train[j][:2]) for j in range(len(ctx.train))])
@@ -81,10 +84,11 @@ def test_grad_cos_equals_cosine_of_flattened_gradients(ctx):
     assert grad_cos(ctx).abs().max() <= 1 + 1e-12
 
 
+@pytest.mark.device
 def test_tracin_is_the_lr_weighted_sum_of_grad_dot_over_checkpoints(ctx, experiment):
     contexts = [ctx]
     for epoch in (12, 13):
-        net, params = load_checkpoint(experiment, SEED, epoch)
+        net, params = load_checkpoint(experiment, SEED, epoch, device=ctx.device)
         contexts.append(CheckpointContext(net, params, ctx.train, ctx.test, SEED, 2, dtype=torch.float64))
     assert close(tracin(contexts), sum(1e-3 * grad_dot(c) for c in contexts))
     assert close(tracin_term(ctx), 1e-3 * grad_dot(ctx))
@@ -103,6 +107,7 @@ def paper_s_test(model, ctx, v, damp=5e-3, scale=1e4):
     return h / scale
 
 
+@pytest.mark.device
 def test_lissa_influence_equals_the_papers_per_test_item_recursion(ctx):
     model = reference_model(ctx)
     train = torch.stack([autograd_grad(model, *ctx.train[j][:2]) for j in range(len(ctx.train))])
@@ -141,11 +146,12 @@ def losses_on_test(model, ctx):
         return F.cross_entropy(model(ctx.test.x), ctx.test.y, reduction="none")
 
 
-def test_loo_equals_one_retraining_per_removed_item(trained_seed, experiment):
+@pytest.mark.device
+def test_loo_equals_one_retraining_per_removed_item(trained_seed, experiment, device):
     generate_subsets("mnist3", [20])
-    net, params = load_checkpoint(experiment, SEED, 14)
-    train = load_subset("mnist3", "train", 20).head(40)  # two batches per epoch: 32 + 8, so batch order matters
-    test = load_subset("mnist3", "test").head(10)
+    net, params = load_checkpoint(experiment, SEED, 14, device=device)
+    train = load_subset("mnist3", "train", 20).head(40).to(device)  # two batches per epoch: 32 + 8: order matters
+    test = load_subset("mnist3", "test").head(10).to(device)
     ctx = CheckpointContext(net, params, train, test, SEED, epochs=2, dtype=torch.float64)
     model = reference_model(ctx).eval()
     before = losses_on_test(model, ctx)
@@ -157,6 +163,7 @@ def test_loo_equals_one_retraining_per_removed_item(trained_seed, experiment):
     assert not close(ours["loo"], ours["loo_corrected"])
 
 
+@pytest.mark.device
 def test_ats_equals_one_adam_step_per_train_item(ctx):
     model = reference_model(ctx).eval()
     before = losses_on_test(model, ctx)

@@ -79,13 +79,14 @@ def test_subset_tensors_have_the_strides_of_the_papers_batches(mnist3_subsets):
     assert train.x[torch.tensor([3, 1])].stride() == (784, 784, 28, 1)
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("strategy", ["loop", "stacked"])
-def test_many_model_trainer_equals_separate_runs(mnist3_subsets, strategy):
+def test_many_model_trainer_equals_separate_runs(mnist3_subsets, strategy, device):
     """k models with their own item weights and fresh Adams equal k separate runs (to 1e-5)."""
     train, _ = load_experiment_data("mnist3", 10)
-    x, y = train.x[:20], train.y[:20]
+    x, y = train.x[:20].to(device), train.y[:20].to(device)
     torch.manual_seed(0)
-    net = build_cnn("cnn", 1)
+    net = build_cnn("cnn", 1).to(device)
     start = {n: p.detach().clone() for n, p in net.named_parameters()}
     weights = torch.ones(3, 20)
     weights[0, 4] = 0
@@ -100,13 +101,15 @@ def test_many_model_trainer_equals_separate_runs(mnist3_subsets, strategy):
     assert not torch.allclose(together[0]["fc2.weight"], together[2]["fc2.weight"])
 
 
-def test_loop_and_stacked_trainers_agree_step_by_step(mnist3_subsets):
+@pytest.mark.device
+def test_loop_and_stacked_trainers_agree_step_by_step(mnist3_subsets, device):
     train, _ = load_experiment_data("mnist3", 10)
+    train = train.to(device)
     torch.manual_seed(0)
-    net = build_cnn("cnn", 1)
+    net = build_cnn("cnn", 1).to(device)
     start = {n: p.detach().clone() for n, p in net.named_parameters()}
     loop, stacked = LoopTrainer(net, [start] * 2, AdamSettings()), StackedTrainer(net, [start] * 2, AdamSettings())
-    w = torch.ones(2, 30)
+    w = torch.ones(2, 30, device=device)
     w[1, 0] = 0
     for _ in range(3):
         assert torch.allclose(loop.step(train.x, train.y, w), stacked.step(train.x, train.y, w), rtol=1e-5)

@@ -42,7 +42,7 @@ def first_step_gradients(ctx: CheckpointContext, weights: torch.Tensor, position
     gradients computed once for all methods: one training step of k models saved (1/15 of the LOO training
     on mnist3). Valid for nets that train as they evaluate (no dropout or batch norm), e.g. the paper's CNNs.
     """
-    grads = weights[:, positions].to(ctx.dtype) @ ctx.train_grads()[positions] / len(positions)
+    grads = weights[:, positions].to(ctx.device, ctx.dtype) @ ctx.train_grads()[positions] / len(positions)
     return ctx.view.unflatten(grads)
 
 
