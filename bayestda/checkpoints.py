@@ -13,6 +13,7 @@ import shlex
 import torch
 from torch import nn
 
+from . import provenance
 from .errors import BayesTDAError
 from .experiment import Experiment, load_seeds
 from .io import save_torch
@@ -53,11 +54,9 @@ def save_checkpoint(experiment: Experiment, seed: int, epoch: int, model: nn.Mod
         "loss": loss,
         **task.checkpoint_extras(experiment),
     }
-    save_torch(blob, experiment.checkpoint_path(seed, epoch))
-
-
-def missing_checkpoints(experiment: Experiment, seed: int) -> list[int]:
-    return [e for e in experiment.checkpoint_epochs if not experiment.checkpoint_path(seed, e).exists()]
+    path = experiment.checkpoint_path(seed, epoch)
+    save_torch(blob, path)
+    provenance.record_training(experiment, seed, path, "checkpoint", epoch)
 
 
 def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str = "cpu") -> tuple[nn.Module, Params]:
@@ -65,7 +64,17 @@ def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str =
     path = experiment.checkpoint_path(seed, epoch)
     if not path.exists():
         raise BayesTDAError(f"missing checkpoint {path}; run: {training_command(experiment, seed)}")
-    blob = torch.load(path, map_location=device)
+    remake = f"retrain with: {training_command(experiment, seed)} --overwrite"
+    try:
+        blob = torch.load(path, map_location=device)
+    except Exception as error:  # noqa: BLE001 (truncated, empty or not a torch file: torch raises many kinds)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise BayesTDAError(f"checkpoint {path} cannot be read ({reason}); {remake}") from None
+    if not isinstance(blob, dict) or not isinstance(blob.get("model_state_dict"), dict):
+        raise BayesTDAError(f"{path} is not a checkpoint of this repository (no model_state_dict); {remake}")
+    stale = provenance.problem(path)
+    if stale is not None and not stale.startswith("unrecorded"):
+        raise BayesTDAError(f"checkpoint {path} is {stale}; {remake}")
     if blob.get("backbone", experiment.backbone) != experiment.backbone:
         log.warning("%s was fine-tuned on backbone %r, loading it on %r", path, blob["backbone"], experiment.backbone)
     task = experiment.model_task
@@ -74,9 +83,12 @@ def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str =
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     missing = trainable - set(blob["model_state_dict"])
     if missing:
-        raise BayesTDAError(f"checkpoint {path} lacks {len(missing)} trainable tensors (e.g. {min(missing)}); "
-                            f"retrain with: {training_command(experiment, seed)}")
-    task.load_state(model, blob["model_state_dict"])
+        raise BayesTDAError(f"checkpoint {path} lacks {len(missing)} trainable tensors (e.g. {min(missing)}); {remake}")
+    try:
+        task.load_state(model, blob["model_state_dict"])
+    except RuntimeError as error:  # another architecture: shapes or names differ
+        raise BayesTDAError(f"checkpoint {path} does not fit the {experiment.model} model "
+                            f"({str(error).strip().splitlines()[-1].strip()}); {remake}") from None
     model.eval()
     params = {n: p.detach().clone() for n, p in task.trainable_params(model).items()}
     return model, params

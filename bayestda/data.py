@@ -216,12 +216,31 @@ def generate_subsets(task: str, sizes: list[int], source: str = "shipped", data_
 
 
 def load_subset_file(task: str, split: str, num_per_class: int | None = None) -> dict:
-    """The generated subset file's contents (x, y, idx, images_uint8), or say which command makes it."""
+    """The generated subset file's contents (x, y, idx, images_uint8), checked against the paper's index list, or
+    one line naming the file, what is wrong and the command that makes it."""
     path = subset_path(task, split, num_per_class)
+    flags = f"--task {task}" + (f" --num_per_class {num_per_class}" if split == "train" else "")
+    remake = f"python run_subset_generation.py {flags}"
     if not path.exists():
-        flags = f"--task {task}" + (f" --num_per_class {num_per_class}" if split == "train" else "")
-        raise BayesTDAError(f"missing data file {path}; run: python run_subset_generation.py {flags}")
-    return torch.load(path)
+        raise BayesTDAError(f"missing data file {path}; run: {remake}")
+    try:
+        blob = torch.load(path)
+    except Exception as error:  # noqa: BLE001 (truncated, empty or not a torch file)
+        raise BayesTDAError(f"data file {path} cannot be read ({type(error).__name__}); remake it: {remake}") from None
+    wanted = read_index_list(task, split, num_per_class)
+    keys = ("x", "y", "idx", "images_uint8")
+    if not isinstance(blob, dict) or any(k not in blob for k in keys):
+        raise BayesTDAError(f"data file {path} is not a subset file (expected keys {', '.join(keys)}); remake it: {remake}")
+    channels = TASKS[task].channels
+    x, y, idx = blob["x"], blob["y"], blob["idx"]
+    images = blob["images_uint8"]
+    shape_ok = (x.dim() == 4 and x.shape[1] == channels and len(x) == len(y) == len(idx) == len(images)
+                and tuple(x.shape[2:]) == tuple(images.shape[1:3]))
+    if not shape_ok or len(idx) != len(wanted) or not torch.equal(idx, torch.from_numpy(wanted)):
+        order = index_list_path(TASKS[task], split, num_per_class).name
+        raise BayesTDAError(f"data file {path} has the wrong shape or items (x {tuple(x.shape)}, {len(idx)} indices; "
+                            f"expected [{len(wanted)}, {channels}, H, W] in the order of {order}); remake it: {remake}")
+    return blob
 
 
 def load_subset(task: str, split: str, num_per_class: int | None = None) -> Subset:

@@ -14,7 +14,8 @@ from dataclasses import replace
 
 import torch
 
-from .checkpoints import build_model, missing_checkpoints, save_checkpoint
+from . import provenance
+from .checkpoints import build_model, save_checkpoint
 from .evaluation import logits_of
 from .experiment import Experiment
 from .io import save_json
@@ -25,8 +26,10 @@ log = logging.getLogger(__name__)
 
 
 def is_trained(experiment: Experiment, seed: int) -> bool:
-    """All five checkpoints and the metrics file (written last) exist."""
-    return not missing_checkpoints(experiment, seed) and experiment.metrics_path(seed).exists()
+    """All five checkpoints and the metrics file (written last) exist and are current (made from today's data,
+    model and recipe); otherwise the seed is trained (again)."""
+    paths = [experiment.checkpoint_path(seed, e) for e in experiment.checkpoint_epochs] + [experiment.metrics_path(seed)]
+    return all(provenance.is_current(p) for p in paths)
 
 
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: Loss = cross_entropy) -> dict[str, float]:
@@ -70,6 +73,7 @@ def train_seed(experiment: Experiment, seed: int, overwrite: bool = False, devic
                on_epoch_end=on_epoch_end, progress=progress, loss=task.loss)
     metrics["wall_seconds"] = time.perf_counter() - start
     save_json(metrics, experiment.metrics_path(seed))
+    provenance.record_training(experiment, seed, experiment.metrics_path(seed), "metrics")
     last = metrics["checkpoints"][str(experiment.checkpoint_epochs[-1])]
     log.info("%s seed %d: test accuracy %.2f%%, loss %.4f", experiment.name, seed, last["test_accuracy"], last["test_loss"])
     return metrics

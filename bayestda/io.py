@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import signal
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -12,17 +14,60 @@ from typing import Any
 
 import torch
 
+from .errors import BayesTDAError
+
+_writes = 0
+
+
+def _fault_point() -> None:
+    """Test hook: BAYESTDA_KILL_AT_WRITE=N kills this process with SIGKILL during its N-th atomic write, after the
+    temporary file is complete and before it is renamed (the worst moment; tests/test_faults.py)."""
+    global _writes
+    target = os.environ.get("BAYESTDA_KILL_AT_WRITE")
+    if target:
+        _writes += 1
+        if _writes == int(target):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_dead_temporaries(path: Path) -> None:
+    """Temporary files of this target left by a process that was killed mid-write (their name holds its pid)."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 :].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
 
 @contextmanager
 def _temporary_beside(path: Path):
-    """Yield a temporary path in the target's folder; on success move it onto the target."""
+    """Yield a temporary path in the target's folder; on success move it onto the target. A failed write (a full
+    disk, say) removes the temporary file and becomes one line naming the file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_dead_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise BayesTDAError(f"cannot write {path}: {error.strerror}; fix that and rerun the same command") from None
     os.close(fd)
     try:
         yield Path(tmp)
+        _fault_point()
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise BayesTDAError(f"cannot write {path}: {error.strerror or error}; nothing was left half-written: free "
+                            "space (or fix the folder) and rerun the same command, which continues where it stopped") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -35,7 +80,14 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def save_torch(obj: Any, path: Path) -> None:
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    def write(tmp: Path) -> None:
+        try:  # through a file object: the archive's inner name is then fixed, not the temporary file's (same bytes)
+            with open(tmp, "wb") as f:
+                torch.save(obj, f)
+        except RuntimeError as error:  # torch's zip writer reports a full disk as a RuntimeError
+            raise OSError(f"torch.save failed ({str(error).strip().splitlines()[0]})") from None
+
+    atomic_write(path, write)
 
 
 def save_json(obj: Any, path: Path) -> None:

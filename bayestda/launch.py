@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from . import provenance
 from .checkpoints import seed_flags
 from .errors import BayesTDAError
 from .experiment import TASKS, Experiment, load_seeds
@@ -84,10 +85,11 @@ class Job:
     gpu: bool = False  # profits from a GPU (gets --device cuda on GPU slots)
 
     def is_done(self) -> bool:
-        return all(path.exists() for path in self.outputs)
+        """Every output exists and is current (made from the inputs on disk now: see provenance.py)."""
+        return all(provenance.is_current(path) for path in self.outputs)
 
     def missing(self) -> list[Path]:
-        return [path for path in self.outputs if not path.exists()]
+        return [path for path in self.outputs if not provenance.is_current(path)]
 
     def argv(self, device: str | None = None) -> list[list[str]]:
         """The commands, with --device added for the TDA scripts when the slot has one."""
@@ -117,7 +119,7 @@ def _seed_jobs(experiment: Experiment, seed: int, calls: list[ScriptCall]) -> li
         if call.stored_inverse:  # the vectors are an intermediate: once the scores exist, s_test counts as done
             scored = tuple(experiment.scores_path(m, seed, e) for m in call.stored_inverse for e in epochs)
             vectors = tuple(inverse_hvp_path(experiment, m, seed, e) for m in call.stored_inverse for e in epochs)
-            outputs = scored if all(p.exists() for p in scored) else vectors
+            outputs = scored if all(provenance.is_current(p) for p in scored) else vectors
             needs = (train_name,)
         else:
             outputs = tuple(experiment.scores_path(m, seed, e) for m in call.methods for e in epochs)

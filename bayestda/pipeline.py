@@ -13,7 +13,7 @@ import shlex
 import torch
 from tqdm import tqdm
 
-from . import scores
+from . import provenance, scores
 from .attribution import CheckpointContext, InverseHVP
 from .attribution.registry import Method, check_methods, in_registry_order, inverse_methods
 from .checkpoints import load_checkpoint
@@ -71,14 +71,15 @@ def compute(ctx: CheckpointContext, methods, inverse: dict[str, InverseHVP] | No
     return out
 
 
-def write_outputs(experiment: Experiment, seed: int, epoch: int, ctx: CheckpointContext, results: dict) -> None:
+def write_outputs(experiment: Experiment, seed: int, epoch: int, ctx: CheckpointContext, results: dict,
+                  made_with: dict | None = None) -> None:
     for name, value in results.items():
         if isinstance(value, InverseHVP):
             if value.residuals is not None:
                 method = name.removesuffix(":inverse")
                 scores.write_residuals(experiment, method, seed, epoch, value.side, value.indices, value.residuals)
         else:
-            scores.write(experiment, name, seed, epoch, value, ctx.train.idx, ctx.test.idx)
+            scores.write(experiment, name, seed, epoch, value, ctx.train.idx, ctx.test.idx, made_with)
 
 
 def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrite: bool = False,
@@ -89,26 +90,42 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
     epochs = experiment.check_checkpoint_epochs(epochs)
     bar = tqdm(epochs, desc=f"{experiment.name} seed {seed} [{','.join(methods)}]", unit="ckpt", disable=not show_progress)
     for epoch in bar:
-        pending = [m for m in methods if overwrite or not scores.exists(experiment, m, seed, epoch)]
+        pending = [m for m in methods if overwrite or not scores.is_done(experiment, m, seed, epoch)]
         if not pending:
-            log.info("skip checkpoint %d: %s exist (use --overwrite to recompute)", epoch, ", ".join(methods))
+            log.info("skip checkpoint %d: %s are current (use --overwrite to recompute)", epoch, ", ".join(methods))
             continue
+        for m in pending:
+            why = provenance.problem(experiment.scores_path(m, seed, epoch))
+            if why not in (None, "missing") and not overwrite:
+                log.info("recomputing %s at checkpoint %d: %s", m, epoch, why)
         ctx = make_context(experiment, seed, epoch, strategy, device, model_chunk=model_chunk)
-        inverse = load_inverse(experiment, seed, epoch, pending) if use_stored_inverse else None
-        write_outputs(experiment, seed, epoch, ctx, compute(ctx, pending, inverse))
-        if use_stored_inverse and not keep_inverse:
-            for method in inverse_methods(pending):
-                inverse_hvp_path(experiment, method.name, seed, epoch).unlink(missing_ok=True)
+        inverse = load_inverse(experiment, seed, epoch, pending, device) if use_stored_inverse else None
+        write_outputs(experiment, seed, epoch, ctx, compute(ctx, pending, inverse), {"device": str(device),
+                                                                                     "strategy": strategy})
+        if use_stored_inverse and not keep_inverse:  # vectors are intermediates: gone once their scores are current
+            for method in inverse_methods(methods):
+                if scores.is_done(experiment, method.name, seed, epoch):
+                    path = inverse_hvp_path(experiment, method.name, seed, epoch)
+                    path.unlink(missing_ok=True)
+                    provenance.record_path(path).unlink(missing_ok=True)
 
 
-def load_inverse(experiment: Experiment, seed: int, epoch: int, methods) -> dict[str, InverseHVP]:
+def load_inverse(experiment: Experiment, seed: int, epoch: int, methods, device: str = "cpu") -> dict[str, InverseHVP]:
+    """The stored inverse-HVP vectors, each checked: readable, and made from this very checkpoint."""
     out = {}
     for method in inverse_methods(methods):
         path = inverse_hvp_path(experiment, method.name, seed, epoch)
-        if not path.exists():
-            first = shlex.join(["python", *scores.score_argvs(experiment, method.name, seed)[0]])
+        first = shlex.join(["python", *scores.score_argvs(experiment, method.name, seed)[0]])
+        why = provenance.problem(path)
+        if why == "missing":
             raise BayesTDAError(f"missing inverse-HVP vectors {path}; run: {first}")
-        out[method.name] = InverseHVP.from_blob(torch.load(path))
+        if why is not None:
+            raise BayesTDAError(f"inverse-HVP vectors {path} are {why}; remake them: {first} --overwrite")
+        try:
+            out[method.name] = InverseHVP.from_blob(torch.load(path, map_location=device))
+        except Exception as error:  # noqa: BLE001 (truncated or foreign file)
+            raise BayesTDAError(f"inverse-HVP vectors {path} cannot be read ({type(error).__name__}); remake them: "
+                                f"{first} --overwrite") from None
     return out
 
 
@@ -119,10 +136,13 @@ def run_inverse_hvps(experiment: Experiment, seed: int, methods, epochs=None, ov
     epochs = experiment.check_checkpoint_epochs(epochs)
     for epoch in tqdm(epochs, desc=f"{experiment.name} seed {seed} [inverse HVP]", unit="ckpt"):
         pending = [m for m in methods if overwrite or not (
-            inverse_hvp_path(experiment, m.name, seed, epoch).exists() or scores.exists(experiment, m.name, seed, epoch))]
+            provenance.is_current(inverse_hvp_path(experiment, m.name, seed, epoch))
+            or scores.is_done(experiment, m.name, seed, epoch))]
         if not pending:
             log.info("skip checkpoint %d: inverse-HVP vectors or scores exist", epoch)
             continue
         ctx = make_context(experiment, seed, epoch, device=device)
         for name, inverse in inverse_hvps(ctx, pending).items():
-            save_torch(inverse.to_blob(), inverse_hvp_path(experiment, name, seed, epoch))
+            path = inverse_hvp_path(experiment, name, seed, epoch)
+            save_torch(inverse.to_blob(), path)
+            provenance.record_method(experiment, name, seed, epoch, path, kind="inverse_hvp", made_with={"device": device})

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import provenance
 from .checkpoints import seed_flags
 from .errors import BayesTDAError
 from .experiment import Experiment
@@ -38,14 +39,18 @@ def to_frame(matrix: torch.Tensor | np.ndarray, train_idx, test_idx) -> pd.DataF
     return frame
 
 
-def write(experiment: Experiment, method: str, seed: int, epoch: int, matrix, train_idx, test_idx) -> None:
-    """Write one score file atomically (9 significant digits: float32 values round-trip exactly)."""
+def write(experiment: Experiment, method: str, seed: int, epoch: int, matrix, train_idx, test_idx,
+          made_with: dict | None = None) -> None:
+    """Write one score file atomically (9 significant digits: float32 values round-trip exactly), then its record."""
     frame = to_frame(matrix, train_idx, test_idx)
-    atomic_write(experiment.scores_path(method, seed, epoch), lambda tmp: frame.to_csv(tmp, index=False, float_format="%.9g"))
+    path = experiment.scores_path(method, seed, epoch)
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.9g"))
+    provenance.record_method(experiment, method, seed, epoch, path, made_with=made_with)
 
 
-def exists(experiment: Experiment, method: str, seed: int, epoch: int) -> bool:
-    return experiment.scores_path(method, seed, epoch).exists()
+def is_done(experiment: Experiment, method: str, seed: int, epoch: int) -> bool:
+    """The score file exists and is current: made from today's checkpoint with today's method settings."""
+    return provenance.is_current(experiment.scores_path(method, seed, epoch))
 
 
 def load(experiment: Experiment | str, method: str, seed: int, ckpt: int) -> pd.DataFrame:
@@ -71,7 +76,9 @@ def write_residuals(experiment: Experiment, method: str, seed: int, epoch: int, 
         "side": side,
         "relative_residual": torch.as_tensor(residuals).double().cpu().numpy(),
     })
-    save_csv(frame, residuals_path(experiment, method, seed, epoch))
+    path = residuals_path(experiment, method, seed, epoch)
+    save_csv(frame, path)
+    provenance.record_method(experiment, method, seed, epoch, path, kind="residuals")
 
 
 def residuals_path(experiment: Experiment, method: str, seed: int, epoch: int):
@@ -80,4 +87,4 @@ def residuals_path(experiment: Experiment, method: str, seed: int, epoch: int):
 
 def missing(experiment: Experiment, methods, seeds, epochs) -> list[tuple[str, int, int]]:
     """(method, seed, epoch) of every score file that does not exist yet."""
-    return [(m, s, e) for m in methods for s in seeds for e in epochs if not exists(experiment, m, s, e)]
+    return [(m, s, e) for m in methods for s in seeds for e in epochs if not experiment.scores_path(m, s, e).exists()]

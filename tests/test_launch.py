@@ -117,7 +117,9 @@ def test_two_launchers_on_the_same_grid_never_run_the_same_job(fresh_root):
 def test_a_failed_job_is_reported_by_name_with_its_log_and_the_others_go_on(fresh_root):
     for seed in (446, 724):
         train_seed(EXPERIMENT, seed)
-    EXPERIMENT.checkpoint_path(724, 10).write_bytes(b"not a checkpoint")  # seed 724's GD/GC job must fail
+    blocked = EXPERIMENT.scores_dir("gd", 724)  # a file where seed 724's score folder goes: its GD/GC job must fail
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("not a folder")
     result = run_all("--methods", "gd", "--seeds", "0,1")
     assert result.returncode == 1
     log = fresh_root / "logs" / "cnn_mnist_10pc__724__gd_and_gc.log"

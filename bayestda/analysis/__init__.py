@@ -19,7 +19,7 @@ import pandas as pd
 from .correlations import compute_correlations
 from .figures import correlation_heatmaps, noise_figure
 from .noise import compute_noise
-from .posterior import PosteriorScores, check_complete, load_posterior, load_scores_dir
+from .posterior import PosteriorScores, check_complete, check_current, load_posterior, load_scores_dir
 from .pvalues import compute_pvalues, mean_pvalues
 from .summary import write_summary
 
@@ -79,21 +79,45 @@ def posterior_test(scores, out: Path | str | None = None, name: str = "scores") 
 
 # --- an experiment of this repository ------------------------------------------------------------------
 def load_all(experiment, methods, seeds=None) -> dict[str, PosteriorScores]:
+    """Every score file of the experiment's methods and seeds, checked: present, current, readable, and scoring
+    the experiment's own train and test items (one line naming what is not, and the command that remakes it)."""
     check_complete(experiment, methods, seeds)
+    check_current(experiment, methods, seeds)
     return {m: load_posterior(experiment, m, seeds) for m in methods}
+
+
+def _record(experiment, methods, seeds, names) -> None:
+    from .. import provenance
+    from ..experiment import load_seeds
+
+    folder = experiment.results_dir()
+    provenance.record_results(experiment, methods, seeds or load_seeds(), [folder / n for n in names if (folder / n).exists()])
 
 
 def run_pvalues(experiment, methods=None, seeds=None) -> pd.DataFrame:
     from ..attribution import default_methods
 
-    return pvalues_of(load_all(experiment, methods or default_methods(), seeds), experiment.results_dir())
+    methods = methods or default_methods()
+    table = pvalues_of(load_all(experiment, methods, seeds), experiment.results_dir())
+    names = ["mean_p_values.csv", "significance.csv"] + [f"pvalues_{m}_across_{k}_ckpts.csv" for m in methods
+                                                         for k in range(1, len(experiment.checkpoint_epochs) + 1)]
+    _record(experiment, methods, seeds, names)
+    return table
 
 
 def run_correlations(experiment, methods=None, seeds=None) -> str:
-    """Correlations, noise decomposition, their figures and the summary (p-values are recomputed if absent)."""
+    """Correlations, noise decomposition, their figures and the summary (p-values are reused where current)."""
+    from .. import provenance
     from ..attribution import default_methods
 
-    posteriors = load_all(experiment, methods or default_methods(), seeds)
+    methods = methods or default_methods()
+    posteriors = load_all(experiment, methods, seeds)
     significance_path = experiment.results_dir() / "significance.csv"
-    significance = pd.read_csv(significance_path) if significance_path.exists() else None
-    return correlations_of(posteriors, experiment.results_dir(), experiment.name, significance).summary
+    reuse = provenance.is_current(significance_path) and (provenance.read(significance_path) or {}).get(
+        "what", {}).get("methods") == list(methods)
+    significance = pd.read_csv(significance_path) if reuse else None
+    summary = correlations_of(posteriors, experiment.results_dir(), experiment.name, significance).summary
+    names = ["summary.md", "noise_decomposition.csv"] + [f"{kind}_corr_{s}.csv" for kind in ("pearson", "spearman")
+                                                         for s in ("mu", "sigma", "snr")]
+    _record(experiment, methods, seeds, names)
+    return summary

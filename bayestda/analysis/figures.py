@@ -11,18 +11,16 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..io import atomic_write
 from .correlations import STATISTICS
 
 
 def _save(fig: Figure, path: Path) -> list[Path]:
-    """PNG and PDF beside each other, each written to a temporary name and renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """PNG and PDF beside each other, each written atomically."""
     out = []
     for suffix in (".png", ".pdf"):
         target = path.with_suffix(suffix)
-        tmp = target.with_name(f".{target.name}.tmp{suffix}")
-        fig.savefig(tmp, dpi=150, bbox_inches="tight")
-        tmp.replace(target)
+        atomic_write(target, lambda tmp, kind=suffix[1:]: fig.savefig(tmp, format=kind, dpi=150, bbox_inches="tight"))
         out.append(target)
     return out
 

@@ -93,8 +93,20 @@ def _test_names(columns: list[str]):
     return np.array([int(n) for n in names]) if all(n.lstrip("-").isdigit() for n in names) else np.array(names)
 
 
-def load_files(method: str, files: list[list[Path]], seeds: list, checkpoints: list) -> PosteriorScores:
-    """One method's score files, files[seed][checkpoint]: equal train and test items in every file, or one line."""
+def load_files(method: str, files: list[list[Path]], seeds: list, checkpoints: list, remake=None) -> PosteriorScores:
+    """One method's score files, files[seed][checkpoint]: equal train and test items in every file, or one line
+    (ending with remake(path), the command that remakes a bad file, where given)."""
+    try:
+        return _load_files(method, files, seeds, checkpoints)
+    except BayesTDAError as error:
+        named = [(str(error).find(str(p)), p) for row in files for p in row if str(p) in str(error)]
+        bad = min(named, key=lambda found: found[0])[1] if named else None  # the file the message starts with
+        if remake is None or bad is None:
+            raise
+        raise BayesTDAError(f"{error}; {remake(bad)}") from None
+
+
+def _load_files(method: str, files: list[list[Path]], seeds: list, checkpoints: list) -> PosteriorScores:
     first = files[0][0]
     values0, train_idx, columns = read_score_file(first)
     values = np.empty((len(seeds), len(checkpoints), *values0.shape))
@@ -180,12 +192,48 @@ def check_complete(experiment, methods, seeds=None) -> None:
     raise BayesTDAError(f"missing scores for {experiment.name}: " + "; ".join(parts))
 
 
+def check_current(experiment, methods, seeds=None) -> None:
+    """Refuse score files that are not current (stale: made from a checkpoint that was retrained since, or with
+    other method settings; changed since written; unrecorded): one line naming them and the command."""
+    from .. import provenance, scores
+    from ..experiment import load_seeds
+
+    seeds = seeds or load_seeds()
+    bad = []
+    for method in methods:
+        for seed in seeds:
+            for epoch in experiment.checkpoint_epochs:
+                why = provenance.problem(experiment.scores_path(method, seed, epoch))
+                if why is not None:
+                    bad.append((method, seed, epoch, why))
+    if not bad:
+        return
+    method, seed, epoch, why = bad[0]
+    remedy = f"run: {scores.score_command(experiment, method, seed)} --overwrite"
+    if why.startswith("unrecorded"):
+        remedy += f" (or record them as they are: python -m bayestda.provenance adopt --experiment {experiment.name})"
+    raise BayesTDAError(f"{len(bad)} score files of {experiment.name} are not current, e.g. "
+                        f"{experiment.scores_path(method, seed, epoch)}: {why}; {remedy}")
+
+
 def load_posterior(experiment, method: str, seeds=None) -> PosteriorScores:
-    """One method's scores of an experiment (every seed, its last five checkpoints), checked."""
+    """One method's scores of an experiment (every seed, its last five checkpoints), checked against the
+    experiment's subsets: the train_idx column and the z_test_<idx> columns in subset order."""
+    from .. import scores
+    from ..data import load_subset
     from ..experiment import load_seeds
 
     seeds = seeds or load_seeds()
     check_complete(experiment, [method], seeds)
     epochs = experiment.checkpoint_epochs
     files = [[experiment.scores_path(method, seed, e) for e in epochs] for seed in seeds]
-    return load_files(method, files, seeds, epochs)
+    post = load_files(method, files, seeds, epochs,
+                      remake=lambda path: f"run: {scores.score_command(experiment, method, int(path.parent.name))} --overwrite")
+    train_idx = load_subset(experiment.task, "train", experiment.num_per_class).idx.numpy()
+    test_columns = [f"z_test_{i}" for i in load_subset(experiment.task, "test").idx.tolist()]
+    if len(post.train_idx) != len(train_idx) or (post.train_idx != train_idx).any() or post.test_columns != test_columns:
+        raise BayesTDAError(f"{files[0][0]} scores other train or test items than the {experiment.subset} subsets "
+                            f"({len(post.train_idx)} x {len(post.test_columns)}, expected {len(train_idx)} x "
+                            f"{len(test_columns)} in subset order); run: "
+                            f"{scores.score_command(experiment, method, seeds[0])} --overwrite")
+    return post

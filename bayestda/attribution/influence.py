@@ -176,6 +176,7 @@ def influence_scores(ctx: CheckpointContext, inverse: InverseHVP) -> torch.Tenso
     return -ctx.test_gradients().products(inverse.vectors)
 
 
-register(Method("if", influence_scores, -1, "influence function, the paper's one-pass LiSSA", script="if", inverse_hvp=lissa))
+register(Method("if", influence_scores, -1, "influence function, the paper's one-pass LiSSA", script="if", inverse_hvp=lissa,
+                settings=asdict(LissaSettings())))
 register(Method("if_converged", influence_scores, -1, "influence function, exact damped Gauss-Newton inverse",
-                script="if", inverse_hvp=converged))
+                script="if", inverse_hvp=converged, settings=asdict(ConvergedSettings())))

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BayesTDAError
@@ -43,6 +43,8 @@ class Method:
     script_flags: tuple[str, ...] = ()
     inverse_hvp: Callable | None = None
     default: bool = True  # computed and analysed unless methods are named
+    version: str = "1"  # bump when the method's numbers change: its old files become stale
+    settings: dict = field(default_factory=dict)  # settings that change its numbers (recorded with every file)
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
