@@ -27,6 +27,7 @@ from . import provenance
 from .checkpoints import seed_flags
 from .errors import BayesTDAError
 from .experiment import TASKS, Experiment, load_seeds
+from .io import process_alive
 from .paths import REPO_ROOT, output_root
 from .pipeline import inverse_hvp_path
 
@@ -202,16 +203,6 @@ def log_dir() -> Path:
     return output_root() / "logs"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def acquire(job: Job) -> Path | None:
     """Create the job's lock file (atomic O_EXCL); take over a lock whose process on this host is gone."""
     path = lock_dir() / f"{job.slug}.lock"
@@ -224,7 +215,7 @@ def acquire(job: Job) -> Path | None:
                 host, pid = path.read_text().split()
             except (OSError, ValueError):
                 return None  # being written right now by another launcher
-            if host == socket.gethostname() and not _alive(int(pid)):
+            if host == socket.gethostname() and not process_alive(int(pid)):
                 path.unlink(missing_ok=True)  # stale: its launcher was killed
                 continue
             return None
