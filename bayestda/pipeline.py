@@ -77,7 +77,8 @@ def write_outputs(experiment: Experiment, seed: int, epoch: int, ctx: Checkpoint
         if isinstance(value, InverseHVP):
             if value.residuals is not None:
                 method = name.removesuffix(":inverse")
-                scores.write_residuals(experiment, method, seed, epoch, value.side, value.indices, value.residuals)
+                scores.write_residuals(experiment, method, seed, epoch, value.side, value.indices, value.residuals,
+                                       value.error_bounds)
         else:
             scores.write(experiment, name, seed, epoch, value, ctx.train.idx, ctx.test.idx, made_with)
 

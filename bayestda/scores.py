@@ -69,13 +69,17 @@ def load_array(experiment: Experiment | str, method: str, seed: int, ckpt: int) 
     return frame.to_numpy(dtype=np.float64), frame.index.to_numpy(), test_idx
 
 
-def write_residuals(experiment: Experiment, method: str, seed: int, epoch: int, side: str, indices, residuals) -> None:
-    """Relative residuals of an inverse-HVP solve (if_converged), one row per solved item."""
+def write_residuals(experiment: Experiment, method: str, seed: int, epoch: int, side: str, indices, residuals,
+                    error_bounds=None) -> None:
+    """Relative residuals of an inverse-HVP solve (if_converged), one row per solved item, with the bound on the
+    error of that item's scores over the score scale where known."""
     frame = pd.DataFrame({
         "item_idx": np.asarray(indices).astype(np.int64),
         "side": side,
         "relative_residual": torch.as_tensor(residuals).double().cpu().numpy(),
     })
+    if error_bounds is not None:
+        frame["score_error_bound_over_scale"] = torch.as_tensor(error_bounds).double().cpu().numpy()
     path = residuals_path(experiment, method, seed, epoch)
     save_csv(frame, path)
     provenance.record_method(experiment, method, seed, epoch, path, kind="residuals")

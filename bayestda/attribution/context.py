@@ -61,6 +61,12 @@ class CheckpointContext:
     def device(self) -> torch.device:
         return next(iter(self.params.values())).device
 
+    def at_dtype(self, dtype: torch.dtype) -> CheckpointContext:
+        """The same checkpoint and data computed in another precision (a private copy of the net), made once."""
+        if dtype == self.dtype:
+            return self
+        return self.cached(f"at_{dtype}", lambda: replace(self, net=copy.deepcopy(self.net), dtype=dtype, _cache={}))
+
     def fork(self) -> CheckpointContext:
         """The same checkpoint on a private copy of the net, sharing what is computed so far: for work on another
         thread (functional_call swaps a module's parameters in place, so threads must never share one)."""
