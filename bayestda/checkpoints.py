@@ -73,7 +73,7 @@ def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str =
     if not isinstance(blob, dict) or not isinstance(blob.get("model_state_dict"), dict):
         raise BayesTDAError(f"{path} is not a checkpoint of this repository (no model_state_dict); {remake}")
     stale = provenance.problem(path)
-    if stale is not None and not stale.startswith("unrecorded"):
+    if stale not in (None, provenance.UNRECORDED):
         raise BayesTDAError(f"checkpoint {path} is {stale}; {remake}")
     if blob.get("backbone", experiment.backbone) != experiment.backbone:
         log.warning("%s was fine-tuned on backbone %r, loading it on %r", path, blob["backbone"], experiment.backbone)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from . import provenance
+from .attribution.registry import script_path
 from .checkpoints import seed_flags
 from .errors import BayesTDAError
 from .experiment import TASKS, Experiment, load_seeds
@@ -116,7 +117,7 @@ def _seed_jobs(experiment: Experiment, seed: int, calls: list[ScriptCall]) -> li
     jobs = [train]
     s_test_name = f"{experiment.name}/{seed}/s_test"
     for call in calls:
-        path = f"tda_{task.scripts}_scripts/run_{task.scripts}_{call.script}.py"
+        path = script_path(task.scripts, call.script)
         if call.stored_inverse:  # the vectors are an intermediate: once the scores exist, s_test counts as done
             scored = tuple(experiment.scores_path(m, seed, e) for m in call.stored_inverse for e in epochs)
             vectors = tuple(inverse_hvp_path(experiment, m, seed, e) for m in call.stored_inverse for e in epochs)

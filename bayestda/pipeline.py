@@ -91,14 +91,14 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
     epochs = experiment.check_checkpoint_epochs(epochs)
     bar = tqdm(epochs, desc=f"{experiment.name} seed {seed} [{','.join(methods)}]", unit="ckpt", disable=not show_progress)
     for epoch in bar:
-        pending = [m for m in methods if overwrite or not scores.is_done(experiment, m, seed, epoch)]
+        why = {m: provenance.problem(experiment.scores_path(m, seed, epoch)) for m in methods}
+        pending = [m for m in methods if overwrite or why[m] is not None]
         if not pending:
             log.info("skip checkpoint %d: %s are current (use --overwrite to recompute)", epoch, ", ".join(methods))
             continue
         for m in pending:
-            why = provenance.problem(experiment.scores_path(m, seed, epoch))
-            if why not in (None, "missing") and not overwrite:
-                log.info("recomputing %s at checkpoint %d: %s", m, epoch, why)
+            if why[m] not in (None, "missing") and not overwrite:
+                log.info("recomputing %s at checkpoint %d: %s", m, epoch, why[m])
         ctx = make_context(experiment, seed, epoch, strategy, device, model_chunk=model_chunk)
         inverse = load_inverse(experiment, seed, epoch, pending, device) if use_stored_inverse else None
         write_outputs(experiment, seed, epoch, ctx, compute(ctx, pending, inverse), {"device": str(device),

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 TRAINING_VERSION = "1"  # bump when training changes numbers
 SUFFIX = ".prov.json"
+UNRECORDED = "unrecorded (no provenance record: written by bayestda 0.1, or cut short before its record)"
 _hashes: dict[tuple[str, int, int], str] = {}
 
 
@@ -165,7 +166,7 @@ def problem(path: Path) -> str | None:
         return "missing"
     record = read(path)
     if record is None:
-        return "unrecorded (no provenance record: written by bayestda 0.1, or cut short before its record)"
+        return UNRECORDED
     if record.get("sha256") != file_hash(path):
         return "changed since it was written (its hash differs from the recorded one)"
     try:
@@ -184,8 +185,7 @@ def problem(path: Path) -> str | None:
     if record["what"]["kind"] in ("scores", "residuals", "inverse_hvp"):  # its checkpoint must be current too
         experiment = _experiment(record["what"])
         upstream = problem(experiment.checkpoint_path(record["what"]["seed"], record["what"]["epoch"]))
-        if upstream not in (None, "unrecorded (no provenance record: written by bayestda 0.1, or cut short before "
-                                  "its record)"):
+        if upstream not in (None, UNRECORDED):
             return f"stale: its checkpoint is {upstream}"
     return None
 

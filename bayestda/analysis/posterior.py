@@ -210,7 +210,7 @@ def check_current(experiment, methods, seeds=None) -> None:
         return
     method, seed, epoch, why = bad[0]
     remedy = f"run: {scores.score_command(experiment, method, seed)} --overwrite"
-    if why.startswith("unrecorded"):
+    if why == provenance.UNRECORDED:
         remedy += f" (or record them as they are: python -m bayestda.provenance adopt --experiment {experiment.name})"
     raise BayesTDAError(f"{len(bad)} score files of {experiment.name} are not current, e.g. "
                         f"{experiment.scores_path(method, seed, epoch)}: {why}; {remedy}")

@@ -59,7 +59,7 @@ class Method:
 
     def script_path(self, scripts: str, script: str | None = None) -> str:
         """The per-seed script file for a model family's script folder (`cnn` or `vit`)."""
-        return f"tda_{scripts}_scripts/run_{scripts}_{script or self.script}.py"
+        return script_path(scripts, script or self.script)
 
     def commands(self, scripts: str) -> list[list[str]]:
         """The script calls (relative argv, before the experiment flags' position) that write this method."""
@@ -67,6 +67,11 @@ class Method:
             return [[self.script_path(scripts, "s_test")], [self.script_path(scripts)]]
         extra = ["--methods", self.name] if self.script == "all" else []
         return [[self.script_path(scripts), *self.script_flags, *extra]]
+
+
+def script_path(scripts: str, script: str) -> str:
+    """A per-seed script file: tda_<scripts>_scripts/run_<scripts>_<script>.py."""
+    return f"tda_{scripts}_scripts/run_{scripts}_{script}.py"
 
 
 _REGISTRY: dict[str, Method] = {}
