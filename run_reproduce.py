@@ -51,13 +51,16 @@ def score_seeds(experiment: Experiment, seeds: list[int], methods: list[str], de
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--experiment", default="cnn_mnist3_10pc")
-    parser.add_argument("--methods", default=None, help="comma-separated methods (default: every default method)")
+    parser.add_argument("--methods", default=None,
+                        help="comma-separated methods (default: every default method and the model family's own, "
+                             "e.g. the ViT's loo_pretrained)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=None,
                         help="seeds scored in parallel processes, one torch thread each (default: the CPU threads; 1 on GPU)")
     args = parser.parse_args(argv)
     experiment = Experiment.parse(args.experiment)
-    methods = check_methods(args.methods.split(",")) if args.methods else default_methods()
+    methods = (check_methods(args.methods.split(",")) if args.methods
+               else default_methods() + list(experiment.model_task.reproduce_methods))
     seeds = load_seeds()
     times = {}
     start = time.perf_counter()

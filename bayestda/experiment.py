@@ -62,7 +62,7 @@ def check_task(task: str) -> TaskSpec:
 
 
 def check_arch(arch: str) -> str:
-    """A registered model name (cnn, cnn3, vit, vittiny, vitrandom, or a user's task), or a one-line error."""
+    """A registered model name (cnn, cnn3, vit, vitmnist, vittiny, vitrandom, or a user's task), or a one-line error."""
     from .tasks import model_task
 
     model_task(arch)

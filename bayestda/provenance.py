@@ -105,8 +105,12 @@ def training_inputs(experiment, seed: int) -> dict:
     task = experiment.model_task
     recipe = asdict(task.recipe)
     recipe["epochs"] = experiment.epochs
-    return {"data": data_hashes(experiment), "model": experiment.model, "backbone": experiment.backbone,
-            "loss": task.loss.name, "recipe": recipe, "seed": seed, "training_version": TRAINING_VERSION}
+    inputs = {"data": data_hashes(experiment), "model": experiment.model, "backbone": experiment.backbone,
+              "loss": task.loss.name, "recipe": recipe, "seed": seed, "training_version": TRAINING_VERSION}
+    fingerprint = task.backbone_fingerprint(experiment)
+    if fingerprint is not None:  # only local weights have one: other records stay as they were
+        inputs["backbone_sha256"] = fingerprint
+    return inputs
 
 
 def method_inputs(experiment, method: str, seed: int, epoch: int) -> dict:

@@ -4,7 +4,9 @@ LoRA r=16, alpha=16, dropout 0.1, bias none, classifier trained in full (peft `m
 paper's `vit_lora_model`. The backbone comes from `--vit-weights`:
 - a HuggingFace model id (default the paper's; needs a network or a filled HF cache) or a local directory;
 - `random-tiny`: a 2-layer ViT with random weights (tests, CPU demos), experiments named `vittiny_...`;
-- `random-base`: the ViT-B/16 architecture with random weights (GPU timings without the hub), `vitrandom_...`.
+- `random-base`: the ViT-B/16 architecture with random weights (GPU timings without the hub), `vitrandom_...`;
+- `mnist-pretrained`: a small ViT pretrained here on MNIST images no experiment uses (shipped in
+  `data/backbones/mnist-pretrained`, made by `run_vit_pretraining.py`), experiments named `vitmnist_...`.
 Random backbones are drawn from a fixed generator (seed 0), so every seed fine-tunes the same backbone.
 
 transformers and peft are imported only here, so the CNN half never needs them. Attention runs in the
@@ -18,6 +20,7 @@ import os
 import socket
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
@@ -29,6 +32,9 @@ log = logging.getLogger(__name__)
 
 PAPER_WEIGHTS = "google/vit-base-patch16-224-in21k"
 RANDOM_WEIGHTS = {"random-tiny": "vittiny", "random-base": "vitrandom"}  # --vit-weights -> experiment model name
+SHIPPED_WEIGHTS = {"mnist-pretrained": "vitmnist"}  # short names of backbones pretrained here, in data/backbones/
+NAMED_WEIGHTS = RANDOM_WEIGHTS | SHIPPED_WEIGHTS
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 NUM_LABELS = 10
 BACKBONE_SEED = 0  # random backbones are the same for every experiment seed
 
@@ -46,14 +52,27 @@ class LoraSettings:
 TARGET_SCHEMES = (("query", "value"), ("q_proj", "v_proj"))
 
 
+def shipped_dir(weights: str) -> Path:
+    """Folder of a backbone pretrained here (`mnist-pretrained` -> data/backbones/mnist-pretrained)."""
+    from ..paths import DATA_DIR
+
+    return DATA_DIR / "backbones" / weights
+
+
 def model_name_for(weights: str) -> str:
-    """Experiment model name of a weight source: random backbones carry their own names."""
-    return RANDOM_WEIGHTS.get(weights, "vit")
+    """Experiment model name of a weight source: random and shipped backbones carry their own names, also when
+    a shipped backbone is given by its folder."""
+    if weights in NAMED_WEIGHTS:
+        return NAMED_WEIGHTS[weights]
+    for short, name in SHIPPED_WEIGHTS.items():
+        if os.path.isdir(weights) and Path(weights).resolve() == shipped_dir(short).resolve():
+            return name
+    return "vit"
 
 
 def weights_for(model: str, given: str | None = None) -> str:
     """The weight source of an experiment model name (`vit` takes the given source or the paper's)."""
-    for weights, name in RANDOM_WEIGHTS.items():
+    for weights, name in NAMED_WEIGHTS.items():
         if model == name:
             return weights
     return given or PAPER_WEIGHTS
@@ -113,24 +132,79 @@ def _hub_reachable(timeout_s: float = 3.0) -> bool:
     return True
 
 
+def local_weights_dir(weights: str) -> Path | None:
+    """The folder a weight source names (a shipped short name or a directory), checked; None for a hub id."""
+    if weights in SHIPPED_WEIGHTS:
+        folder = shipped_dir(weights)
+        if not folder.is_dir():
+            raise BayesTDAError(f"missing backbone {weights!r} ({folder}); restore it (git checkout data) or make it: "
+                                "python run_vit_pretraining.py")
+    elif os.path.isdir(weights):
+        folder = Path(weights)
+    else:
+        return None
+    if not (folder / "config.json").is_file():
+        raise BayesTDAError(f"--vit-weights {weights}: {folder} has no config.json; a ViT weights folder holds "
+                            "config.json and model.safetensors (as save_pretrained writes them)")
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        raise BayesTDAError(f"--vit-weights {weights}: {folder} has no model weights (looked for {', '.join(WEIGHT_FILES)})")
+    return folder
+
+
+def check_fits_images(config, weights: str) -> None:
+    """The data are RGB images resized to the backbone's input size: refuse a backbone that cannot take them."""
+    size, patch = getattr(config, "image_size", None), getattr(config, "patch_size", None)
+    if not isinstance(size, int) or not isinstance(patch, int) or patch < 1 or size < patch or size % patch:
+        raise BayesTDAError(f"--vit-weights {weights}: image_size {size} does not fit patch_size {patch} (images are "
+                            "resized to image_size, which must be a positive multiple of patch_size)")
+    if getattr(config, "num_channels", 3) != 3:
+        raise BayesTDAError(f"--vit-weights {weights}: num_channels {config.num_channels}, but the images are RGB "
+                            "(3 channels; grey digits are repeated over 3)")
+
+
+def _quiet_load(load, source: str, **options) -> nn.Module:
+    """from_pretrained without its load report (the new classifier is expected: the paper's draws one too)."""
+    transformers, _ = _import_hf()
+    verbosity, bars = transformers.logging.get_verbosity(), transformers.logging.is_progress_bar_enabled()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    try:
+        model = load(source, **options)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+        if bars:
+            transformers.logging.enable_progress_bar()
+    log.debug("ViT backbone %s loaded; classifier newly initialised (%d labels)", source, NUM_LABELS)
+    return model
+
+
 def _pretrained_backbone(weights: str) -> nn.Module:
-    """from_pretrained from the HF cache or a local directory first; the network only where allowed."""
+    """from_pretrained from a local directory, or the HF cache first and the network only where allowed."""
     transformers, _ = _import_hf()
     load = transformers.ViTForImageClassification.from_pretrained
     options = dict(num_labels=NUM_LABELS, ignore_mismatched_sizes=True, attn_implementation="eager")
+    folder = local_weights_dir(weights)
+    if folder is not None:
+        try:
+            check_fits_images(transformers.ViTConfig.from_pretrained(folder), weights)
+            return _quiet_load(load, str(folder), local_files_only=True, **options)
+        except (OSError, ValueError, RuntimeError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise BayesTDAError(f"--vit-weights {weights}: cannot load the ViT in {folder}: {first_line}") from None
     unavailable = (OSError, ValueError)  # ValueError: huggingface_hub's invalid repo id (a missing path, 4.x)
     try:
-        return load(weights, local_files_only=True, **options)
+        return _quiet_load(load, weights, local_files_only=True, **options)
     except unavailable:
-        if not (os.path.isdir(weights) or os.environ.get("HF_HUB_OFFLINE") == "1") and _hub_reachable():
+        if os.environ.get("HF_HUB_OFFLINE") != "1" and _hub_reachable():
             try:
-                return load(weights, **options)
+                return _quiet_load(load, weights, **options)
             except unavailable:
                 pass
     raise BayesTDAError(
         f"cannot load ViT weights {weights!r}: not in the HuggingFace cache and the hub is unreachable; "
         "options: --vit-weights <local directory with config.json and model weights>, a model id already in "
-        "your HF cache, random-tiny (small random ViT, tests and CPU demos) or random-base (ViT-B/16 with random weights)"
+        "your HF cache, mnist-pretrained (a small ViT pretrained here on unused MNIST digits), random-tiny (small "
+        "random ViT, tests and CPU demos) or random-base (ViT-B/16 with random weights)"
     )
 
 

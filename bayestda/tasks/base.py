@@ -47,6 +47,7 @@ class ModelTask:
     measurement: Loss = cross_entropy
     recipe: Recipe = Recipe()
     gpu_training: bool = False  # the launcher gives training jobs a GPU slot
+    reproduce_methods: tuple[str, ...] = ()  # on-request methods the family's whole analysis adds (run_reproduce.py)
 
     # --- model ---------------------------------------------------------------------------------
     def build_model(self, experiment: Experiment) -> nn.Module:
@@ -72,6 +73,10 @@ class ModelTask:
 
     def backbone(self, experiment: Experiment) -> str | None:
         """The pretrained weight source, where the family has one."""
+        return None
+
+    def backbone_fingerprint(self, experiment: Experiment) -> str | None:
+        """A content hash of the pretrained weights where they are local files (recorded in the provenance)."""
         return None
 
     def fresh_start(self, experiment: Experiment, seed: int) -> Callable[[], Params] | None:

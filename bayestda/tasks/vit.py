@@ -1,6 +1,6 @@
 """The paper's LoRA ViT as a model task: `vit` (a HuggingFace id or local directory, default the paper's
-ImageNet-21k ViT-B/16), `vittiny` and `vitrandom` (random backbones, named apart so that their results are
-never mistaken for the paper's)."""
+ImageNet-21k ViT-B/16), `vitmnist` (a small ViT pretrained here on unused MNIST digits), `vittiny` and
+`vitrandom` (random backbones): named apart so that their results are never mistaken for the paper's."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class LoraViTTask(ModelTask):
     scripts = "vit"
     recipe = Recipe(linear_decay=True)
     gpu_training = True
+    reproduce_methods = ("loo_pretrained",)  # the paper's own ViT LOO, beside the CNN's eight
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -30,6 +31,16 @@ class LoraViTTask(ModelTask):
         from ..models.vit import weights_for
 
         return weights_for(self.name, experiment.vit_weights)
+
+    def backbone_fingerprint(self, experiment) -> str | None:
+        """sha256 of a local backbone's weights (a re-pretrained backbone makes its fine-tuned seeds stale)."""
+        from ..models.vit import WEIGHT_FILES, local_weights_dir
+        from ..provenance import file_hash
+
+        folder = local_weights_dir(self.backbone(experiment))
+        if folder is None:
+            return None
+        return next(file_hash(folder / name) for name in WEIGHT_FILES if (folder / name).is_file())
 
     def build_model(self, experiment) -> nn.Module:
         from ..models.vit import build_lora_vit
@@ -65,8 +76,9 @@ class LoraViTTask(ModelTask):
         from ..models.vit import PAPER_WEIGHTS
 
         parser.add_argument("--vit-weights", default=PAPER_WEIGHTS,
-                            help="HuggingFace model id or local directory (default: the paper's); random-tiny or "
-                                 "random-base for random backbones (experiments vittiny_... / vitrandom_...)")
+                            help="HuggingFace model id or local directory (default: the paper's); mnist-pretrained for the "
+                                 "small ViT pretrained here on unused MNIST digits (experiments vitmnist_...); random-tiny "
+                                 "or random-base for random backbones (vittiny_... / vitrandom_...)")
 
     @classmethod
     def model_of(cls, args: argparse.Namespace) -> tuple[str, str | None]:
@@ -81,5 +93,5 @@ class LoraViTTask(ModelTask):
         return "run_vit_finetuning.py"
 
 
-for _name in ("vit", "vittiny", "vitrandom"):
+for _name in ("vit", "vitmnist", "vittiny", "vitrandom"):
     register_task(LoraViTTask(_name))
