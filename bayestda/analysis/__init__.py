@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..io import save_csv
 from .correlations import compute_correlations
 from .figures import correlation_heatmaps, noise_figure
+from .metrics import LOO_TRUTH, methods_table
 from .noise import compute_noise
 from .posterior import PosteriorScores, check_complete, check_current, load_posterior, load_scores_dir
 from .pvalues import compute_pvalues, mean_pvalues
@@ -25,7 +27,8 @@ from .summary import write_summary
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PosteriorResult", "PosteriorScores", "load_scores_dir", "posterior_test", "run_correlations", "run_pvalues"]
+__all__ = ["PosteriorResult", "PosteriorScores", "load_all", "load_scores_dir", "posterior_test", "run_correlations",
+           "run_pvalues"]
 
 
 @dataclass
@@ -36,6 +39,7 @@ class PosteriorResult:
     mean_p_values: pd.DataFrame  # K x method, the paper's z-test
     correlations: dict[str, pd.DataFrame]  # {pearson,spearman}_corr_{mu,sigma,snr}
     noise: pd.DataFrame  # between-seed and within-run shares of score variance
+    methods: pd.DataFrame  # per method: z-test at the largest K, LOO correlation (single, mean) where LOO is given
     summary: str
 
 
@@ -50,31 +54,36 @@ def pvalues_of(scores, out: Path | str | None = None) -> pd.DataFrame:
 
 
 def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
-                    significance: pd.DataFrame | None = None) -> PosteriorResult:
-    """Correlations, noise decomposition and summary (p-values computed unless given); with `out`, every file."""
+                    significance: pd.DataFrame | None = None, truth: str | None = LOO_TRUTH) -> PosteriorResult:
+    """Correlations, noise decomposition, the methods table and summary (p-values computed unless given); with
+    `out`, every file. `truth` names the method whose posterior mean is the LOO ground truth (if present)."""
     posteriors = as_posteriors(scores)
     folder = None if out is None else Path(out)
     significance = compute_pvalues(posteriors) if significance is None else significance
     correlations = compute_correlations(posteriors, folder)
     noise = compute_noise(posteriors, folder)
+    methods = methods_table(posteriors, significance, truth)
+    if folder is not None:
+        save_csv(methods, folder / "methods.csv", index=True)
     n_seeds = max(len(p.seeds) for p in posteriors.values())
     n_checkpoints = max(p.num_checkpoints for p in posteriors.values())
     if folder is not None:
         for kind in ("spearman", "pearson"):
             correlation_heatmaps(correlations, kind, f"{name}: {kind} between methods", folder / f"{kind}_corr")
         noise_figure(noise, f"{name}: sources of score variance", folder / "noise_decomposition")
-    summary = write_summary(name, significance, correlations, noise, n_seeds, n_checkpoints, folder)
-    return PosteriorResult(significance, mean_pvalues(significance), correlations, noise, summary)
+    summary = write_summary(name, significance, correlations, noise, n_seeds, n_checkpoints, folder, methods, truth)
+    return PosteriorResult(significance, mean_pvalues(significance), correlations, noise, methods, summary)
 
 
-def posterior_test(scores, out: Path | str | None = None, name: str = "scores") -> PosteriorResult:
+def posterior_test(scores, out: Path | str | None = None, name: str = "scores", truth: str | None = LOO_TRUTH) -> PosteriorResult:
     """The paper's test for any scores: z-test p-values (and the t-test with S − 1 dof), Benjamini-Hochberg
     counts, correlations between methods and the noise decomposition; with `out`, every CSV, figure and
     summary.md, as for an experiment. `scores`: {method: array (seeds, checkpoints, n_train, n_test)}, numpy or
-    torch, or PosteriorScores (e.g. from load_scores_dir). Everything is checked before anything is written."""
+    torch, or PosteriorScores (e.g. from load_scores_dir). Everything is checked before anything is written.
+    Where `truth` (default loo_corrected) is among the scores, methods.csv adds each method's LOO correlation."""
     posteriors = as_posteriors(scores)
     significance = pvalues_of(posteriors, out)
-    return correlations_of(posteriors, out, name, significance)
+    return correlations_of(posteriors, out, name, significance, truth)
 
 
 # --- an experiment of this repository ------------------------------------------------------------------
@@ -117,7 +126,7 @@ def run_correlations(experiment, methods=None, seeds=None) -> str:
         "what", {}).get("methods") == list(methods)
     significance = pd.read_csv(significance_path) if reuse else None
     summary = correlations_of(posteriors, experiment.results_dir(), experiment.name, significance).summary
-    names = ["summary.md", "noise_decomposition.csv"] + [f"{kind}_corr_{s}.csv" for kind in ("pearson", "spearman")
+    names = ["summary.md", "noise_decomposition.csv", "methods.csv"] + [f"{kind}_corr_{s}.csv" for kind in ("pearson", "spearman")
                                                          for s in ("mu", "sigma", "snr")]
     _record(experiment, methods, seeds, names)
     return summary

@@ -97,8 +97,20 @@ def _signs(methods: list[str]) -> str:
     return f"Raw signs, as the paper's: positive = helpful for {positive}; negative = helpful for {negative}."
 
 
+def methods_section(methods: pd.DataFrame, truth: str | None) -> str:
+    """The per-method table of summary.md, with what its LOO correlation columns mean."""
+    text = _table(methods)
+    if "loo_corr_single" in methods.columns:
+        text += (f"\n\nLOO correlation: per test item, Spearman over train items between a method's scores (helpful "
+                 f"sign applied) and the posterior mean of `{truth}`, averaged over test items; single = one posterior "
+                 "sample (averaged over every seed and checkpoint), mean = the method's posterior mean. "
+                 f"(`{truth}`'s own mean is 1 by construction.)")
+    return text
+
+
 def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str, pd.DataFrame], noise: pd.DataFrame,
-                  n_seeds: int, n_checkpoints: int, folder: Path | None = None) -> str:
+                  n_seeds: int, n_checkpoints: int, folder: Path | None = None, methods: pd.DataFrame | None = None,
+                  truth: str | None = None) -> str:
     """summary.md of one analysis (written to `folder` when given); returns its text."""
     from .pvalues import mean_pvalues
 
@@ -114,6 +126,8 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
         + _signs(list(noise["method"])),
         "## The paper's claims, checked on these scores",
         "\n".join(claims(significance, correlations, noise)),
+        *(["## Methods (methods.csv): the paper's z-test at the largest K and LOO correlation",
+           methods_section(methods, truth)] if methods is not None else []),
         "## Mean p-values (paper's z-test), K = last checkpoints averaged per seed",
         _table(mean_pvalues(significance)),
         f"## Significance at K = {n_checkpoints} (z-test as in the paper; one-sample t-test with {dof} dof beside it)",
@@ -126,7 +140,7 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
         _table(noise_table),
         "## Figures\n\n![Spearman](spearman_corr.png)\n\n![Pearson](pearson_corr.png)\n\n![Noise](noise_decomposition.png)",
         "All CSVs (p-value matrices per method and K, `mean_p_values.csv`, `significance.csv`, "
-        "`{pearson,spearman}_corr_{mu,sigma,snr}.csv`, `noise_decomposition.csv`) are in this folder.",
+        "`{pearson,spearman}_corr_{mu,sigma,snr}.csv`, `noise_decomposition.csv`, `methods.csv`) are in this folder.",
     ]) + "\n"
     if folder is not None:
         save_text(text, folder / "summary.md")
