@@ -72,7 +72,12 @@ def run_tda_script(description: str, script: str, argv: list[str] | None = None,
         parser.add_argument(flag, action="store_true", help=f"compute {methods} instead")
     if script == "all":
         parser.add_argument("--methods", default=None, help="comma-separated methods (default: every default method)")
+        parser.add_argument("--trak-dim", type=int, default=None, help="TRAK's projection dimension k (default 512)")
     args = parser.parse_args(argv)
+    if getattr(args, "trak_dim", None) is not None:
+        from .attribution import configure_trak
+
+        configure_trak(args.trak_dim)
     experiment, seed = tda_job(args, family)
     if script == "all":
         methods = check_methods(args.methods.split(",")) if args.methods else default_methods()

@@ -1,0 +1,113 @@
+"""TRAK (Park et al. 2023) on one model: projected gradients of the margin, their inverse, out-to-loss weights.
+
+    τ(z_i, z) = φ(z)ᵀ (ΦᵀΦ)⁺ φ_i · Q_i,   φ = P ∇θ m,   m = log(p / (1 − p)) of the true class,   Q_i = 1 − p_i,
+
+with P a k x |θ| Gaussian random projection (entries N(0, 1/k), drawn from a fixed generator: the same P for
+every seed and checkpoint) and Φ the [n_train, k] matrix of the train items' φ. (ΦᵀΦ)⁺Φᵀ is Φ's pseudo-inverse,
+computed from the SVD of the small [n_train, k] matrix in float64: exactly TRAK's (ΦᵀΦ)⁻¹ where k <= n_train,
+its minimum-norm limit where k > n_train (this repository's train sets hold 30-150 items, so ΦᵀΦ is singular
+for any useful k). Positive = helpful (including the item raises the test margin). The posterior mean of `trak`
+over seeds and checkpoints is TRAK's ensemble.
+
+For the cross-entropy, ∇θ m = −∇θ ℓ / (1 − p) with p = exp(−ℓ): the per-sample loss gradients that every
+gradient method shares are projected once and rescaled; no gradient is recomputed (tests/test_trak.py checks
+the scores against the margin's own autograd gradients and an explicit (ΦᵀΦ)⁺ in float64).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from functools import partial
+
+import torch
+
+from ..errors import BayesTDAError
+from ..evaluation import losses_of_models
+from .context import CheckpointContext
+from .registry import Method, register
+
+log = logging.getLogger(__name__)
+
+BLOCK = 64  # projection rows drawn per generator seed: the projection never depends on memory settings
+MIN_DIM, MAX_DIM = 1, 65536
+
+
+@dataclass(frozen=True)
+class TrakSettings:
+    """k, the projection dimension, and the projection's generator seed."""
+
+    dim: int = 512
+    seed: int = 0
+
+    def check(self, num_params: int | None = None) -> TrakSettings:
+        if not isinstance(self.dim, int) or not MIN_DIM <= self.dim <= MAX_DIM:
+            raise BayesTDAError(f"TRAK projection dimension {self.dim!r} is out of range; allowed: {MIN_DIM}..{MAX_DIM} "
+                                f"(default {TrakSettings.dim})")
+        if num_params is not None and self.dim > num_params:
+            raise BayesTDAError(f"TRAK projection dimension {self.dim} exceeds the model's {num_params} trainable "
+                                "parameters; pick a smaller --trak-dim")
+        return self
+
+
+def projection_rows(settings: TrakSettings, start: int, stop: int, num_params: int, dtype, device) -> torch.Tensor:
+    """Rows start..stop of the k x |θ| projection (N(0, 1/k)); row block b always comes from seed (seed, b)."""
+    blocks = []
+    for block in range(start // BLOCK, (stop - 1) // BLOCK + 1):
+        generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + block)
+        rows = torch.randn(BLOCK, num_params, generator=generator, dtype=torch.float32)
+        lo, hi = max(start - block * BLOCK, 0), min(stop - block * BLOCK, BLOCK)
+        blocks.append(rows[lo:hi])
+    return (torch.cat(blocks) / settings.dim**0.5).to(device=device, dtype=dtype)
+
+
+def _projected(ctx: CheckpointContext, settings: TrakSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, test) projected loss gradients [n, k] and [m, k], the projection applied block by block."""
+    numel = ctx.view.numel
+    train, test = ctx.train_gradients(), ctx.test_gradients()
+    train_parts, test_parts = [], []
+    for start in range(0, settings.dim, BLOCK):
+        rows = projection_rows(settings, start, min(start + BLOCK, settings.dim), numel, ctx.dtype, ctx.device)
+        train_parts.append(train.products(rows).T)
+        test_parts.append(test.products(rows).T)
+    return torch.cat(train_parts, dim=1), torch.cat(test_parts, dim=1)
+
+
+def _one_minus_p(losses: torch.Tensor, what: str) -> torch.Tensor:
+    """1 − p of the true class from cross-entropy losses (expm1: exact where p is near 1), kept above 1e-12."""
+    out = -torch.expm1(-losses.double())
+    tiny = int((out < 1e-12).sum())
+    if tiny:
+        log.warning("trak: %d %s items have p = 1 to float precision; their margin gradients are capped", tiny, what)
+    return out.clamp_min(1e-12)
+
+
+def trak(ctx: CheckpointContext, settings: TrakSettings = TrakSettings()) -> torch.Tensor:
+    """[n_train, n_test] TRAK scores at this checkpoint (one model)."""
+    if ctx.loss.name != "cross_entropy" or ctx.measurement.name != "cross_entropy":
+        raise BayesTDAError("trak needs the cross-entropy loss (its margin log(p/(1-p)) is the cross-entropy's); "
+                            f"this model task uses {ctx.loss.name} / {ctx.measurement.name}")
+    settings.check(ctx.view.numel)
+    train_loss_grads, test_loss_grads = _projected(ctx, settings)
+    train_losses = losses_of_models(ctx.net, [ctx.params], ctx.train.x, ctx.train.y, loss=ctx.loss)[0]
+    q_train = _one_minus_p(train_losses, "train")  # Q_i = 1 − p_i, TRAK's out-to-loss weights
+    q_test = _one_minus_p(ctx.test_losses(), "test")
+    phi_train = -train_loss_grads.double() / q_train[:, None]  # ∇m = −∇ℓ / (1 − p)
+    phi_test = -test_loss_grads.double() / q_test[:, None]
+    scores = phi_test @ torch.linalg.pinv(phi_train)  # [m, n] = φ(z)ᵀ (ΦᵀΦ)⁺ Φᵀ
+    return (scores * q_train[None, :]).T.to(ctx.dtype).contiguous()
+
+
+def trak_method(settings: TrakSettings = TrakSettings()) -> Method:
+    """The registry entry of TRAK with these settings (they are recorded with every file it writes)."""
+    settings.check()
+    return Method("trak", partial(trak, settings=settings), +1, "TRAK on one model: projected margin gradients, "
+                  f"(ΦᵀΦ)⁺, out-to-loss weights, k = {settings.dim} (on request)", default=False, settings=asdict(settings))
+
+
+def configure_trak(dim: int) -> None:
+    """Use projection dimension `dim` for `trak` in this process (`--trak-dim`); files of another k become stale."""
+    register(trak_method(TrakSettings(dim=dim)))
+
+
+register(trak_method())

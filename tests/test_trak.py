@@ -1,0 +1,107 @@
+"""TRAK on one model: the same scores as its definition computed independently in float64 (the margin's own
+autograd gradients, an explicit projection matrix and (ΦᵀΦ)⁺), for k below and above the number of train items;
+out-of-range projection dimensions refused in one line; k recorded with every file."""
+
+import copy
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch.func import functional_call
+from torch.nn import functional as F
+
+from bayestda import provenance
+from bayestda.attribution import CheckpointContext, TrakSettings, configure_trak, trak
+from bayestda.attribution.trak import projection_rows
+from bayestda.checkpoints import load_checkpoint
+from bayestda.data import Subset
+from bayestda.errors import BayesTDAError
+from bayestda.paths import REPO_ROOT
+from bayestda.pipeline import run_scores
+
+SEED = 446
+
+
+@pytest.fixture(scope="module")
+def checkpoint(trained_seed, experiment):
+    net, params = load_checkpoint(experiment, SEED, 14)
+    train, test = experiment.model_task.load_data(experiment, net)
+    return net, params, train, Subset(test.x[:12], test.y[:12], test.idx[:12])
+
+
+def margin_gradients(net, params, x, y):
+    """[N, P] ∇θ log(p/(1-p)) of the true class, one autograd call per item, float64."""
+    net = copy.deepcopy(net).double()
+    rows = []
+    for xi, yi in zip(x.double(), y):
+        theta = {n: p.detach().double().requires_grad_(True) for n, p in params.items()}
+        log_p = F.log_softmax(functional_call(net, theta, (xi[None],))[0], dim=0)[yi]
+        margin = log_p - torch.log(-torch.expm1(log_p))
+        rows.append(torch.cat([g.flatten() for g in torch.autograd.grad(margin, list(theta.values()))]))
+    return torch.stack(rows)
+
+
+def true_class_probabilities(net, params, x, y):
+    with torch.no_grad():
+        logits = functional_call(copy.deepcopy(net).double(), {n: p.double() for n, p in params.items()}, (x.double(),))
+    return torch.softmax(logits, dim=1)[torch.arange(len(y)), y]
+
+
+@pytest.mark.parametrize("dim", [16, 256])  # below and above the 30 train items
+def test_trak_equals_its_definition_in_float64(checkpoint, dim):
+    net, params, train, test = checkpoint
+    settings = TrakSettings(dim=dim)
+    ctx = CheckpointContext(net, params, train, test, SEED, 15, dtype=torch.float64)
+    ours = trak(ctx, settings)
+
+    numel = sum(p.numel() for p in params.values())
+    projection = projection_rows(settings, 0, dim, numel, torch.float64, "cpu")  # [k, P]: part of the definition
+    phi_train = margin_gradients(net, params, train.x, train.y) @ projection.T
+    phi_test = margin_gradients(net, params, test.x, test.y) @ projection.T
+    q_train = 1 - true_class_probabilities(net, params, train.x, train.y)
+    inverse = torch.linalg.pinv(phi_train.T @ phi_train, hermitian=True)
+    reference = (phi_test @ inverse @ phi_train.T * q_train[None]).T
+
+    scale = reference.abs().max()
+    assert ours.shape == (len(train), len(test))
+    assert (ours - reference).abs().max() <= 1e-7 * scale
+
+
+def test_projection_does_not_depend_on_how_its_rows_are_drawn():
+    settings = TrakSettings(dim=200)
+    whole = projection_rows(settings, 0, 200, 50, torch.float32, "cpu")
+    parts = torch.cat([projection_rows(settings, a, b, 50, torch.float32, "cpu") for a, b in ((0, 70), (70, 130), (130, 200))])
+    assert torch.equal(whole, parts)
+    assert whole.std().item() == pytest.approx(200**-0.5, rel=0.05)
+
+
+@pytest.mark.parametrize("dim", [0, -3, 10**6])
+def test_projection_dimensions_out_of_range_are_refused(checkpoint, dim):
+    net, params, train, test = checkpoint
+    ctx = CheckpointContext(net, params, train, test, SEED, 15)
+    with pytest.raises(BayesTDAError, match=f"TRAK projection dimension {dim} is out of range; allowed: 1..65536"):
+        trak(ctx, TrakSettings(dim=dim))
+    with pytest.raises(BayesTDAError, match="exceeds the model's 50 trainable parameters"):
+        TrakSettings(dim=100).check(num_params=50)
+
+
+def test_the_script_flag_refuses_a_bad_dimension_in_one_line(trained_seed):
+    result = subprocess.run([sys.executable, "tda_cnn_scripts/run_cnn_all.py", "--methods", "trak", "--trak-dim", "0"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, env=dict(os.environ))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "TRAK projection dimension 0 is out of range; allowed: 1..65536" in result.stderr
+
+
+def test_trak_files_record_k_and_another_k_makes_them_stale(trained_seed, experiment):
+    try:
+        configure_trak(32)
+        run_scores(experiment, SEED, ["trak"], epochs=[14], show_progress=False)
+        path = experiment.scores_path("trak", SEED, 14)
+        assert provenance.is_current(path)
+        assert provenance.read(path)["inputs"]["settings"]["dim"] == 32
+        configure_trak(64)
+        assert provenance.problem(path) is not None
+    finally:
+        configure_trak(TrakSettings().dim)
