@@ -8,6 +8,7 @@ written atomically, so an interrupted job loses at most the checkpoint it was wo
 from __future__ import annotations
 
 import logging
+import math
 import shlex
 
 import torch
@@ -21,6 +22,7 @@ from .errors import BayesTDAError
 from .experiment import Experiment
 from .io import save_torch
 from .parallel import in_background
+from .tasks.base import epoch_learning_rate
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +37,11 @@ def make_context(experiment: Experiment, seed: int, epoch: int, strategy: str = 
     task = experiment.model_task
     net, params = load_checkpoint(experiment, seed, epoch, device=device)
     train, test = task.load_data(experiment, net)
+    steps_per_epoch = math.ceil(len(train) / task.recipe.batch_size)
+    lr = epoch_learning_rate(task.recipe, epoch, experiment.epochs, steps_per_epoch)
     return CheckpointContext(net, params, train.to(device), test.to(device), seed, experiment.epochs, strategy=strategy, dtype=dtype,
                              model_chunk=model_chunk, fresh_start=task.fresh_start(experiment, seed), loss=task.loss,
-                             measurement=task.measurement)
+                             measurement=task.measurement, lr=lr)
 
 
 def inverse_hvps(ctx: CheckpointContext, methods: list[Method]) -> dict[str, InverseHVP]:

@@ -90,9 +90,13 @@ def posterior_test(scores, out: Path | str | None = None, name: str = "scores", 
 def load_all(experiment, methods, seeds=None) -> dict[str, PosteriorScores]:
     """Every score file of the experiment's methods and seeds, checked: present, current, readable, and scoring
     the experiment's own train and test items (one line naming what is not, and the command that remakes it)."""
+    from ..attribution.registry import per_seed_methods
+
     check_complete(experiment, methods, seeds)
     check_current(experiment, methods, seeds)
-    return {m: load_posterior(experiment, m, seeds) for m in methods}
+    per_seed = set(per_seed_methods())
+    loaded = {m: load_posterior(experiment, m, seeds) for m in methods}
+    return {m: post.summed_over_checkpoints() if m in per_seed else post for m, post in loaded.items()}
 
 
 def _record(experiment, methods, seeds, names) -> None:

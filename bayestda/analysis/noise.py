@@ -18,6 +18,10 @@ from .posterior import PosteriorScores
 
 def decompose(post: PosteriorScores) -> dict[str, float]:
     values = post.values  # [S, C, n, m]
+    if values.shape[1] == 1:  # one sample per seed (e.g. TracInCP): nothing within a run to compare
+        return {"method": post.method, "between_seed_variance": float(values[:, 0].var(axis=0).sum()),
+                "within_run_variance": float("nan"), "between_seed_fraction": float("nan"),
+                "within_run_fraction": float("nan")}
     between = values.mean(axis=1).var(axis=0).sum()
     within = values.var(axis=1).mean(axis=0).sum()
     total = between + within

@@ -40,6 +40,11 @@ class PosteriorScores:
     def num_checkpoints(self) -> int:
         return self.values.shape[1]
 
+    def summed_over_checkpoints(self) -> PosteriorScores:
+        """One sample per seed, the sum of its checkpoints' scores (a method like TracInCP, whose files hold terms)."""
+        return PosteriorScores(self.method, self.values.sum(axis=1, keepdims=True), self.seeds,
+                               [f"sum of {len(self.epochs)}"], self.train_idx, self.test_idx, self.test_columns)
+
     def last_k_mean(self, k: int) -> np.ndarray:
         """[seeds, n_train, n_test]: each seed's scores averaged over its last k checkpoints."""
         return self.values[:, -k:].mean(axis=1)

@@ -45,6 +45,7 @@ class CheckpointContext:
     fresh_start: Callable[[], Params] | None = None  # a seeded, untrained model's trainable weights (loo_pretrained)
     loss: Loss = cross_entropy
     measurement: Loss = cross_entropy
+    lr: float | None = None  # the training's mean learning rate in the epoch that ended at this checkpoint (TracInCP)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import BayesTDAError
 from .context import CheckpointContext
 from .registry import Method, register
 
@@ -37,7 +38,17 @@ def tracin(contexts: list[CheckpointContext], lrs: list[float] | None = None) ->
     return sum(tracin_term(c, lr) for c, lr in zip(contexts, lrs))
 
 
+def tracincp_term(ctx: CheckpointContext) -> torch.Tensor:
+    """This checkpoint's TracInCP term η_e · GD_e with the training's own learning rate of the epoch that ended here
+    (the ViT's decays linearly to 0; `tracin` weights every checkpoint by the optimiser's initial 1e-3)."""
+    if ctx.lr is None:
+        raise BayesTDAError("tracincp needs the checkpoint's learning rate; build the context with make_context")
+    return ctx.lr * ctx.gradient_products()
+
+
 register(Method("gd", grad_dot, +1, "Grad-Dot: dot product of train and test gradients", script="gd_and_gc"))
 register(Method("gc", grad_cos, +1, "Grad-Cos: cosine of train and test gradients", script="gd_and_gc"))
 register(Method("tracin", tracin_term, +1, "TracInCP term lr·GD of this checkpoint (sum the files for TracInCP)",
                 script="tracin"))
+register(Method("tracincp", tracincp_term, +1, "TracInCP: the sum over a seed's checkpoints of η_e·GD_e with the "
+                "training's learning rate; one score per seed (on request)", default=False, per_seed=True))

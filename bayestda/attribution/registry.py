@@ -45,6 +45,7 @@ class Method:
     default: bool = True  # computed and analysed unless methods are named
     version: str = "1"  # bump when the method's numbers change: its old files become stale
     settings: dict = field(default_factory=dict)  # settings that change its numbers (recorded with every file)
+    per_seed: bool = False  # one score per seed, the sum of its checkpoints' files: the posterior samples are the seeds
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -120,6 +121,11 @@ def _registry() -> dict[str, Method]:
 def all_methods() -> list[str]:
     """Every registered method, in registration order."""
     return list(_registry())
+
+
+def per_seed_methods() -> list[str]:
+    """Methods whose score is one matrix per seed (the sum of its per-checkpoint files), e.g. tracincp."""
+    return [name for name, m in _registry().items() if m.per_seed]
 
 
 def default_methods() -> list[str]:

@@ -34,6 +34,18 @@ class Recipe:
     linear_decay: bool = False
 
 
+def epoch_learning_rate(recipe: Recipe, epoch: int, epochs: int, steps_per_epoch: int) -> float:
+    """The mean learning rate of the optimiser steps of one epoch (0-based): the recipe's lr, or under the linear
+    decay (step s at lr·(T − s)/T, T = all steps) its mean over the epoch's steps. TracInCP's η for the
+    checkpoint saved at the end of that epoch."""
+    lr = recipe.adam.lr
+    if not recipe.linear_decay:
+        return lr
+    total = max(1, steps_per_epoch * epochs)
+    steps = range(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch)
+    return lr * sum(max(0.0, (total - s) / total) for s in steps) / len(steps)
+
+
 class ModelTask:
     """Everything model-specific of one model family (the defaults are the paper's CNN pipeline's).
 
