@@ -22,7 +22,7 @@ class LoraViTTask(ModelTask):
     scripts = "vit"
     recipe = Recipe(linear_decay=True)
     gpu_training = True
-    reproduce_methods = ("loo_pretrained",)  # the paper's own ViT LOO, beside the CNN's eight
+    reproduce_methods = ("loo_pretrained", "trak", "tracincp")  # the paper's ViT LOO, TRAK, TracInCP under the decay
 
     def __init__(self, name: str) -> None:
         self.name = name
