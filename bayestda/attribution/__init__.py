@@ -11,6 +11,7 @@ from .retraining import ats, loo, loo_pretrained
 from .influence import ConvergedSettings, InverseHVP, LissaSettings, converged, influence_scores, lissa
 from .gradients import grad_cos, grad_dot, tracin, tracin_term
 from .trak import TrakSettings, configure_trak, trak
+from .rps import RPSSettings, rps
 # isort: on
 from .context import CheckpointContext
 from .registry import (
@@ -30,5 +31,5 @@ __all__ = [
     "CheckpointContext", "ConvergedSettings", "InverseHVP", "LissaSettings", "Method", "all_methods", "ats",
     "check_methods", "converged", "default_methods", "describe", "get", "grad_cos", "grad_dot", "helpful_signs", "influence_scores",
     "lissa", "loo", "loo_pretrained", "register", "script_methods", "tracin", "tracin_term", "unregister",
-    "TrakSettings", "configure_trak", "trak",
+    "TrakSettings", "configure_trak", "trak", "RPSSettings", "rps",
 ]

@@ -22,7 +22,7 @@ class LoraViTTask(ModelTask):
     scripts = "vit"
     recipe = Recipe(linear_decay=True)
     gpu_training = True
-    reproduce_methods = ("loo_pretrained", "trak", "tracincp")  # the paper's ViT LOO, TRAK, TracInCP under the decay
+    reproduce_methods = ("loo_pretrained", "trak", "tracincp", "rps")  # the paper's ViT LOO and the methods on request
 
     def __init__(self, name: str) -> None:
         self.name = name
