@@ -12,6 +12,7 @@ from .influence import ConvergedSettings, InverseHVP, LissaSettings, converged, 
 from .gradients import grad_cos, grad_dot, tracin, tracin_term
 from .trak import TrakSettings, configure_trak, trak
 from .rps import RPSSettings, rps
+from .arnoldi import ArnoldiSettings, arnoldi_influence
 # isort: on
 from .context import CheckpointContext
 from .registry import (
@@ -31,5 +32,5 @@ __all__ = [
     "CheckpointContext", "ConvergedSettings", "InverseHVP", "LissaSettings", "Method", "all_methods", "ats",
     "check_methods", "converged", "default_methods", "describe", "get", "grad_cos", "grad_dot", "helpful_signs", "influence_scores",
     "lissa", "loo", "loo_pretrained", "register", "script_methods", "tracin", "tracin_term", "unregister",
-    "TrakSettings", "configure_trak", "trak", "RPSSettings", "rps",
+    "TrakSettings", "configure_trak", "trak", "RPSSettings", "rps", "ArnoldiSettings", "arnoldi_influence",
 ]
