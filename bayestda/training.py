@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 STRATEGIES = ("auto", "loop", "stacked")
 
 
+def linear_decay_factor(step: int, total: int) -> float:
+    """The lr multiplier of optimiser step `step` (0-based) under a linear decay to 0 over `total` steps."""
+    return max(0.0, (total - step) / total)
+
+
 @dataclass(frozen=True)
 class AdamSettings:
     """The paper's optimiser for CNNs (and LOO/ATS): Adam with L2 weight decay (not AdamW).
@@ -57,7 +62,7 @@ class AdamSettings:
         if self.decay_steps is None:
             return None
         total = max(1, self.decay_steps)
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, (total - step) / total))
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: linear_decay_factor(step, total))
 
 
 @contextmanager

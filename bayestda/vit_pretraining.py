@@ -108,15 +108,13 @@ def unused_indices(split: str) -> np.ndarray:
     return np.array([i for i in range(total) if i not in listed], dtype=np.int64)
 
 
-def _mnist(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    from .paths import DATA_DIR
+def _unused_images(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 images, labels) of the MNIST split's unused indices, from the shipped full MNIST."""
+    from .data import load_pool
 
-    path = DATA_DIR / "mnist" / "mnist_full.npz"
-    if not path.exists():
-        raise BayesTDAError(f"missing data file {path}; restore data/ from the repository (git checkout data)")
+    pool = load_pool("mnist", split, source="mnist-full")
     keep = unused_indices(split)
-    with np.load(path) as f:
-        return torch.from_numpy(f[f"{split}_images"][keep]), torch.from_numpy(f[f"{split}_labels"][keep]).long()
+    return torch.from_numpy(pool.images[keep]), torch.from_numpy(pool.labels[keep]).long()
 
 
 def lr_factor(step: int, total: int, warmup_fraction: float) -> float:
@@ -172,13 +170,13 @@ def pretrain(out_dir: Path, settings: PretrainSettings = PretrainSettings(), ove
         raise BayesTDAError(f"finished backbone weights exist in {out_dir}; pass --overwrite to pretrain them again")
     if out_dir.exists() and not out_dir.is_dir():
         raise BayesTDAError(f"{out_dir} is a file, not a folder for the backbone; pick another --out")
-    x_train, y_train = _mnist("train")
-    if settings.train_items is not None:
-        x_train, y_train = x_train[: settings.train_items], y_train[: settings.train_items]
     from .vit_data import eval_transform
 
-    heldout_y = _mnist("test")[1]
-    heldout_x = eval_transform(_mnist("test")[0], settings.image_size)
+    x_train, y_train = _unused_images("train")
+    if settings.train_items is not None:
+        x_train, y_train = x_train[: settings.train_items], y_train[: settings.train_items]
+    heldout_images, heldout_y = _unused_images("test")
+    heldout_x = eval_transform(heldout_images, settings.image_size)
     steps_per_epoch = math.ceil(len(y_train) / settings.batch_size)
     total = steps_per_epoch * settings.epochs
 

@@ -17,8 +17,7 @@ import torch
 
 from bayestda.analysis.metrics import spearman_per_column
 from bayestda.attribution import TrakSettings, trak
-from bayestda.attribution.trak import _one_minus_p
-from bayestda.evaluation import losses_of_models
+from bayestda.attribution.trak import one_minus_p
 from bayestda.experiment import Experiment, load_seeds
 from bayestda.pipeline import make_context
 from bayestda.scores import load_array
@@ -26,8 +25,7 @@ from bayestda.scores import load_array
 
 def unprojected(ctx) -> torch.Tensor:
     """TRAK with P = identity: [n_train, n_test] from the loss-gradient Gram matrices, in float64."""
-    q_train = _one_minus_p(losses_of_models(ctx.net, [ctx.params], ctx.train.x, ctx.train.y, loss=ctx.loss)[0], "train")
-    q_test = _one_minus_p(ctx.test_losses(), "test")
+    q_train, q_test = one_minus_p(ctx)
     train = ctx.train_gradients()
     cross = ctx.gradient_products().double() / (q_train[:, None] * q_test[None, :])  # φ_i·φ(z) (the signs cancel)
     gram = train.gram(train).double() / (q_train[:, None] * q_train[None, :])

@@ -44,9 +44,9 @@ def scipy_minimiser(f, y, w0, b, l2):
 
 def test_rps_equals_its_definition_with_scipys_minimiser(ctx):
     settings = RPSSettings()
-    name, _ = last_linear(ctx.net, ctx.params)
+    name, layer = last_linear(ctx.net, ctx.params)
     assert name == "fc2"
-    f_train, f_test = features(ctx, ctx.train.x).numpy(), features(ctx, ctx.test.x).numpy()
+    f_train, f_test = features(ctx, ctx.train.x, layer).numpy(), features(ctx, ctx.test.x, layer).numpy()
     w0, b = ctx.params["fc2.weight"].numpy(), ctx.params["fc2.bias"].numpy()
     y, y_test = ctx.train.y.numpy(), ctx.test.y.numpy()
     w_star = scipy_minimiser(f_train, y, w0, b, settings.l2)

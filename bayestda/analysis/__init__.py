@@ -63,11 +63,10 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
     correlations = compute_correlations(posteriors, folder)
     noise = compute_noise(posteriors, folder)
     methods = methods_table(posteriors, significance, truth)
-    if folder is not None:
-        save_csv(methods, folder / "methods.csv", index=True)
     n_seeds = max(len(p.seeds) for p in posteriors.values())
     n_checkpoints = max(p.num_checkpoints for p in posteriors.values())
     if folder is not None:
+        save_csv(methods, folder / "methods.csv", index=True)
         for kind in ("spearman", "pearson"):
             correlation_heatmaps(correlations, kind, f"{name}: {kind} between methods", folder / f"{kind}_corr")
         noise_figure(noise, f"{name}: sources of score variance", folder / "noise_decomposition")

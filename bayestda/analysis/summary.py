@@ -26,9 +26,9 @@ def _table(frame: pd.DataFrame, digits: int = 3) -> str:
 
 
 def _cell(value, digits: int) -> str:
-    if isinstance(value, float | np.floating) and np.isnan(value):
-        return "-"
     if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return "-"
         return str(int(value)) if value.is_integer() and abs(value) >= 1 else f"{value:.{digits}g}"
     return str(value)
 

@@ -47,9 +47,8 @@ def last_linear(net: nn.Module, params) -> tuple[str, nn.Linear]:
     return found[-1]
 
 
-def features(ctx: CheckpointContext, x: torch.Tensor) -> torch.Tensor:
-    """[N, d] inputs of the last layer at this checkpoint (eval mode), in float64."""
-    name, layer = last_linear(ctx.net, ctx.params)
+def features(ctx: CheckpointContext, x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    """[N, d] inputs of `layer` (the last Linear) at this checkpoint (eval mode), in float64."""
     captured = []
     hook = layer.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0].detach()))
     try:
@@ -87,7 +86,7 @@ def rps(ctx: CheckpointContext, settings: RPSSettings = RPSSettings()) -> torch.
     name, layer = last_linear(ctx.net, ctx.params)
     weight = ctx.params[f"{name}.weight"]
     bias = ctx.params.get(f"{name}.bias", torch.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device))
-    f_train, f_test = features(ctx, ctx.train.x), features(ctx, ctx.test.x)
+    f_train, f_test = features(ctx, ctx.train.x, layer), features(ctx, ctx.test.x, layer)
     y = ctx.train.y.to(f_train.device)
     w = fine_tune_last_layer(f_train, y, weight, bias, settings)
     logits = f_train @ w.T + bias.double()

@@ -82,6 +82,13 @@ def _one_minus_p(losses: torch.Tensor, what: str) -> torch.Tensor:
     return out.clamp_min(1e-12)
 
 
+def one_minus_p(ctx: CheckpointContext) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, test) 1 − p of the true class at this checkpoint, float64: Q_i, TRAK's out-to-loss weights, and
+    the margin gradients' scale."""
+    train_losses = losses_of_models(ctx.net, [ctx.params], ctx.train.x, ctx.train.y, loss=ctx.loss)[0]
+    return _one_minus_p(train_losses, "train"), _one_minus_p(ctx.test_losses(), "test")
+
+
 def trak(ctx: CheckpointContext, settings: TrakSettings = TrakSettings()) -> torch.Tensor:
     """[n_train, n_test] TRAK scores at this checkpoint (one model)."""
     if ctx.loss.name != "cross_entropy" or ctx.measurement.name != "cross_entropy":
@@ -89,9 +96,7 @@ def trak(ctx: CheckpointContext, settings: TrakSettings = TrakSettings()) -> tor
                             f"this model task uses {ctx.loss.name} / {ctx.measurement.name}")
     settings.check(ctx.view.numel)
     train_loss_grads, test_loss_grads = _projected(ctx, settings)
-    train_losses = losses_of_models(ctx.net, [ctx.params], ctx.train.x, ctx.train.y, loss=ctx.loss)[0]
-    q_train = _one_minus_p(train_losses, "train")  # Q_i = 1 − p_i, TRAK's out-to-loss weights
-    q_test = _one_minus_p(ctx.test_losses(), "test")
+    q_train, q_test = one_minus_p(ctx)
     phi_train = -train_loss_grads.double() / q_train[:, None]  # ∇m = −∇ℓ / (1 − p)
     phi_test = -test_loss_grads.double() / q_test[:, None]
     scores = phi_test @ torch.linalg.pinv(phi_train)  # [m, n] = φ(z)ᵀ (ΦᵀΦ)⁺ Φᵀ

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..losses import Loss, cross_entropy
 from ..params import Params, detached_params
-from ..training import AdamSettings
+from ..training import AdamSettings, linear_decay_factor
 
 if TYPE_CHECKING:
     from ..data import Subset
@@ -43,7 +43,7 @@ def epoch_learning_rate(recipe: Recipe, epoch: int, epochs: int, steps_per_epoch
         return lr
     total = max(1, steps_per_epoch * epochs)
     steps = range(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch)
-    return lr * sum(max(0.0, (total - s) / total) for s in steps) / len(steps)
+    return lr * sum(linear_decay_factor(s, total) for s in steps) / len(steps)
 
 
 class ModelTask:
