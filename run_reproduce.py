@@ -1,4 +1,5 @@
-"""The main job: data, training, all TDA methods for all 10 seeds, p-values, correlations and summary.
+"""The main job: data, training, all TDA methods for all 10 seeds, the LDS retraining, p-values, correlations,
+the methods table and summary.
 
 `python run_reproduce.py --experiment cnn_mnist3_10pc` (what `make reproduce` runs). Every stage skips
 finished outputs, so an interrupted run continues where it stopped.
@@ -9,10 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
-
-import torch
 from tqdm import tqdm
 
 from bayestda.analysis import run_correlations, run_pvalues
@@ -20,32 +17,24 @@ from bayestda.attribution import check_methods, default_methods
 from bayestda.cli import run
 from bayestda.data import generate_subsets, subset_path
 from bayestda.experiment import Experiment, load_seeds
-from bayestda.parallel import default_workers
+from bayestda.lds import check_subsets, retrain_seeds
+from bayestda.parallel import default_workers, process_map
 from bayestda.pipeline import run_scores
 
 log = logging.getLogger("run_reproduce")
 
 
-def _score_one_seed(job: tuple[str, int, list[str], str, int]) -> int:
-    """One seed's scores in a worker process (module level, so that it can be sent to a spawned process)."""
-    name, seed, methods, device, threads = job
-    torch.set_num_threads(threads)
-    run_scores(Experiment.parse(name), seed, methods, device=device, show_progress=False)
+def _score_one_seed(job: tuple[str, int, list[str], str, bool]) -> int:
+    """One seed's scores (module level, so that it can be sent to a spawned process)."""
+    name, seed, methods, device, progress = job
+    run_scores(Experiment.parse(name), seed, methods, device=device, show_progress=progress)
     return seed
 
 
 def score_seeds(experiment: Experiment, seeds: list[int], methods: list[str], device: str, jobs: int) -> None:
     """Every seed's scores; on a CPU `jobs` processes with one thread each (15% faster than threads here)."""
-    if jobs <= 1:
-        for seed in tqdm(seeds, desc=f"{experiment.name} TDA scores", unit="seed"):
-            run_scores(experiment, seed, methods, device=device)
-        return
-    threads = max(1, torch.get_num_threads() // jobs)
-    work = [(experiment.name, seed, methods, device, threads) for seed in seeds]
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        for _ in tqdm(pool.map(_score_one_seed, work), total=len(work), desc=f"{experiment.name} TDA scores ({jobs} processes)",
-                      unit="seed"):
-            pass
+    work = [(experiment.name, seed, methods, device, jobs <= 1) for seed in seeds]
+    process_map(_score_one_seed, work, jobs, f"{experiment.name} TDA scores")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default=None,
                         help="comma-separated methods (default: every default method and the model family's own, "
                              "e.g. the ViT's loo_pretrained)")
+    parser.add_argument("--lds-subsets", type=int, default=None,
+                        help="M random half subsets retrained per seed for LDS (default: the model family's, 100 for "
+                             "the CNNs, 0 = no LDS for the ViTs)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=None,
                         help="seeds scored in parallel processes, one torch thread each (default: the CPU threads; 1 on GPU)")
@@ -72,10 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     times["training"] = time.perf_counter() - start
     jobs = args.jobs or default_workers(args.device)
     score_seeds(experiment, seeds, methods, args.device, jobs)
-    times["tda"] = time.perf_counter() - start - times["training"]
+    times["tda"] = time.perf_counter() - start - sum(times.values())
+    m = experiment.model_task.lds_subsets if args.lds_subsets is None else args.lds_subsets
+    if m:
+        retrain_seeds(experiment, seeds, check_subsets(m), device=args.device, jobs=jobs)
+        times["lds_retraining"] = time.perf_counter() - start - sum(times.values())
     run_pvalues(experiment, methods)
-    run_correlations(experiment, methods)
-    times["analysis"] = time.perf_counter() - start - times["training"] - times["tda"]
+    run_correlations(experiment, methods, lds_subsets=m)
+    times["analysis"] = time.perf_counter() - start - sum(times.values())
     log.info("done in %.0f s (%s); results in %s", time.perf_counter() - start,
              ", ".join(f"{k} {v:.0f} s" for k, v in times.items()), experiment.results_dir())
     print((experiment.results_dir() / "summary.md").read_text())

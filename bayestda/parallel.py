@@ -69,3 +69,25 @@ def split(items: list[T], parts: int) -> list[list[T]]:
         out.append(items[start:end])
         start = end
     return out
+
+
+def _with_threads(job: tuple[Callable, int, object]):
+    fn, threads, item = job
+    torch.set_num_threads(threads)
+    return fn(item)
+
+
+def process_map(fn: Callable[[T], R], items: list[T], jobs: int, desc: str, unit: str = "seed") -> list[R]:
+    """fn(item) for every item, in `jobs` spawned processes with an even share of the torch threads each (seeds
+    of an ensemble: on this CPU 15% faster than threads), under one progress bar; fn must be module-level."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    if jobs <= 1 or len(items) <= 1:
+        return [fn(item) for item in tqdm(items, desc=desc, unit=unit)]
+    threads = max(1, torch.get_num_threads() // jobs)
+    work = [(fn, threads, item) for item in items]
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        return list(tqdm(pool.map(_with_threads, work), total=len(work), desc=f"{desc} ({jobs} processes)", unit=unit))

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from . import provenance, scores
 from .attribution import CheckpointContext, InverseHVP
+from .attribution.costs import Cost
 from .attribution.registry import Method, check_methods, in_registry_order, inverse_methods
 from .checkpoints import load_checkpoint
 from .errors import BayesTDAError
@@ -44,34 +45,50 @@ def make_context(experiment: Experiment, seed: int, epoch: int, strategy: str = 
                              measurement=task.measurement, lr=lr)
 
 
-def inverse_hvps(ctx: CheckpointContext, methods: list[Method]) -> dict[str, InverseHVP]:
-    """Inverse-HVP vectors of the given methods (those with an inverse-HVP stage)."""
-    return {m.name: m.inverse_hvp(ctx) for m in methods}
+def inverse_hvps(ctx: CheckpointContext, methods: list[Method], costs: dict[str, Cost] | None = None) -> dict[str, InverseHVP]:
+    """Inverse-HVP vectors of the given methods (those with an inverse-HVP stage); their costs added to `costs`."""
+    out = {}
+    for m in methods:
+        out[m.name], cost = ctx.ledger.measure(lambda m=m: m.inverse_hvp(ctx))
+        if costs is not None:
+            costs[m.name] = costs.get(m.name, Cost()) + cost
+    return out
 
 
-def compute(ctx: CheckpointContext, methods, inverse: dict[str, InverseHVP] | None = None) -> dict[str, torch.Tensor]:
-    """Score matrices of the requested methods at one checkpoint, sharing every gradient.
+def compute(ctx: CheckpointContext, methods, inverse: dict[str, InverseHVP] | None = None,
+            seconds: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
+    """Score matrices of the requested methods at one checkpoint, sharing every gradient; `seconds` receives
+    each method's wall time (its own work and every shared computation it used: see attribution.costs).
 
     On a multi-core CPU, the inverse-HVP vectors are computed on a thread of their own while the retraining
     methods train their models on the others (the batched HVPs gain only 1.35x from a second intra-op thread).
     """
     methods = in_registry_order(methods)
     out: dict[str, torch.Tensor] = {}
+    costs: dict[str, Cost] = {}
     inverse = dict(inverse or {})
     pending = [m for m in methods if m.inverse_hvp is not None and m.name not in inverse]
     background = None
     retraining = any("retraining" in m.needs for m in methods)
     if pending and retraining and ctx.device.type == "cpu" and ctx.workers > 1:
         ctx.train_grads(), ctx.test_gradients()  # computed once here, shared with the forked context
-        background = in_background(lambda fork=ctx.fork(): inverse_hvps(fork, pending))
+        background_costs: dict[str, Cost] = {}
+        background = in_background(lambda fork=ctx.fork(): inverse_hvps(fork, pending, background_costs))
     for method in methods:
         if method.inverse_hvp is None:
-            out[method.name] = method.score(ctx)
-    inverse.update(background.result() if background is not None else inverse_hvps(ctx, pending))
+            out[method.name], costs[method.name] = ctx.ledger.measure(lambda m=method: m.score(ctx))
+    if background is not None:
+        inverse.update(background.result())
+        costs.update(background_costs)
+    else:
+        inverse.update(inverse_hvps(ctx, pending, costs))
     for method in methods:
         if method.inverse_hvp is not None:
-            out[method.name] = method.score(ctx, inverse[method.name])
+            out[method.name], cost = ctx.ledger.measure(lambda m=method: m.score(ctx, inverse[m.name]))
+            costs[method.name] = costs.get(method.name, Cost()) + cost
             out[f"{method.name}:inverse"] = inverse[method.name]
+    if seconds is not None:
+        seconds.update({name: cost.seconds for name, cost in costs.items()})
     return out
 
 
@@ -84,7 +101,11 @@ def write_outputs(experiment: Experiment, seed: int, epoch: int, ctx: Checkpoint
                 scores.write_residuals(experiment, method, seed, epoch, value.side, value.indices, value.residuals,
                                        value.error_bounds)
         else:
-            scores.write(experiment, name, seed, epoch, value, ctx.train.idx, ctx.test.idx, made_with)
+            seconds = (made_with or {}).get("seconds", {}).get(name)
+            with_time = {k: v for k, v in (made_with or {}).items() if k != "seconds"}
+            if seconds is not None:
+                with_time["seconds"] = round(seconds, 4)
+            scores.write(experiment, name, seed, epoch, value, ctx.train.idx, ctx.test.idx, with_time)
 
 
 def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrite: bool = False,
@@ -105,8 +126,10 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
                 log.info("recomputing %s at checkpoint %d: %s", m, epoch, why[m])
         ctx = make_context(experiment, seed, epoch, strategy, device, model_chunk=model_chunk)
         inverse = load_inverse(experiment, seed, epoch, pending, device) if use_stored_inverse else None
-        write_outputs(experiment, seed, epoch, ctx, compute(ctx, pending, inverse), {"device": str(device),
-                                                                                     "strategy": strategy})
+        seconds: dict[str, float] = {}
+        results = compute(ctx, pending, inverse, seconds)
+        write_outputs(experiment, seed, epoch, ctx, results, {"device": str(device), "strategy": strategy,
+                                                              "seconds": seconds})
         if use_stored_inverse and not keep_inverse:  # vectors are intermediates: gone once their scores are current
             for method in inverse_methods(methods):
                 if scores.is_done(experiment, method.name, seed, epoch):

@@ -123,15 +123,21 @@ def method_inputs(experiment, method: str, seed: int, epoch: int) -> dict:
             "method_version": m.version, "settings": m.settings}
 
 
-def results_inputs(experiment, methods, seeds) -> dict:
-    """What an analysis is made from: the hash of every score file it read (None where one is not current)."""
+def results_inputs(experiment, methods, seeds, lds_subsets: int | None = None) -> dict:
+    """What an analysis is made from: the hash of every score file it read (None where one is not current), and
+    of the LDS subset models' files where it used them."""
     files = {}
     for method in methods:
         for seed in seeds:
             for epoch in experiment.checkpoint_epochs:
                 path = experiment.scores_path(method, seed, epoch)
                 files[f"{method}/{seed}/{epoch}"] = file_hash(path) if problem(path) is None else None
-    return {"scores": files}
+    if not lds_subsets:
+        return {"scores": files}
+    from .lds import lds_path
+
+    paths = {seed: lds_path(experiment, seed, lds_subsets) for seed in seeds}
+    return {"scores": files, "lds": {str(s): file_hash(p) if problem(p) is None else None for s, p in paths.items()}}
 
 
 def path_of(what: dict) -> Path | None:
@@ -151,6 +157,10 @@ def path_of(what: dict) -> Path | None:
         return residuals_path(experiment, what["method"], what["seed"], what["epoch"])
     if kind == "inverse_hvp":
         return inverse_hvp_path(experiment, what["method"], what["seed"], what["epoch"])
+    if kind == "lds":
+        from .lds import lds_path
+
+        return lds_path(experiment, what["seed"], what["subsets"])
     return None
 
 
@@ -159,7 +169,11 @@ def expected_inputs(what: dict) -> dict:
     if what["kind"] in ("checkpoint", "metrics"):
         return training_inputs(experiment, what["seed"])
     if what["kind"] == "results":
-        return results_inputs(experiment, what["methods"], what["seeds"])
+        return results_inputs(experiment, what["methods"], what["seeds"], what.get("lds_subsets"))
+    if what["kind"] == "lds":
+        from .lds import lds_inputs
+
+        return lds_inputs(experiment, what["seed"], what["subsets"])
     return method_inputs(experiment, what["method"], what["seed"], what["epoch"])
 
 
@@ -199,12 +213,15 @@ def is_current(path: Path) -> bool:
 
 
 # --- recording ------------------------------------------------------------------------------------------
-def record_results(experiment, methods, seeds, paths) -> None:
-    """Record analysis outputs as made from the current score files of these methods and seeds."""
+def record_results(experiment, methods, seeds, paths, lds_subsets: int | None = None) -> None:
+    """Record analysis outputs as made from the current score files of these methods and seeds (and the LDS
+    subset models' files, where used)."""
     what = {"kind": "results", "experiment": experiment.name, "methods": list(methods), "seeds": list(seeds)}
     if experiment.vit_weights is not None:
         what["vit_weights"] = experiment.vit_weights
-    inputs = results_inputs(experiment, methods, seeds)
+    if lds_subsets:
+        what["lds_subsets"] = lds_subsets
+    inputs = results_inputs(experiment, methods, seeds, lds_subsets)
     for path in paths:
         write(path, what, inputs)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..io import save_csv
+from ..lds import SubsetLosses, lds_available, lds_command, load_subset_losses
 from .correlations import compute_correlations
 from .figures import correlation_heatmaps, noise_figure
 from .metrics import LOO_TRUTH, methods_table
@@ -54,15 +55,17 @@ def pvalues_of(scores, out: Path | str | None = None) -> pd.DataFrame:
 
 
 def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
-                    significance: pd.DataFrame | None = None, truth: str | None = LOO_TRUTH) -> PosteriorResult:
+                    significance: pd.DataFrame | None = None, truth: str | None = LOO_TRUTH,
+                    subset_losses: SubsetLosses | None = None, seconds: dict[str, float] | None = None) -> PosteriorResult:
     """Correlations, noise decomposition, the methods table and summary (p-values computed unless given); with
-    `out`, every file. `truth` names the method whose posterior mean is the LOO ground truth (if present)."""
+    `out`, every file. `truth` names the method whose posterior mean is the LOO ground truth (if present);
+    `subset_losses` (the LDS retraining's test losses) adds LDS; `seconds` (per method) adds its time column."""
     posteriors = as_posteriors(scores)
     folder = None if out is None else Path(out)
     significance = compute_pvalues(posteriors) if significance is None else significance
     correlations = compute_correlations(posteriors, folder)
     noise = compute_noise(posteriors, folder)
-    methods = methods_table(posteriors, significance, truth)
+    methods = methods_table(posteriors, significance, truth, subset_losses, seconds)
     n_seeds = max(len(p.seeds) for p in posteriors.values())
     n_checkpoints = max(p.num_checkpoints for p in posteriors.values())
     if folder is not None:
@@ -74,15 +77,18 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
     return PosteriorResult(significance, mean_pvalues(significance), correlations, noise, methods, summary)
 
 
-def posterior_test(scores, out: Path | str | None = None, name: str = "scores", truth: str | None = LOO_TRUTH) -> PosteriorResult:
+def posterior_test(scores, out: Path | str | None = None, name: str = "scores", truth: str | None = LOO_TRUTH,
+                   subset_losses: SubsetLosses | None = None) -> PosteriorResult:
     """The paper's test for any scores: z-test p-values (and the t-test with S − 1 dof), Benjamini-Hochberg
     counts, correlations between methods and the noise decomposition; with `out`, every CSV, figure and
     summary.md, as for an experiment. `scores`: {method: array (seeds, checkpoints, n_train, n_test)}, numpy or
     torch, or PosteriorScores (e.g. from load_scores_dir). Everything is checked before anything is written.
-    Where `truth` (default loo_corrected) is among the scores, methods.csv adds each method's LOO correlation."""
+    Where `truth` (default loo_corrected) is among the scores, methods.csv adds each method's LOO correlation;
+    with `subset_losses` (bayestda.lds.SubsetLosses: M train subsets and the test losses of models trained on
+    them), its LDS."""
     posteriors = as_posteriors(scores)
     significance = pvalues_of(posteriors, out)
-    return correlations_of(posteriors, out, name, significance, truth)
+    return correlations_of(posteriors, out, name, significance, truth, subset_losses)
 
 
 # --- an experiment of this repository ------------------------------------------------------------------
@@ -98,12 +104,44 @@ def load_all(experiment, methods, seeds=None) -> dict[str, PosteriorScores]:
     return {m: post.summed_over_checkpoints() if m in per_seed else post for m, post in loaded.items()}
 
 
-def _record(experiment, methods, seeds, names) -> None:
+def _record(experiment, methods, seeds, names, lds_subsets: int | None = None) -> None:
     from .. import provenance
     from ..experiment import load_seeds
 
     folder = experiment.results_dir()
-    provenance.record_results(experiment, methods, seeds or load_seeds(), [folder / n for n in names if (folder / n).exists()])
+    provenance.record_results(experiment, methods, seeds or load_seeds(), [folder / n for n in names if (folder / n).exists()],
+                              lds_subsets)
+
+
+def subset_losses_for(experiment, seeds=None, lds_subsets: int | None = None) -> tuple[SubsetLosses | None, int | None]:
+    """(the LDS subset models' test losses, M) of an experiment. lds_subsets None: the model task's M when every
+    seed's file is current (else LDS is left out, saying which command adds it); 0: no LDS; M: required."""
+    from ..lds import check_subsets
+
+    if lds_subsets == 0:
+        return None, None
+    if lds_subsets is None:
+        m = experiment.model_task.lds_subsets
+        if not m or not lds_available(experiment, m, seeds):
+            log.info("LDS left out of %s's methods table: no current subset models (add them with: %s)",
+                     experiment.name, lds_command(experiment, m or 100))
+            return None, None
+        lds_subsets = m
+    return load_subset_losses(experiment, check_subsets(lds_subsets), seeds), lds_subsets
+
+
+def seconds_per_checkpoint(experiment, methods, seeds=None) -> dict[str, float]:
+    """Per method, the mean wall seconds its score files took per checkpoint, as recorded when they were made."""
+    from .. import provenance
+    from ..experiment import load_seeds
+
+    out = {}
+    for method in methods:
+        times = [(provenance.read(experiment.scores_path(method, s, e)) or {}).get("made_with", {}).get("seconds")
+                 for s in seeds or load_seeds() for e in experiment.checkpoint_epochs]
+        times = [t for t in times if t is not None]
+        out[method] = sum(times) / len(times) if times else float("nan")
+    return out
 
 
 def run_pvalues(experiment, methods=None, seeds=None) -> pd.DataFrame:
@@ -117,8 +155,9 @@ def run_pvalues(experiment, methods=None, seeds=None) -> pd.DataFrame:
     return table
 
 
-def run_correlations(experiment, methods=None, seeds=None) -> str:
-    """Correlations, noise decomposition, their figures and the summary (p-values are reused where current)."""
+def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | None = None) -> str:
+    """Correlations, noise decomposition, their figures, methods.csv (with LDS: see subset_losses_for) and the
+    summary (p-values are reused where current)."""
     from .. import provenance
     from ..attribution import default_methods
 
@@ -128,8 +167,10 @@ def run_correlations(experiment, methods=None, seeds=None) -> str:
     reuse = provenance.is_current(significance_path) and (provenance.read(significance_path) or {}).get(
         "what", {}).get("methods") == list(methods)
     significance = pd.read_csv(significance_path) if reuse else None
-    summary = correlations_of(posteriors, experiment.results_dir(), experiment.name, significance).summary
+    subset_losses, lds_subsets = subset_losses_for(experiment, seeds, lds_subsets)
+    summary = correlations_of(posteriors, experiment.results_dir(), experiment.name, significance,
+                              subset_losses=subset_losses, seconds=seconds_per_checkpoint(experiment, methods, seeds)).summary
     names = ["summary.md", "noise_decomposition.csv", "methods.csv"] + [f"{kind}_corr_{s}.csv" for kind in ("pearson", "spearman")
                                                          for s in ("mu", "sigma", "snr")]
-    _record(experiment, methods, seeds, names)
+    _record(experiment, methods, seeds, names, lds_subsets)
     return summary

@@ -1,5 +1,5 @@
-"""The field's accuracy metric beside the posterior test: LOO correlation, from one posterior sample and from the
-posterior mean, and the per-method table `methods.csv`.
+"""The field's accuracy metrics beside the posterior test: LOO correlation and LDS, each from one posterior
+sample and from the posterior mean, and the per-method table `methods.csv`.
 
 LOO correlation (Koh & Liang 2017; dattri): per test item, the Spearman correlation over train items between a
 method's scores and the leave-one-out effects, averaged over test items. The LOO effects are the posterior mean
@@ -8,6 +8,11 @@ with their helpful sign applied (positive = helpful for every method), so a perf
 its raw sign convention. "single" is the average over every posterior sample (seed x last-K checkpoint) of
 one model's LOO correlation; "mean" is that of the method's posterior mean: whether averaging a method over the
 posterior predicts retraining better than one model.
+
+LDS (Park et al. 2023): for M random halves S_m of the train set, the method predicts the effect of training on
+S_m as the sum of its (helpful-signed) scores over S_m; per test item, the Spearman correlation over the M subsets
+between that prediction and minus the actual test loss of the models trained on S_m (averaged over the seeds'
+models) is averaged over test items. Single and mean as for the LOO correlation.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from ..errors import BayesTDAError
+from ..lds import SubsetLosses
 from .posterior import PosteriorScores
 
 log = logging.getLogger(__name__)
@@ -37,15 +43,14 @@ def spearman_per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(norm > 0, (ra * rb).sum(axis=-2) / np.where(norm > 0, norm, 1.0), np.nan)
 
 
-def _mean_over_items(rho: np.ndarray, what: str) -> float:
-    """Average over test items, leaving out items whose scores do not vary over train items (logged, never silent)."""
+def _mean_over_items(rho: np.ndarray, what: str, over: str = "train items") -> float:
+    """Average over test items, leaving out items whose values do not vary over `over` (logged, never silent)."""
     undefined = int(np.isnan(rho).sum())
     if undefined == rho.size:
-        log.warning("LOO correlation of %s: every test item's scores are constant over train items; not defined", what)
+        log.warning("%s: every test item's values are constant over %s; not defined", what, over)
         return float("nan")
     if undefined:
-        log.info("LOO correlation of %s: %d of %d (sample, test item) columns constant over train items, left out",
-                 what, undefined, rho.size)
+        log.info("%s: %d of %d (sample, test item) columns constant over %s, left out", what, undefined, rho.size, over)
     return float(np.nanmean(rho))
 
 
@@ -57,15 +62,32 @@ def loo_correlation(scores: PosteriorScores, truth: PosteriorScores, k: int, sig
                             "both must score the same pairs")
     target = truth_sign * truth.values[:, -k:].mean(axis=(0, 1))  # [n_train, n_test]
     samples = sign * scores.values[:, -k:]  # [seeds, k, n_train, n_test]
-    single = _mean_over_items(spearman_per_column(samples, target[None, None]), f"{scores.method} (single)")
-    mean = _mean_over_items(spearman_per_column(samples.mean(axis=(0, 1)), target), f"{scores.method} (mean)")
+    single = _mean_over_items(spearman_per_column(samples, target[None, None]), f"LOO correlation of {scores.method} (single)")
+    mean = _mean_over_items(spearman_per_column(samples.mean(axis=(0, 1)), target), f"LOO correlation of {scores.method} (mean)")
     return single, mean
 
 
-def methods_table(posteriors: dict[str, PosteriorScores], significance: pd.DataFrame,
-                  truth: str | None = LOO_TRUTH) -> pd.DataFrame:
+def lds(scores: PosteriorScores, targets: SubsetLosses, k: int, sign: int = 1) -> tuple[float, float]:
+    """(single, mean) linear datamodeling score of a method at K = k against the subset models' test losses."""
+    if not (np.array_equal(scores.train_idx, targets.train_idx) and np.array_equal(scores.test_idx, targets.test_idx)):
+        raise BayesTDAError(f"LDS: {scores.method!r} scores other train or test items than the LDS subset models were "
+                            "trained and tested on; both must use the same items in the same order")
+    subsets = targets.subsets.astype(np.float64)  # [M, n_train]
+    actual = -targets.losses.mean(axis=0)  # [M, n_test]: higher = the subset helped the test item more
+    samples = sign * scores.values[:, -k:].astype(np.float64)  # [seeds, k, n_train, n_test]
+    predicted = np.einsum("mi,skit->skmt", subsets, samples)
+    single = _mean_over_items(spearman_per_column(predicted, actual[None, None]), f"LDS of {scores.method} (single)",
+                              "subsets")
+    mean = _mean_over_items(spearman_per_column(subsets @ samples.mean(axis=(0, 1)), actual),
+                            f"LDS of {scores.method} (mean)", "subsets")
+    return single, mean
+
+
+def methods_table(posteriors: dict[str, PosteriorScores], significance: pd.DataFrame, truth: str | None = LOO_TRUTH,
+                  subset_losses: SubsetLosses | None = None, seconds: dict[str, float] | None = None) -> pd.DataFrame:
     """Per method: the paper's z-test at the method's largest K (mean p, fraction p < 0.05, pairs significant
-    after Benjamini-Hochberg) and, where the truth method is present, LOO correlation (single, mean)."""
+    after Benjamini-Hochberg); where the truth method is present, LOO correlation (single, mean); with subset
+    losses, LDS (single, mean); with seconds, the mean seconds per checkpoint its files took."""
     from ..attribution.registry import helpful_signs
 
     signs = helpful_signs()
@@ -80,5 +102,9 @@ def methods_table(posteriors: dict[str, PosteriorScores], significance: pd.DataF
             k = min(row["K"], posteriors[truth].num_checkpoints)
             row["loo_corr_single"], row["loo_corr_mean"] = loo_correlation(
                 scores, posteriors[truth], k, signs.get(method, 1), signs.get(truth, 1))
+        if subset_losses is not None:
+            row["lds_single"], row["lds_mean"] = lds(scores, subset_losses, row["K"], signs.get(method, 1))
+        if seconds is not None:
+            row["seconds_per_checkpoint"] = seconds.get(method, float("nan"))
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")

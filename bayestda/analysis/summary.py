@@ -107,6 +107,15 @@ def methods_section(methods: pd.DataFrame, truth: str | None) -> str:
                  f"sign applied) and the posterior mean of `{truth}`, averaged over test items; single = one posterior "
                  "sample (averaged over every seed and checkpoint), mean = the method's posterior mean. "
                  f"(`{truth}`'s own mean is 1 by construction.)")
+    if "lds_single" in methods.columns:
+        text += ("\n\nLDS (linear datamodeling score): per test item, Spearman over the random half subsets of the "
+                 "train set between the sum of a method's scores over a subset (helpful sign applied) and minus the "
+                 "test loss of the models trained on that subset (mean over the seeds), averaged over test items; "
+                 "single and mean as above.")
+    if "seconds_per_checkpoint" in methods.columns:
+        text += ("\n\nseconds_per_checkpoint: mean wall time of one checkpoint's scores on the machine that made "
+                 "them, counting every gradient or retraining the method used even where another method made it "
+                 "first (what the method costs on its own).")
     return text
 
 
@@ -137,7 +146,7 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
         + _signs(list(noise["method"])) + _single_sample_note(noise),
         "## The paper's claims, checked on these scores",
         "\n".join(claims(significance, correlations, noise)),
-        *(["## Methods (methods.csv): the paper's z-test at the largest K and LOO correlation",
+        *(["## Methods (methods.csv): the paper's z-test at the largest K, LOO correlation and LDS",
            methods_section(methods, truth)] if methods is not None else []),
         "## Mean p-values (paper's z-test), K = last checkpoints averaged per seed",
         _table(mean_pvalues(significance)),

@@ -19,6 +19,7 @@ from ..parallel import default_workers
 from ..params import FlatView, Params
 from ..per_sample import per_sample_gradients
 from ..training import AdamSettings
+from .costs import CostLedger
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class CheckpointContext:
     measurement: Loss = cross_entropy
     lr: float | None = None  # the training's mean learning rate in the epoch that ended at this checkpoint (TracInCP)
     _cache: dict = field(default_factory=dict, repr=False)
+    ledger: CostLedger = field(default_factory=CostLedger, repr=False)  # seconds of each shared computation
 
     def __post_init__(self) -> None:
         self.net = self.net.to(self.dtype).eval()
@@ -66,17 +68,20 @@ class CheckpointContext:
         """The same checkpoint and data computed in another precision (a private copy of the net), made once."""
         if dtype == self.dtype:
             return self
-        return self.cached(f"at_{dtype}", lambda: replace(self, net=copy.deepcopy(self.net), dtype=dtype, _cache={}))
+        return self.cached(f"at_{dtype}", lambda: replace(self, net=copy.deepcopy(self.net), dtype=dtype, _cache={},
+                                                          ledger=CostLedger()))
 
     def fork(self) -> CheckpointContext:
         """The same checkpoint on a private copy of the net, sharing what is computed so far: for work on another
         thread (functional_call swaps a module's parameters in place, so threads must never share one)."""
-        return replace(self, net=copy.deepcopy(self.net), _cache=dict(self._cache))
+        return replace(self, net=copy.deepcopy(self.net), _cache=dict(self._cache), ledger=self.ledger.copy())
 
     def cached(self, key: str, compute: Callable):
         """compute() the first time `key` is asked for at this checkpoint, then the stored result (shared by methods)."""
         if key not in self._cache:
-            self._cache[key] = compute()
+            self._cache[key] = self.ledger.compute(key, compute)
+        else:
+            self.ledger.use(key)
         return self._cache[key]
 
     @property

@@ -60,6 +60,7 @@ class ModelTask:
     recipe: Recipe = Recipe()
     gpu_training: bool = False  # the launcher gives training jobs a GPU slot
     reproduce_methods: tuple[str, ...] = ()  # on-request methods the family's whole analysis adds (run_reproduce.py)
+    lds_subsets: int = 100  # LDS subsets the whole analysis retrains (0: LDS on request only)
 
     # --- model ---------------------------------------------------------------------------------
     def build_model(self, experiment: Experiment) -> nn.Module:

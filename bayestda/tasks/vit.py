@@ -23,6 +23,7 @@ class LoraViTTask(ModelTask):
     recipe = Recipe(linear_decay=True)
     gpu_training = True
     reproduce_methods = ("loo_pretrained", "trak", "tracincp", "rps")  # the paper's ViT LOO and the methods on request
+    lds_subsets = 0  # its fine-tuning draws random crops: the LDS retraining (the paper's CNN loop) does not apply
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -1,0 +1,125 @@
+"""LDS (Park et al. 2023): the subset models are the paper's recipe on half the data, and the score is Spearman over
+subsets between a method's summed scores and the retrained models' test losses, from one sample and from the mean."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from bayestda import lds, provenance
+from bayestda.analysis import PosteriorScores, posterior_test
+from bayestda.analysis.metrics import lds as lds_score
+from bayestda.errors import BayesTDAError
+
+
+def test_subsets_are_halves_drawn_once_for_every_seed_and_method():
+    masks = lds.draw_subsets(30, 100)
+    assert masks.shape == (100, 30) and (masks.sum(1) == 15).all()
+    assert len({tuple(row.tolist()) for row in masks}) == 100
+    assert torch.equal(lds.draw_subsets(30, 200)[:100], masks)  # a larger M keeps the first M draws
+
+
+def test_a_subset_of_every_item_retrains_the_seeds_own_run_bitwise(trained_seed, experiment):
+    from bayestda.checkpoints import load_checkpoint
+
+    params = lds.train_on_subset(experiment, 446, torch.arange(30))
+    _, final = load_checkpoint(experiment, 446, experiment.checkpoint_epochs[-1])
+    assert all(torch.equal(params[n], final[n]) for n in final)
+
+
+def test_a_subset_model_is_the_papers_training_loop_on_those_items_alone(trained_seed, experiment):
+    """Independent: the paper's script body (manual_seed, the CNN, DataLoader(shuffle=True), torch Adam) on 15 items."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from bayestda.checkpoints import build_model
+    from bayestda.data import load_experiment_data
+
+    positions = lds.draw_subsets(30, 3)[2].nonzero().squeeze(1)
+    torch.manual_seed(446)
+    model = build_model(experiment)
+    train, _ = load_experiment_data("mnist3", 10)
+    loader = DataLoader(TensorDataset(train.x[positions], train.y[positions]), batch_size=32, shuffle=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    for _ in range(experiment.epochs):
+        for x, y in loader:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+    ours = lds.train_on_subset(experiment, 446, positions)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(ours[name], p.detach(), rtol=0, atol=1e-6)
+
+
+def _targets(subsets, losses, n_test):
+    return lds.SubsetLosses(subsets, losses, np.arange(subsets.shape[1]), np.arange(n_test))
+
+
+def test_scores_that_are_the_exact_linear_datamodel_score_one():
+    """Test losses exactly linear in the subset (loss = c - sum of tau over the subset): LDS of tau is 1."""
+    rng = np.random.default_rng(0)
+    tau = rng.normal(size=(20, 6))
+    subsets = lds.draw_subsets(20, 50).numpy()
+    losses = (3.0 - subsets.astype(float) @ tau)[None].repeat(2, 0)
+    single, mean = lds_score(PosteriorScores.from_array("loo", tau[None, None].repeat(2, 0)), _targets(subsets, losses, 6), 1)
+    assert single == pytest.approx(1.0) and mean == pytest.approx(1.0)
+    single, _ = lds_score(PosteriorScores.from_array("ats", -tau[None, None].repeat(2, 0)), _targets(subsets, losses, 6), 1, sign=-1)
+    assert single == pytest.approx(1.0)  # the helpful sign is applied
+
+
+def test_lds_equals_scipys_spearman_over_subsets_from_samples_and_from_the_mean():
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(3, 2, 12, 4))
+    subsets = lds.draw_subsets(12, 30).numpy()
+    losses = rng.normal(size=(3, 30, 4))
+    single, mean = lds_score(PosteriorScores.from_array("gd", values), _targets(subsets, losses, 4), 2)
+    actual = -losses.mean(0)
+    per_sample = [[spearmanr(subsets @ values[s, c][:, t], actual[:, t]).statistic for t in range(4)]
+                  for s in range(3) for c in range(2)]
+    assert single == pytest.approx(np.mean(per_sample), abs=1e-12)
+    direct_mean = np.mean([spearmanr(subsets @ values.mean((0, 1))[:, t], actual[:, t]).statistic for t in range(4)])
+    assert mean == pytest.approx(direct_mean, abs=1e-12)
+    result = posterior_test({"gd": values}, subset_losses=_targets(subsets, losses, 4))
+    assert result.methods.loc["gd", "lds_single"] == pytest.approx(single)
+
+
+def test_the_retraining_stage_feeds_the_methods_table_and_is_skipped_when_done(small_run):
+    """The small real run (full MNIST, 100 train items, 3 seeds): 4 subsets per seed retrained, then methods.csv."""
+    from bayestda.analysis import load_all, run_correlations
+
+    experiment, seeds, methods = small_run
+    lds.retrain_seeds(experiment, seeds, 4, jobs=1)
+    paths = [lds.lds_path(experiment, s, 4) for s in seeds]
+    assert all(provenance.is_current(p) for p in paths)
+    stamps = [p.stat().st_mtime_ns for p in paths]
+    lds.retrain_seeds(experiment, seeds, 4, jobs=1)
+    assert [p.stat().st_mtime_ns for p in paths] == stamps
+    run_correlations(experiment, methods, seeds, lds_subsets=4)
+    table = pd.read_csv(experiment.results_dir() / "methods.csv").set_index("method")
+    targets = lds.load_subset_losses(experiment, 4, seeds)
+    assert targets.losses.shape == (3, 4, 10) and (targets.subsets.sum(1) == 50).all()
+    gd = load_all(experiment, ["gd"], seeds)["gd"]
+    assert table.loc["gd", "lds_single"] == pytest.approx(lds_score(gd, targets, 5)[0], abs=1e-12)
+    assert (table["seconds_per_checkpoint"] > 0).all()
+    assert "LDS (linear datamodeling score)" in (experiment.results_dir() / "summary.md").read_text()
+
+
+def test_lds_without_its_retrained_models_names_the_command(small_run):
+    from bayestda.analysis import run_correlations
+
+    experiment, seeds, methods = small_run
+    with pytest.raises(BayesTDAError, match=r"run: python run_lds_retraining.py --experiment cnn_mnist_10pc --lds-subsets 7$"):
+        run_correlations(experiment, methods, seeds, lds_subsets=7)
+
+
+@pytest.mark.parametrize("m", [0, 1, 10_001])
+def test_a_number_of_subsets_out_of_range_is_one_line(m):
+    with pytest.raises(BayesTDAError, match=rf"--lds-subsets {m}: must be an integer from 2 to 10000"):
+        lds.check_subsets(m)
+
+
+def test_a_family_that_trains_its_own_way_is_refused_in_one_line():
+    from bayestda.experiment import Experiment
+
+    with pytest.raises(BayesTDAError, match="LDS retraining repeats the paper's CNN training loop"):
+        lds.retrain_seed(Experiment.parse("vitmnist_mnist3_10pc"), 446, 4)
