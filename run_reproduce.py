@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+
 from tqdm import tqdm
 
 from bayestda.analysis import run_correlations, run_pvalues
