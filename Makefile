@@ -9,9 +9,10 @@ EXPERIMENT ?= cnn_mnist3_10pc
 setup: $(VENV)/.installed
 
 # the pinned requirements, then this package itself (editable: scripts import it, no sys.path edits)
-$(VENV)/.installed: req.txt req-dev.txt pyproject.toml
+$(VENV)/.installed: req.txt req-dev.txt req-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r req-dev.txt
+	$(PY) -m pip install --quiet --no-deps -r req-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -27,6 +28,7 @@ bench: setup  # needs seed 446 of cnn_mnist3_10pc (trained here if missing)
 	$(PY) run_subset_generation.py --task mnist3
 	$(PY) run_cnn_training.py --task mnist3 --num_per_class 10 --seed_id 0
 	$(PY) benchmarks/bench_tda.py
+	$(PY) benchmarks/bench_methods.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

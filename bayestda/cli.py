@@ -73,11 +73,17 @@ def run_tda_script(description: str, script: str, argv: list[str] | None = None,
     if script == "all":
         parser.add_argument("--methods", default=None, help="comma-separated methods (default: every default method)")
         parser.add_argument("--trak-dim", type=int, default=None, help="TRAK's projection dimension k (default 512)")
+        parser.add_argument("--ekfac-damping", type=float, default=None,
+                            help="EK-FAC's damping λ (default 5e-3, the training's weight decay)")
     args = parser.parse_args(argv)
     if getattr(args, "trak_dim", None) is not None:
         from .attribution import configure_trak
 
         configure_trak(args.trak_dim)
+    if getattr(args, "ekfac_damping", None) is not None:
+        from .attribution import configure_ekfac
+
+        configure_ekfac(args.ekfac_damping)
     experiment, seed = tda_job(args, family)
     if script == "all":
         methods = check_methods(args.methods.split(",")) if args.methods else default_methods()

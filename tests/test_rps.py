@@ -4,7 +4,7 @@ L-BFGS finds, every logit split exactly over the train items, and the scores the
 import numpy as np
 import pytest
 import torch
-from scipy.optimize import minimize
+from references import scipy_minimiser
 
 from bayestda.attribution import CheckpointContext, RPSSettings, rps
 from bayestda.attribution.rps import features, last_linear
@@ -21,25 +21,6 @@ def ctx(trained_seed, experiment):
     train, test = experiment.model_task.load_data(experiment, net)
     return CheckpointContext(net, params, train, Subset(test.x[:40], test.y[:40], test.idx[:40]), SEED, 15,
                              dtype=torch.float64)
-
-
-def scipy_minimiser(f, y, w0, b, l2):
-    """argmin_W (1/n) Σ CE(W f_i + b, y_i) + λ‖W‖² by scipy's L-BFGS-B, numpy only."""
-    n, c = len(y), w0.shape[0]
-    onehot = np.eye(c)[y]
-
-    def value_and_grad(flat):
-        w = flat.reshape(w0.shape)
-        logits = f @ w.T + b
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        value = -np.log(p[np.arange(n), y]).mean() + l2 * (w**2).sum()
-        grad = (p - onehot).T @ f / n + 2 * l2 * w
-        return value, grad.ravel()
-
-    result = minimize(value_and_grad, w0.ravel(), jac=True, method="L-BFGS-B",
-                      options={"maxiter": 10000, "gtol": 1e-13, "ftol": 0.0})
-    return result.x.reshape(w0.shape)
 
 
 def test_rps_equals_its_definition_with_scipys_minimiser(ctx):

@@ -2,15 +2,13 @@
 autograd gradients, an explicit projection matrix and (ΦᵀΦ)⁺), for k below and above the number of train items;
 out-of-range projection dimensions refused in one line; k recorded with every file."""
 
-import copy
 import os
 import subprocess
 import sys
 
 import pytest
 import torch
-from torch.func import functional_call
-from torch.nn import functional as F
+from references import trak_reference
 
 from bayestda import provenance
 from bayestda.attribution import CheckpointContext, TrakSettings, configure_trak, trak
@@ -31,24 +29,6 @@ def checkpoint(trained_seed, experiment):
     return net, params, train, Subset(test.x[:12], test.y[:12], test.idx[:12])
 
 
-def margin_gradients(net, params, x, y):
-    """[N, P] ∇θ log(p/(1-p)) of the true class, one autograd call per item, float64."""
-    net = copy.deepcopy(net).double()
-    rows = []
-    for xi, yi in zip(x.double(), y):
-        theta = {n: p.detach().double().requires_grad_(True) for n, p in params.items()}
-        log_p = F.log_softmax(functional_call(net, theta, (xi[None],))[0], dim=0)[yi]
-        margin = log_p - torch.log(-torch.expm1(log_p))
-        rows.append(torch.cat([g.flatten() for g in torch.autograd.grad(margin, list(theta.values()))]))
-    return torch.stack(rows)
-
-
-def true_class_probabilities(net, params, x, y):
-    with torch.no_grad():
-        logits = functional_call(copy.deepcopy(net).double(), {n: p.double() for n, p in params.items()}, (x.double(),))
-    return torch.softmax(logits, dim=1)[torch.arange(len(y)), y]
-
-
 @pytest.mark.parametrize("dim", [16, 256])  # below and above the 30 train items
 def test_trak_equals_its_definition_in_float64(checkpoint, dim):
     net, params, train, test = checkpoint
@@ -56,13 +36,7 @@ def test_trak_equals_its_definition_in_float64(checkpoint, dim):
     ctx = CheckpointContext(net, params, train, test, SEED, 15, dtype=torch.float64)
     ours = trak(ctx, settings)
 
-    numel = sum(p.numel() for p in params.values())
-    projection = projection_rows(settings, 0, dim, numel, torch.float64, "cpu")  # [k, P]: part of the definition
-    phi_train = margin_gradients(net, params, train.x, train.y) @ projection.T
-    phi_test = margin_gradients(net, params, test.x, test.y) @ projection.T
-    q_train = 1 - true_class_probabilities(net, params, train.x, train.y)
-    inverse = torch.linalg.pinv(phi_train.T @ phi_train, hermitian=True)
-    reference = (phi_test @ inverse @ phi_train.T * q_train[None]).T
+    reference = trak_reference(net, params, train, test, settings)
 
     scale = reference.abs().max()
     assert ours.shape == (len(train), len(test))

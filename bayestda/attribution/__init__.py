@@ -13,6 +13,7 @@ from .gradients import grad_cos, grad_dot, tracin, tracin_term
 from .trak import TrakSettings, configure_trak, trak
 from .rps import RPSSettings, rps
 from .arnoldi import ArnoldiSettings, arnoldi_influence
+from .ekfac import EKFACSettings, configure_ekfac, ekfac_influence
 # isort: on
 from .context import CheckpointContext
 from .registry import (
@@ -33,4 +34,5 @@ __all__ = [
     "check_methods", "converged", "default_methods", "describe", "get", "grad_cos", "grad_dot", "helpful_signs", "influence_scores",
     "lissa", "loo", "loo_pretrained", "register", "script_methods", "tracin", "tracin_term", "unregister",
     "TrakSettings", "configure_trak", "trak", "RPSSettings", "rps", "ArnoldiSettings", "arnoldi_influence",
+    "EKFACSettings", "configure_ekfac", "ekfac_influence",
 ]
