@@ -179,6 +179,10 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
     parser.add_argument("--methods", default=None, help="comma-separated methods (default: every default method, or "
                                                         "every method in --scores-dir)")
     parser.add_argument("--seed_ids", default=None, help="comma-separated seed ids (default: all 10 seeds)")
+    if stage == "correlations":
+        parser.add_argument("--lds-subsets", type=int, default=None,
+                            help="M of the LDS retraining to use (required then); default: the model family's M "
+                                 "where its subset models exist; 0: no LDS")
     args = parser.parse_args(argv)
     names = args.methods.split(",") if args.methods else None
     if args.scores_dir is not None:
@@ -201,6 +205,6 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
             table = run_pvalues(experiment, methods, seeds)
             print(table[(table["K"] == 5)].to_string(index=False))
         else:
-            run_correlations(experiment, methods, seeds)
+            run_correlations(experiment, methods, seeds, lds_subsets=args.lds_subsets)
             print(f"wrote {experiment.results_dir() / 'summary.md'}")
     return 0
