@@ -63,3 +63,14 @@ def test_the_analysis_takes_one_sample_per_seed_and_says_so(small_run, tmp_path)
     noise = result.noise.set_index("method")
     assert np.isnan(noise.loc["tracincp", "within_run_fraction"]) and noise.loc["tracin", "within_run_fraction"] > 0
     assert "tracincp: one score per seed" in result.summary and "posterior samples are the seeds" in result.summary
+
+
+def test_its_loo_correlation_uses_the_same_ground_truth_as_every_other_method(small_run, tmp_path):
+    """K = 1 for TracInCP must not shrink the truth to the last checkpoint: under a constant rate its posterior mean
+    is proportional to TracIn's, so the two posterior means rank the train items alike against one truth."""
+    experiment, seeds, _ = small_run
+    for seed in seeds:
+        run_scores(experiment, seed, ["tracincp"], show_progress=False)
+    posteriors = load_all(experiment, ["ats", "tracin", "tracincp"], seeds)
+    table = correlations_of(posteriors, None, "small", truth="ats").methods
+    assert table.loc["tracincp", "loo_corr_mean"] == pytest.approx(table.loc["tracin", "loo_corr_mean"], abs=1e-6)

@@ -56,11 +56,13 @@ def _mean_over_items(rho: np.ndarray, what: str, over: str = "train items") -> f
 
 def loo_correlation(scores: PosteriorScores, truth: PosteriorScores, k: int, sign: int = 1,
                     truth_sign: int = 1) -> tuple[float, float]:
-    """(single, mean) LOO correlation of a method at K = k (each seed's last k checkpoints are its samples)."""
+    """(single, mean) LOO correlation of a method at K = k (each seed's last k checkpoints are its samples) against
+    the truth's posterior mean over all its samples: one ground truth for every method, whatever its K (TracInCP
+    has one sample per seed, K = 1, yet sums every checkpoint)."""
     if not (np.array_equal(scores.train_idx, truth.train_idx) and np.array_equal(scores.test_idx, truth.test_idx)):
         raise BayesTDAError(f"LOO correlation: {scores.method!r} and {truth.method!r} score other train or test items; "
                             "both must score the same pairs")
-    target = truth_sign * truth.values[:, -k:].mean(axis=(0, 1))  # [n_train, n_test]
+    target = truth_sign * truth.values.mean(axis=(0, 1))  # [n_train, n_test]
     samples = sign * scores.values[:, -k:]  # [seeds, k, n_train, n_test]
     single = _mean_over_items(spearman_per_column(samples, target[None, None]), f"LOO correlation of {scores.method} (single)")
     mean = _mean_over_items(spearman_per_column(samples.mean(axis=(0, 1)), target), f"LOO correlation of {scores.method} (mean)")
@@ -99,9 +101,8 @@ def methods_table(posteriors: dict[str, PosteriorScores], significance: pd.DataF
                "fraction_p_below_0.05": top.loc[method, "fraction_p_below_0.05"],
                "significant_after_BH_5%": int(top.loc[method, "significant_after_BH_5%"])}
         if truth is not None and truth in posteriors:
-            k = min(row["K"], posteriors[truth].num_checkpoints)
             row["loo_corr_single"], row["loo_corr_mean"] = loo_correlation(
-                scores, posteriors[truth], k, signs.get(method, 1), signs.get(truth, 1))
+                scores, posteriors[truth], row["K"], signs.get(method, 1), signs.get(truth, 1))
         if subset_losses is not None:
             row["lds_single"], row["lds_mean"] = lds(scores, subset_losses, row["K"], signs.get(method, 1))
         if seconds is not None:
