@@ -13,7 +13,7 @@ import time
 
 from tqdm import tqdm
 
-from bayestda.analysis import run_correlations, run_pvalues
+from bayestda.analysis import load_all, run_correlations, run_pvalues
 from bayestda.attribution import check_methods, default_methods
 from bayestda.cli import run
 from bayestda.data import generate_subsets, subset_path
@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     if m:
         retrain_seeds(experiment, seeds, check_subsets(m), device=args.device, jobs=jobs)
         times["lds_retraining"] = time.perf_counter() - start - sum(times.values())
-    run_pvalues(experiment, methods)
-    run_correlations(experiment, methods, lds_subsets=m)
+    posteriors = load_all(experiment, methods)  # read once for both analysis stages
+    run_pvalues(experiment, methods, posteriors=posteriors)
+    run_correlations(experiment, methods, lds_subsets=m, posteriors=posteriors)
     times["analysis"] = time.perf_counter() - start - sum(times.values())
     log.info("done in %.0f s (%s); results in %s", time.perf_counter() - start,
              ", ".join(f"{k} {v:.0f} s" for k, v in times.items()), experiment.results_dir())

@@ -144,25 +144,27 @@ def seconds_per_checkpoint(experiment, methods, seeds=None) -> dict[str, float]:
     return out
 
 
-def run_pvalues(experiment, methods=None, seeds=None) -> pd.DataFrame:
+def run_pvalues(experiment, methods=None, seeds=None, posteriors=None) -> pd.DataFrame:
+    """The p-value CSVs of an experiment (posteriors: load_all's result, when the caller has it already)."""
     from ..attribution import default_methods
 
     methods = methods or default_methods()
-    table = pvalues_of(load_all(experiment, methods, seeds), experiment.results_dir())
+    posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
+    table = pvalues_of(posteriors, experiment.results_dir())
     names = ["mean_p_values.csv", "significance.csv"] + [f"pvalues_{m}_across_{k}_ckpts.csv" for m in methods
                                                          for k in range(1, len(experiment.checkpoint_epochs) + 1)]
     _record(experiment, methods, seeds, names)
     return table
 
 
-def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | None = None) -> str:
+def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | None = None, posteriors=None) -> str:
     """Correlations, noise decomposition, their figures, methods.csv (with LDS: see subset_losses_for) and the
     summary (p-values are reused where current)."""
     from .. import provenance
     from ..attribution import default_methods
 
     methods = methods or default_methods()
-    posteriors = load_all(experiment, methods, seeds)
+    posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
     significance_path = experiment.results_dir() / "significance.csv"
     reuse = provenance.is_current(significance_path) and (provenance.read(significance_path) or {}).get(
         "what", {}).get("methods") == list(methods)
