@@ -123,3 +123,14 @@ def kronfluence_ekfac(net, params, train, test, damping: float, fisher: str = "e
                                          overwrite_output_dir=True)
         scores = analyzer.load_pairwise_scores("scores")["all_modules"]
     return -scores.T / classes
+
+
+# --- shared inputs -------------------------------------------------------------------------------------------
+def checkpoint_data(experiment, seed: int, epoch: int, test_items: int):
+    """(net, params, train, the first test_items test items) of one trained checkpoint."""
+    from bayestda.checkpoints import load_checkpoint
+    from bayestda.data import Subset
+
+    net, params = load_checkpoint(experiment, seed, epoch)
+    train, test = experiment.model_task.load_data(experiment, net)
+    return net, params, train, Subset(test.x[:test_items], test.y[:test_items], test.idx[:test_items])

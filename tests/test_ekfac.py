@@ -6,12 +6,10 @@ import sys
 
 import pytest
 import torch
-from references import kronfluence_ekfac
+from references import checkpoint_data, kronfluence_ekfac
 
 from bayestda.attribution import CheckpointContext, EKFACSettings, ekfac_influence
 from bayestda.attribution.ekfac import _apply, _flatten, _layer_matrices, _layers, fit_factors
-from bayestda.checkpoints import load_checkpoint
-from bayestda.data import Subset
 from bayestda.errors import BayesTDAError
 from bayestda.paths import REPO_ROOT
 
@@ -20,9 +18,7 @@ SEED = 446
 
 @pytest.fixture(scope="module")
 def checkpoint(trained_seed, experiment):
-    net, params = load_checkpoint(experiment, SEED, 14)
-    train, test = experiment.model_task.load_data(experiment, net)
-    return net, params, train, Subset(test.x[:40], test.y[:40], test.idx[:40])
+    return checkpoint_data(experiment, SEED, 14, 40)
 
 
 @pytest.mark.parametrize("fisher", ["empirical", "expected"])

@@ -4,12 +4,10 @@ L-BFGS finds, every logit split exactly over the train items, and the scores the
 import numpy as np
 import pytest
 import torch
-from references import scipy_minimiser
+from references import checkpoint_data, scipy_minimiser
 
 from bayestda.attribution import CheckpointContext, RPSSettings, rps
 from bayestda.attribution.rps import features, last_linear
-from bayestda.checkpoints import load_checkpoint
-from bayestda.data import Subset
 from bayestda.errors import BayesTDAError
 
 SEED = 446
@@ -17,10 +15,8 @@ SEED = 446
 
 @pytest.fixture(scope="module")
 def ctx(trained_seed, experiment):
-    net, params = load_checkpoint(experiment, SEED, 14)
-    train, test = experiment.model_task.load_data(experiment, net)
-    return CheckpointContext(net, params, train, Subset(test.x[:40], test.y[:40], test.idx[:40]), SEED, 15,
-                             dtype=torch.float64)
+    net, params, train, test = checkpoint_data(experiment, SEED, 14, 40)
+    return CheckpointContext(net, params, train, test, SEED, 15, dtype=torch.float64)
 
 
 def test_rps_equals_its_definition_with_scipys_minimiser(ctx):

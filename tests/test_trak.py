@@ -8,13 +8,11 @@ import sys
 
 import pytest
 import torch
-from references import trak_reference
+from references import checkpoint_data, trak_reference
 
 from bayestda import provenance
 from bayestda.attribution import CheckpointContext, TrakSettings, configure_trak, trak
 from bayestda.attribution.trak import projection_rows
-from bayestda.checkpoints import load_checkpoint
-from bayestda.data import Subset
 from bayestda.errors import BayesTDAError
 from bayestda.paths import REPO_ROOT
 from bayestda.pipeline import run_scores
@@ -24,9 +22,7 @@ SEED = 446
 
 @pytest.fixture(scope="module")
 def checkpoint(trained_seed, experiment):
-    net, params = load_checkpoint(experiment, SEED, 14)
-    train, test = experiment.model_task.load_data(experiment, net)
-    return net, params, train, Subset(test.x[:12], test.y[:12], test.idx[:12])
+    return checkpoint_data(experiment, SEED, 14, 12)
 
 
 @pytest.mark.parametrize("dim", [16, 256])  # below and above the 30 train items
