@@ -18,10 +18,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from . import provenance
 from .checkpoints import build_model
+from .data import Subset
 from .errors import BayesTDAError
 from .evaluation import per_sample_losses
 from .experiment import Experiment, load_seeds
@@ -101,30 +103,42 @@ def lds_inputs(experiment: Experiment, seed: int, m: int) -> dict:
     return {**provenance.training_inputs(experiment, seed), "lds_subsets": m, "lds_version": LDS_VERSION}
 
 
-def train_on_subset(experiment: Experiment, seed: int, positions: torch.Tensor, device: str = "cpu",
-                    prepared: tuple | None = None) -> Params:
-    """Final trainable weights of the seed's run (the paper's recipe) on the train items at `positions` only."""
-    net, train, start, cpu_state = (prepared or prepare(experiment, seed, device))[:4]
-    task = experiment.model_task
-    torch.manual_seed(seed)  # every device's generator as after the seed's manual_seed (the model is built on the CPU)
-    torch.set_rng_state(cpu_state)  # ... and the CPU's as right after the model's initialisation
-    batches = paper_batch_order(len(positions), experiment.epochs, task.recipe.batch_size)
-    adam = task.recipe.adam
-    if task.recipe.linear_decay:
-        adam = replace(adam, decay_steps=sum(len(b) for b in batches))
-    x, y = train.x[positions.to(train.x.device)], train.y[positions.to(train.y.device)]
-    net.train()
-    return train_many(net, [start], x, y, batches, strategy="loop", adam=adam, loss=task.loss)[0]
+@dataclass
+class SeedStart:
+    """A seed's run before its first step, shared by its subsets: the model, its initial weights, the CPU RNG
+    state right after the initialisation, and the data."""
+
+    net: nn.Module
+    start: Params
+    cpu_state: torch.Tensor
+    train: Subset
+    test: Subset
 
 
-def prepare(experiment: Experiment, seed: int, device: str = "cpu") -> tuple:
-    """(model, train data, initial weights, CPU RNG state after the initialisation) of a seed, shared by its subsets."""
+def seed_start(experiment: Experiment, seed: int, device: str = "cpu") -> SeedStart:
     torch.manual_seed(seed)
     net = build_model(experiment).to(device)
     cpu_state = torch.get_rng_state()
     train, test = experiment.model_task.load_data(experiment, net)
     start = {n: p.detach().clone() for n, p in net.named_parameters()}
-    return net, train.to(device), start, cpu_state, test.to(device)
+    return SeedStart(net, start, cpu_state, train.to(device), test.to(device))
+
+
+def train_on_subset(experiment: Experiment, seed: int, positions: torch.Tensor, device: str = "cpu",
+                    begun: SeedStart | None = None) -> Params:
+    """Final trainable weights of the seed's run (the paper's recipe) on the train items at `positions` only."""
+    begun = begun or seed_start(experiment, seed, device)
+    task = experiment.model_task
+    torch.manual_seed(seed)  # every device's generator as after the seed's manual_seed (the model is built on the CPU)
+    torch.set_rng_state(begun.cpu_state)  # ... and the CPU's as right after the model's initialisation
+    batches = paper_batch_order(len(positions), experiment.epochs, task.recipe.batch_size)
+    adam = task.recipe.adam
+    if task.recipe.linear_decay:
+        adam = replace(adam, decay_steps=sum(len(b) for b in batches))
+    train = begun.train
+    x, y = train.x[positions.to(train.x.device)], train.y[positions.to(train.y.device)]
+    begun.net.train()
+    return train_many(begun.net, [begun.start], x, y, batches, strategy="loop", adam=adam, loss=task.loss)[0]
 
 
 def retrain_seed(experiment: Experiment, seed: int, m: int, overwrite: bool = False, device: str = "cpu",
@@ -136,15 +150,15 @@ def retrain_seed(experiment: Experiment, seed: int, m: int, overwrite: bool = Fa
     if not overwrite and provenance.is_current(path):
         log.info("skip LDS subsets of %s seed %d: %s is current (use --overwrite to retrain)", experiment.name, seed, path)
         return
-    net, train, start, cpu_state, test = prepare(experiment, seed, device)
-    task = experiment.model_task
+    begun = seed_start(experiment, seed, device)
+    train, test = begun.train, begun.test
     masks = draw_subsets(len(train), m)
     losses = torch.empty(m, len(test), dtype=torch.float32)
     for k in tqdm(range(m), desc=f"{experiment.name} seed {seed} LDS subsets", unit="model", disable=not show_progress):
-        params = train_on_subset(experiment, seed, masks[k].nonzero().squeeze(1), device,
-                                 (net, train, start, cpu_state))
-        net.eval()
-        losses[k] = per_sample_losses(net, params, test.x, test.y, loss=task.measurement).float().cpu()
+        params = train_on_subset(experiment, seed, masks[k].nonzero().squeeze(1), device, begun)
+        begun.net.eval()
+        losses[k] = per_sample_losses(begun.net, params, test.x, test.y,
+                                      loss=experiment.model_task.measurement).float().cpu()
     blob = {"subsets": masks, "test_losses": losses, "train_idx": torch.as_tensor(train.idx).cpu(),
             "test_idx": torch.as_tensor(test.idx).cpu(), "seed": seed, "subset_draw_seed": SUBSET_DRAW_SEED}
     save_torch(blob, path)
