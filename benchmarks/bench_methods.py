@@ -14,27 +14,22 @@ MLP; the CNN's Hessian has 225,034² entries.) Needs the seed's checkpoints (`ma
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch.func import functional_call
-from torch.nn import functional as F
 
 from bayestda.attribution import EKFACSettings, RPSSettings, TrakSettings, ekfac_influence, rps, trak
 from bayestda.attribution.gradients import tracincp_term
-from bayestda.attribution.rps import features, last_linear
 from bayestda.data import Subset
 from bayestda.experiment import Experiment
 from bayestda.paths import REPO_ROOT
 from bayestda.pipeline import make_context
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))
-from references import kronfluence_ekfac, scipy_minimiser, trak_reference  # noqa: E402
+from references import kronfluence_ekfac, loss_gradients, rps_definition, trak_reference  # noqa: E402
 
 SEED = 446
 
@@ -51,35 +46,9 @@ def context(experiment: Experiment, epoch: int, items: int):
     return ctx
 
 
-def rps_reference(ctx) -> torch.Tensor:
-    settings = RPSSettings()
-    exact = ctx.at_dtype(torch.float64)
-    name, layer = last_linear(exact.net, exact.params)
-    f_train, f_test = features(exact, exact.train.x, layer).numpy(), features(exact, exact.test.x, layer).numpy()
-    w0, b = exact.params[f"{name}.weight"].numpy(), exact.params[f"{name}.bias"].numpy()
-    y, y_test = exact.train.y.numpy(), exact.test.y.numpy()
-    w_star = scipy_minimiser(f_train, y, w0, b, settings.l2)
-    logits = f_train @ w_star.T + b
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    alpha = -(p - np.eye(w0.shape[0])[y]) / (2 * settings.l2 * len(y))
-    return torch.from_numpy(alpha[:, y_test] * (f_train @ f_test.T))
-
-
-def item_gradients(net, params, x, y) -> torch.Tensor:
-    """[N, P] loss gradients, one autograd call per item, float64."""
-    net = copy.deepcopy(net).double()
-    rows = []
-    for xi, yi in zip(x.double(), y):
-        theta = {n: p.detach().double().requires_grad_(True) for n, p in params.items()}
-        loss = F.cross_entropy(functional_call(net, theta, (xi[None],)), yi[None])
-        rows.append(torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(theta.values()))]))
-    return torch.stack(rows)
-
-
 def tracincp_reference(contexts) -> torch.Tensor:
-    return sum(c.lr * item_gradients(c.net, c.params, c.train.x, c.train.y)
-               @ item_gradients(c.net, c.params, c.test.x, c.test.y).T for c in contexts)
+    return sum(c.lr * loss_gradients(c.net, c.params, c.train.x, c.train.y)
+               @ loss_gradients(c.net, c.params, c.test.x, c.test.y).T for c in contexts)
 
 
 def difference(ours: torch.Tensor, reference: torch.Tensor) -> float:
@@ -108,8 +77,9 @@ def main() -> None:
     compare("trak", lambda: trak(context(experiment, 14, items)),
             lambda: (lambda c: trak_reference(c.net, c.params, c.train, c.test, TrakSettings()))(
                 context(experiment, 14, items)), "definition, float64, item by item")
-    compare("rps", lambda: rps(context(experiment, 14, items)), lambda: rps_reference(context(experiment, 14, items)),
-            "scipy L-BFGS-B + representer split")
+    compare("rps", lambda: rps(context(experiment, 14, items)),
+            lambda: torch.from_numpy(rps_definition(context(experiment, 14, items).at_dtype(torch.float64),
+                                                    RPSSettings().l2)[3]), "scipy L-BFGS-B + representer split")
     compare("tracincp (5 checkpoints)",
             lambda: sum(tracincp_term(context(experiment, e, items)) for e in experiment.checkpoint_epochs),
             lambda: tracincp_reference([context(experiment, e, items) for e in experiment.checkpoint_epochs]),

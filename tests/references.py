@@ -16,16 +16,29 @@ from torch.utils.data import TensorDataset
 
 
 # --- TRAK: the margin's own autograd gradients, an explicit projection matrix, (ΦᵀΦ)⁺ -----------------------
-def margin_gradients(net, params, x, y):
-    """[N, P] ∇θ log(p/(1-p)) of the true class, one autograd call per item, float64."""
+def item_gradients(net, params, x, y, quantity) -> torch.Tensor:
+    """[N, P] ∇θ quantity(logits, label) of each item, one autograd call per item, float64."""
     net = copy.deepcopy(net).double()
     rows = []
     for xi, yi in zip(x.double(), y):
         theta = {n: p.detach().double().requires_grad_(True) for n, p in params.items()}
-        log_p = F.log_softmax(functional_call(net, theta, (xi[None],))[0], dim=0)[yi]
-        margin = log_p - torch.log(-torch.expm1(log_p))
-        rows.append(torch.cat([g.flatten() for g in torch.autograd.grad(margin, list(theta.values()))]))
+        value = quantity(functional_call(net, theta, (xi[None],))[0], yi)
+        rows.append(torch.cat([g.flatten() for g in torch.autograd.grad(value, list(theta.values()))]))
     return torch.stack(rows)
+
+
+def loss_gradients(net, params, x, y) -> torch.Tensor:
+    """[N, P] ∇θ of each item's cross-entropy."""
+    return item_gradients(net, params, x, y, lambda logits, yi: F.cross_entropy(logits[None], yi[None]))
+
+
+def margin_gradients(net, params, x, y) -> torch.Tensor:
+    """[N, P] ∇θ log(p/(1-p)) of the true class."""
+    def margin(logits, yi):
+        log_p = F.log_softmax(logits, dim=0)[yi]
+        return log_p - torch.log(-torch.expm1(log_p))
+
+    return item_gradients(net, params, x, y, margin)
 
 
 def true_class_probabilities(net, params, x, y):
@@ -65,6 +78,23 @@ def scipy_minimiser(f, y, w0, b, l2):
     result = minimize(value_and_grad, w0.ravel(), jac=True, method="L-BFGS-B",
                       options={"maxiter": 10000, "gtol": 1e-13, "ftol": 0.0})
     return result.x.reshape(w0.shape)
+
+
+def rps_definition(ctx, l2: float):
+    """(W*, α [n_train, C], scores [n_train, n_test]) of RPS-L2 from its definition: the last layer re-fitted by
+    scipy's L-BFGS-B on the features, α_i = −∂CE_i/∂Φ_i / (2λn), τ = α_{i,y(z)} f_i·f(z) (ctx in float64)."""
+    from bayestda.attribution.rps import features, last_linear
+
+    name, layer = last_linear(ctx.net, ctx.params)
+    f_train, f_test = features(ctx, ctx.train.x, layer).numpy(), features(ctx, ctx.test.x, layer).numpy()
+    w0, b = ctx.params[f"{name}.weight"].numpy(), ctx.params[f"{name}.bias"].numpy()
+    y, y_test = ctx.train.y.numpy(), ctx.test.y.numpy()
+    w_star = scipy_minimiser(f_train, y, w0, b, l2)
+    logits = f_train @ w_star.T + b
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    alpha = -(p - np.eye(w0.shape[0])[y]) / (2 * l2 * len(y))
+    return w_star, alpha, f_train, alpha[:, y_test] * (f_train @ f_test.T)
 
 
 # --- EK-FAC: kronfluence 1.0 ---------------------------------------------------------------------------------
