@@ -15,6 +15,7 @@ import argparse
 from bayestda.cli import run
 from bayestda.experiment import Experiment, check_seed_id, load_seeds
 from bayestda.lds import check_subsets, retrain_seeds
+from bayestda.tasks import ModelTask
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="retrain subset models that are current")
     args = parser.parse_args(argv)
     experiment = Experiment.parse(args.experiment)
-    m = check_subsets(args.lds_subsets if args.lds_subsets is not None else experiment.model_task.lds_subsets or 100)
+    m = check_subsets(args.lds_subsets if args.lds_subsets is not None
+                      else experiment.model_task.lds_subsets or ModelTask.lds_subsets)
     seeds = [check_seed_id(args.seed_id)] if args.seed_id is not None else load_seeds()
     retrain_seeds(experiment, seeds, m, overwrite=args.overwrite, device=args.device, jobs=args.jobs)
     return 0

@@ -15,7 +15,7 @@ from torch import nn
 
 from . import provenance
 from .errors import BayesTDAError
-from .experiment import Experiment, load_seeds
+from .experiment import Experiment, seed_id_of
 from .io import save_torch
 from .params import Params
 
@@ -29,10 +29,8 @@ def build_model(experiment: Experiment) -> nn.Module:
 
 def seed_flags(experiment: Experiment, seed: int) -> list[str]:
     """The flags that name an experiment's model, data and seed in every per-seed script."""
-    seeds = load_seeds()
-    seed_id = seeds.index(seed) if seed in seeds else seed
     return [*experiment.model_task.model_flags(experiment), "--task", experiment.task,
-            "--num_per_class", str(experiment.num_per_class), "--seed_id", str(seed_id)]
+            "--num_per_class", str(experiment.num_per_class), "--seed_id", str(seed_id_of(seed))]
 
 
 def training_argv(experiment: Experiment, seed: int) -> list[str]:

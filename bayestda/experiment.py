@@ -92,6 +92,12 @@ def check_seed_id(seed_id: int) -> int:
     return seeds[seed_id]
 
 
+def seed_id_of(seed: int) -> int:
+    """The --seed_id that names a seed (the seed itself where it is not one of the 10)."""
+    seeds = load_seeds()
+    return seeds.index(seed) if seed in seeds else seed
+
+
 _NAME = re.compile(r"^(?P<model>[a-z0-9]+)_(?P<task>[a-z0-9]+)_(?P<n>\d+)pc$")
 
 

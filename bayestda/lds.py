@@ -26,7 +26,7 @@ from .checkpoints import build_model
 from .data import Subset
 from .errors import BayesTDAError
 from .evaluation import per_sample_losses
-from .experiment import Experiment, load_seeds
+from .experiment import Experiment, load_seeds, seed_id_of
 from .io import save_torch
 from .parallel import default_workers, process_map
 from .params import Params
@@ -94,7 +94,7 @@ def lds_command(experiment: Experiment, m: int, seed: int | None = None) -> str:
     """The command that makes (or remakes) the subset models, for messages."""
     argv = ["python", "run_lds_retraining.py", "--experiment", experiment.name, "--lds-subsets", str(m)]
     if seed is not None:
-        argv += ["--seed_id", str(load_seeds().index(seed) if seed in load_seeds() else seed)]
+        argv += ["--seed_id", str(seed_id_of(seed))]
     return shlex.join(argv)
 
 
@@ -176,6 +176,7 @@ def _retrain_job(job: tuple[str, int, int, bool, str, bool]) -> int:
 def retrain_seeds(experiment: Experiment, seeds: list[int], m: int, overwrite: bool = False, device: str = "cpu",
                   jobs: int | None = None) -> None:
     """The subset models of every seed not yet current, seeds in parallel processes on a CPU."""
+    check_supported(experiment)  # before any process starts
     jobs = jobs or default_workers(device)
     pending = [s for s in seeds if overwrite or not provenance.is_current(lds_path(experiment, s, m))]
     if len(pending) < len(seeds):

@@ -93,7 +93,8 @@ def compute(ctx: CheckpointContext, methods, inverse: dict[str, InverseHVP] | No
 
 
 def write_outputs(experiment: Experiment, seed: int, epoch: int, ctx: CheckpointContext, results: dict,
-                  made_with: dict | None = None) -> None:
+                  made_with: dict | None = None, seconds: dict[str, float] | None = None) -> None:
+    """Every score file (recorded with `made_with` and, where measured, its method's seconds) and residual file."""
     for name, value in results.items():
         if isinstance(value, InverseHVP):
             if value.residuals is not None:
@@ -101,11 +102,10 @@ def write_outputs(experiment: Experiment, seed: int, epoch: int, ctx: Checkpoint
                 scores.write_residuals(experiment, method, seed, epoch, value.side, value.indices, value.residuals,
                                        value.error_bounds)
         else:
-            seconds = (made_with or {}).get("seconds", {}).get(name)
-            with_time = {k: v for k, v in (made_with or {}).items() if k != "seconds"}
-            if seconds is not None:
-                with_time["seconds"] = round(seconds, 4)
-            scores.write(experiment, name, seed, epoch, value, ctx.train.idx, ctx.test.idx, with_time)
+            record = dict(made_with or {})
+            if seconds is not None and name in seconds:
+                record["seconds"] = round(seconds[name], 4)
+            scores.write(experiment, name, seed, epoch, value, ctx.train.idx, ctx.test.idx, record)
 
 
 def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrite: bool = False,
@@ -128,8 +128,7 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
         inverse = load_inverse(experiment, seed, epoch, pending, device) if use_stored_inverse else None
         seconds: dict[str, float] = {}
         results = compute(ctx, pending, inverse, seconds)
-        write_outputs(experiment, seed, epoch, ctx, results, {"device": str(device), "strategy": strategy,
-                                                              "seconds": seconds})
+        write_outputs(experiment, seed, epoch, ctx, results, {"device": str(device), "strategy": strategy}, seconds)
         if use_stored_inverse and not keep_inverse:  # vectors are intermediates: gone once their scores are current
             for method in inverse_methods(methods):
                 if scores.is_done(experiment, method.name, seed, epoch):

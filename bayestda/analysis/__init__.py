@@ -122,9 +122,11 @@ def subset_losses_for(experiment, seeds=None, lds_subsets: int | None = None) ->
         return None, None
     if lds_subsets is None:
         m = experiment.model_task.lds_subsets
-        if not m or not lds_available(experiment, m, seeds):
+        if not m:  # a family without LDS (the ViTs)
+            return None, None
+        if not lds_available(experiment, m, seeds):
             log.info("LDS left out of %s's methods table: no current subset models (add them with: %s)",
-                     experiment.name, lds_command(experiment, m or 100))
+                     experiment.name, lds_command(experiment, m))
             return None, None
         lds_subsets = m
     return load_subset_losses(experiment, check_subsets(lds_subsets), seeds), lds_subsets

@@ -54,12 +54,17 @@ def _mean_over_items(rho: np.ndarray, what: str, over: str = "train items") -> f
     return float(np.nanmean(rho))
 
 
+def _same_items(scores: PosteriorScores, other: PosteriorScores | SubsetLosses) -> bool:
+    """Whether two sets of numbers are about the same train and test items, in the same order."""
+    return np.array_equal(scores.train_idx, other.train_idx) and np.array_equal(scores.test_idx, other.test_idx)
+
+
 def loo_correlation(scores: PosteriorScores, truth: PosteriorScores, k: int, sign: int = 1,
                     truth_sign: int = 1) -> tuple[float, float]:
     """(single, mean) LOO correlation of a method at K = k (each seed's last k checkpoints are its samples) against
     the truth's posterior mean over all its samples: one ground truth for every method, whatever its K (TracInCP
     has one sample per seed, K = 1, yet sums every checkpoint)."""
-    if not (np.array_equal(scores.train_idx, truth.train_idx) and np.array_equal(scores.test_idx, truth.test_idx)):
+    if not _same_items(scores, truth):
         raise BayesTDAError(f"LOO correlation: {scores.method!r} and {truth.method!r} score other train or test items; "
                             "both must score the same pairs")
     target = truth_sign * truth.values.mean(axis=(0, 1))  # [n_train, n_test]
@@ -71,7 +76,7 @@ def loo_correlation(scores: PosteriorScores, truth: PosteriorScores, k: int, sig
 
 def lds(scores: PosteriorScores, targets: SubsetLosses, k: int, sign: int = 1) -> tuple[float, float]:
     """(single, mean) linear datamodeling score of a method at K = k against the subset models' test losses."""
-    if not (np.array_equal(scores.train_idx, targets.train_idx) and np.array_equal(scores.test_idx, targets.test_idx)):
+    if not _same_items(scores, targets):
         raise BayesTDAError(f"LDS: {scores.method!r} scores other train or test items than the LDS subset models were "
                             "trained and tested on; both must use the same items in the same order")
     subsets = targets.subsets.astype(np.float64)  # [M, n_train]

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from ..errors import BayesTDAError
 from .context import CheckpointContext
+from .influence import score_error_bounds
 from .registry import Method, register
 
 log = logging.getLogger(__name__)
@@ -196,9 +197,8 @@ def ekfac_influence(ctx: CheckpointContext, settings: EKFACSettings = EKFACSetti
     scores = -exact.test_gradients().products(_flatten(exact, layers, preconditioned))
     back = _apply(factors, preconditioned, settings.damping, inverse=False)
     residual = torch.sqrt(sum((back[n] - train[n]).square().sum((1, 2)) for n, _ in layers))
-    bound = exact.test_gradients().norms().max() * residual.max() / settings.damping
-    log.info("ekfac: score error at most %.1e of the score scale (float64 closed-form inverse)",
-             (bound / scores.abs().max().clamp_min(1e-300)).item())
+    bound = score_error_bounds(exact.test_gradients().norms(), residual, settings.damping, scores).max()
+    log.info("ekfac: score error at most %.1e of the score scale (float64 closed-form inverse)", bound.item())
     return scores.to(ctx.dtype)
 
 

@@ -187,6 +187,14 @@ def influence_scores(ctx: CheckpointContext, inverse: InverseHVP) -> torch.Tenso
     return -ctx.test_gradients().products(inverse.vectors)
 
 
+def score_error_bounds(other_norms: torch.Tensor, residual_norms: torch.Tensor, damping: float,
+                       scores: torch.Tensor) -> torch.Tensor:
+    """Per inverse-HVP vector, the bound on its scores' error over the score scale: |Δτ| ≤ ‖∇L(other side)‖ ‖r‖ / λ,
+    since ‖(C + λI)⁻¹‖ ≤ 1/λ for any positive semi-definite curvature C (Gauss-Newton, EK-FAC)."""
+    bound = other_norms.max() * residual_norms / damping
+    return bound / scores.abs().max().clamp_min(torch.finfo(scores.dtype).tiny)
+
+
 def converged_scores(ctx: CheckpointContext, inverse: InverseHVP) -> torch.Tensor:
     """if_converged's scores, with the bound on their error (over the score scale) logged and kept per item:
     |Δτ(j, z)| ≤ ‖∇L(other side)‖ ‖residual_j‖ / λ."""
@@ -194,8 +202,8 @@ def converged_scores(ctx: CheckpointContext, inverse: InverseHVP) -> torch.Tenso
     if inverse.residual_norms is not None:
         exact = ctx.at_dtype(inverse.vectors.dtype)
         other = exact.test_gradients() if inverse.side == "train" else exact.train_gradients()
-        bound = other.norms().max() * inverse.residual_norms / inverse.settings["damping"]
-        inverse.error_bounds = bound / scores.abs().max().clamp_min(torch.finfo(scores.dtype).tiny)
+        inverse.error_bounds = score_error_bounds(other.norms(), inverse.residual_norms, inverse.settings["damping"],
+                                                  scores)
         log.info("if_converged: score error at most %.1e of the score scale (max relative residual %.1e)",
                  inverse.error_bounds.max().item(), inverse.residuals.max().item())
     return scores
