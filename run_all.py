@@ -10,41 +10,45 @@ Finished jobs are skipped; a failed job is reported by name with its log and the
 
 from __future__ import annotations
 
-import argparse
-
-from bayestda.attribution import check_methods, default_methods
+from bayestda.attribution import default_methods
 from bayestda.cli import run
-from bayestda.launch import describe, ensure_subsets, grid_experiments, make_slots, plan, run_local
+from bayestda.flags import Parser, experiment_list, gpu_list, method_list, non_negative_int, positive_int, seed_id_list
+from bayestda.launch import check_gpus, describe, ensure_subsets, grid_experiments, make_slots, plan, run_local
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__)
     grid = parser.add_argument_group("grid")
-    grid.add_argument("--experiments", help="comma-separated experiments, e.g. cnn_mnist3_10pc,cnn_cifar10_20pc")
+    grid.add_argument("--experiments", type=experiment_list,
+                      help="comma-separated experiments, e.g. cnn_mnist3_10pc,cnn_cifar10_20pc")
     grid.add_argument("--all", action="store_true", help="every experiment of the paper: cnn and vit, mnist3 and cifar10, all sizes")
-    grid.add_argument("--methods", default=None, help="comma-separated methods (default: every default method)")
-    grid.add_argument("--seeds", default=None, help="comma-separated seed ids 0..9 (default: all 10)")
+    grid.add_argument("--methods", type=method_list, default=None, help="comma-separated methods (default: every default method)")
+    grid.add_argument("--seed_ids", type=seed_id_list, default=None, help="comma-separated seed ids 0..9 (default: all 10)")
+    parser.add_renamed("--seeds", "--seed_ids")
     grid.add_argument("--vit-weights", default=None, help="ViT backbone for vit_* experiments (default: the paper's)")
     grid.add_argument("--no-analysis", action="store_true", help="skip p-values and correlations")
     grid.add_argument("--dry-run", action="store_true", help="print the plan and what is already done, run nothing")
     local = parser.add_argument_group("local launcher")
-    local.add_argument("--gpus", default=None, help="GPU ids, one job per GPU at a time (CUDA_VISIBLE_DEVICES)")
-    local.add_argument("--workers", type=int, default=None, help="CPU workers; the cores are split between them")
+    local.add_argument("--gpus", type=gpu_list, default=None, help="GPU ids, one job per GPU at a time (CUDA_VISIBLE_DEVICES)")
+    local.add_argument("--workers", type=positive_int, default=None, help="CPU workers; the cores are split between them")
     slurm = parser.add_argument_group("SLURM launcher (submitit)")
     slurm.add_argument("--slurm", action="store_true", help="submit job arrays to SLURM instead of running here")
     slurm.add_argument("--partition", default=None)
-    slurm.add_argument("--time", type=int, default=60, help="minutes per job")
-    slurm.add_argument("--gpus-per-job", type=int, default=0)
-    slurm.add_argument("--cpus-per-job", type=int, default=1)
-    slurm.add_argument("--mem-gb", type=int, default=None)
-    slurm.add_argument("--array-parallelism", type=int, default=32, help="tasks of one array running at once")
+    slurm.add_argument("--time", type=positive_int, default=60, help="minutes per job")
+    slurm.add_argument("--gpus-per-job", type=non_negative_int, default=0)
+    slurm.add_argument("--cpus-per-job", type=positive_int, default=1)
+    slurm.add_argument("--mem-gb", type=positive_int, default=None)
+    slurm.add_argument("--array-parallelism", type=positive_int, default=32, help="tasks of one array running at once")
     slurm.add_argument("--wait", action="store_true", help="wait for the arrays and report failures")
     args = parser.parse_args(argv)
 
-    experiments = grid_experiments(args.experiments.split(",") if args.experiments else None, args.all, args.vit_weights)
-    methods = check_methods(args.methods.split(",")) if args.methods else default_methods()
-    seed_ids = [int(k) for k in args.seeds.split(",")] if args.seeds else None
-    jobs = plan(experiments, methods, seed_ids, analysis=not args.no_analysis)
+    if args.gpus and args.workers:
+        parser.error("--gpus and --workers exclude each other: --gpus runs one job per GPU, --workers CPU jobs")
+    if args.gpus and not args.dry_run and not args.slurm:
+        check_gpus(args.gpus)
+    experiments = grid_experiments(args.experiments, args.all, args.vit_weights)
+    methods = args.methods or default_methods()
+    jobs = plan(experiments, methods, args.seed_ids, analysis=not args.no_analysis)
     if args.dry_run:
         print(describe(jobs))
         return 0

@@ -10,23 +10,21 @@ of methods.csv.
 
 from __future__ import annotations
 
-import argparse
-
 from bayestda.cli import run
 from bayestda.experiment import Experiment, check_seed_id, load_seeds
+from bayestda.flags import Parser, add_device_flag, add_jobs_flag, experiment_name, lds_subsets, seed_id
 from bayestda.lds import check_subsets, retrain_seeds
 from bayestda.tasks import ModelTask
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--experiment", default="cnn_mnist3_10pc", help="e.g. cnn_mnist3_10pc")
-    parser.add_argument("--lds-subsets", type=int, default=None,
+    parser = Parser(description=__doc__)
+    parser.add_argument("--experiment", type=experiment_name, default="cnn_mnist3_10pc", help="e.g. cnn_mnist3_10pc")
+    parser.add_argument("--lds-subsets", type=lds_subsets(), default=None,
                         help="M, the number of random half subsets (default: the model family's, 100)")
-    parser.add_argument("--seed_id", type=int, default=None, help="one of the 10 seeds (0..9; default: all)")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument("--jobs", type=int, default=None, help="seeds trained in parallel processes (default: the CPU "
-                                                               "threads; 1 on a GPU)")
+    parser.add_argument("--seed_id", type=seed_id, default=None, help="one of the 10 seeds (0..9; default: all)")
+    add_device_flag(parser)
+    add_jobs_flag(parser, "seeds trained")
     parser.add_argument("--overwrite", action="store_true", help="retrain subset models that are current")
     args = parser.parse_args(argv)
     experiment = Experiment.parse(args.experiment)

@@ -7,17 +7,17 @@ finished outputs, so an interrupted run continues where it stopped.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 
 from tqdm import tqdm
 
 from bayestda.analysis import load_all, run_correlations, run_pvalues
-from bayestda.attribution import check_methods, default_methods
+from bayestda.attribution import default_methods
 from bayestda.cli import run
 from bayestda.data import generate_subsets, subset_path
 from bayestda.experiment import Experiment, load_seeds
+from bayestda.flags import Parser, add_device_flag, add_jobs_flag, experiment_name, lds_subsets, method_list
 from bayestda.lds import check_subsets, retrain_seeds
 from bayestda.parallel import default_workers, process_map
 from bayestda.pipeline import run_scores
@@ -39,21 +39,19 @@ def score_seeds(experiment: Experiment, seeds: list[int], methods: list[str], de
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--experiment", default="cnn_mnist3_10pc")
-    parser.add_argument("--methods", default=None,
+    parser = Parser(description=__doc__)
+    parser.add_argument("--experiment", type=experiment_name, default="cnn_mnist3_10pc")
+    parser.add_argument("--methods", type=method_list, default=None,
                         help="comma-separated methods (default: every default method and the model family's own, "
                              "e.g. the ViT's loo_pretrained)")
-    parser.add_argument("--lds-subsets", type=int, default=None,
+    parser.add_argument("--lds-subsets", type=lds_subsets("no LDS"), default=None,
                         help="M random half subsets retrained per seed for LDS (default: the model family's, 100 for "
                              "the CNNs, 0 = no LDS for the ViTs)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="seeds scored in parallel processes, one torch thread each (default: the CPU threads; 1 on GPU)")
+    add_device_flag(parser)
+    add_jobs_flag(parser, "seeds scored")
     args = parser.parse_args(argv)
     experiment = Experiment.parse(args.experiment)
-    methods = (check_methods(args.methods.split(",")) if args.methods
-               else default_methods() + list(experiment.model_task.reproduce_methods))
+    methods = args.methods or default_methods() + list(experiment.model_task.reproduce_methods)
     seeds = load_seeds()
     times = {}
     start = time.perf_counter()

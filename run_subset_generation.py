@@ -6,27 +6,30 @@ shipped full MNIST, `--source torchvision --data-root DIR` from a download (wher
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
 from bayestda.cli import run
 from bayestda.data import SOURCES, generate_subsets
 from bayestda.experiment import TASKS, check_size, check_task
+from bayestda.flags import Parser, positive_int
 
 log = logging.getLogger("run_subset_generation")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--task", help=f"one of {', '.join(TASKS)}; default: all")
-    parser.add_argument("--num_per_class", type=int, help="one train size; default: all sizes of the task")
-    parser.add_argument("--source", default="shipped", help=f"one of {', '.join(SOURCES)}")
+    parser = Parser(description=__doc__)
+    parser.add_argument("--task", choices=tuple(TASKS), help=f"one of {', '.join(TASKS)}; default: all")
+    parser.add_argument("--num_per_class", type=positive_int, help="one train size; default: all sizes of the task")
+    parser.add_argument("--source", default="shipped", choices=SOURCES, help=f"one of {', '.join(SOURCES)}")
     parser.add_argument("--data-root", type=Path, help="download folder for --source torchvision")
     args = parser.parse_args(argv)
     tasks = [check_task(args.task).name] if args.task else list(TASKS)
+    for task in tasks:  # every size is checked before any file is made
+        if args.num_per_class:
+            check_size(task, args.num_per_class)
     for task in tasks:
-        sizes = [check_size(task, args.num_per_class)] if args.num_per_class else list(TASKS[task].sizes)
+        sizes = [args.num_per_class] if args.num_per_class else list(TASKS[task].sizes)
         paths = generate_subsets(task, sizes, source=args.source, data_root=args.data_root)
         log.info("%s: %d subset files from source %s", task, len(paths), args.source)
     return 0

@@ -7,31 +7,31 @@ only, no classifier) and pretraining.json (settings, losses, held-out accuracy, 
 interrupted run resumes from its last finished epoch. Defaults are the shipped backbone's (docs/vit.md).
 """
 
-import argparse
 import shlex
 import sys
 from pathlib import Path
 
 from bayestda.cli import run
+from bayestda.flags import Parser, non_negative_int, positive_int
 from bayestda.models.vit import shipped_dir
 from bayestda.vit_pretraining import PretrainSettings, pretrain
 
 
 def main(argv: list[str] | None = None) -> int:
     defaults = PretrainSettings()
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = Parser(description=__doc__)
     parser.add_argument("--out", type=Path, default=shipped_dir("mnist-pretrained"), help="folder for the backbone")
     parser.add_argument("--overwrite", action="store_true", help="pretrain again over finished weights in --out")
-    parser.add_argument("--hidden-size", type=int, default=defaults.hidden_size)
-    parser.add_argument("--layers", type=int, default=defaults.num_layers)
-    parser.add_argument("--heads", type=int, default=defaults.num_heads)
-    parser.add_argument("--intermediate-size", type=int, default=defaults.intermediate_size)
-    parser.add_argument("--image-size", type=int, default=defaults.image_size)
-    parser.add_argument("--patch-size", type=int, default=defaults.patch_size)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--train-items", type=int, default=None,
+    parser.add_argument("--hidden-size", type=positive_int, default=defaults.hidden_size)
+    parser.add_argument("--layers", type=positive_int, default=defaults.num_layers)
+    parser.add_argument("--heads", type=positive_int, default=defaults.num_heads)
+    parser.add_argument("--intermediate-size", type=positive_int, default=defaults.intermediate_size)
+    parser.add_argument("--image-size", type=positive_int, default=defaults.image_size)
+    parser.add_argument("--patch-size", type=positive_int, default=defaults.patch_size)
+    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
+    parser.add_argument("--seed", type=non_negative_int, default=defaults.seed)
+    parser.add_argument("--train-items", type=positive_int, default=None,
                         help="pretrain on the first N unused images only (smoke tests; default: all 59,751)")
     args = parser.parse_args(argv)
     settings = PretrainSettings(hidden_size=args.hidden_size, num_layers=args.layers, num_heads=args.heads,

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from . import provenance
+from .device import check_device
 from .errors import BayesTDAError
 from .experiment import Experiment, seed_id_of
 from .io import save_torch
@@ -59,6 +60,7 @@ def save_checkpoint(experiment: Experiment, seed: int, epoch: int, model: nn.Mod
 
 def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str = "cpu") -> tuple[nn.Module, Params]:
     """(model in eval mode, its detached trainable parameters) for one checkpoint, or a one-line error."""
+    check_device(device)  # an unavailable device is not a bad checkpoint
     path = experiment.checkpoint_path(seed, epoch)
     if not path.exists():
         raise BayesTDAError(f"missing checkpoint {path}; run: {training_command(experiment, seed)}")

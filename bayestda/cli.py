@@ -11,17 +11,29 @@ import logging
 import sys
 from collections.abc import Callable
 
+from .attribution.registry import helpful_signs
 from .errors import BayesTDAError
+from .flags import (
+    Parser,
+    UniqueInts,
+    add_device_flag,
+    add_method_setting_flags,
+    add_strategy_flags,
+    add_task_flags,
+    analysis_seed_ids,
+    experiment_name,
+    method_list,
+    method_name_list,
+    sign_map,
+)
+from .flags import lds_subsets as lds_subsets_type
 
 
 def add_experiment_flags(parser: argparse.ArgumentParser, all_by_default: bool = False, family: str = "cnn") -> None:
     """--task / --num_per_class / --seed_id and the script family's model flags, as the paper's scripts."""
     from .tasks import task_class_for_scripts
 
-    default_task, default_n, default_seed = (None, None, None) if all_by_default else ("mnist3", 10, 0)
-    parser.add_argument("--task", default=default_task, help="mnist3, cifar10 or mnist (appendix)")
-    parser.add_argument("--num_per_class", type=int, default=default_n, help="train items per class")
-    parser.add_argument("--seed_id", type=int, default=default_seed, help="which of the 10 seeds (0..9)")
+    add_task_flags(parser, all_by_default)
     task_class_for_scripts(family).add_model_flags(parser)
     parser.add_argument("--overwrite", action="store_true", help="recompute outputs that already exist")
 
@@ -29,11 +41,10 @@ def add_experiment_flags(parser: argparse.ArgumentParser, all_by_default: bool =
 def add_tda_flags(parser: argparse.ArgumentParser, family: str = "cnn") -> None:
     """The per-seed TDA script flags: experiment, checkpoints, strategy, device."""
     add_experiment_flags(parser, family=family)
-    parser.add_argument("--ckpts", type=int, nargs="+", help="checkpoint epochs to process (default: the last five)")
-    parser.add_argument("--strategy", default="auto", help="many-model trainer: auto, loop (CPU) or stacked (GPU)")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument("--model-chunk", type=int, default=None,
-                        help="train the LOO models in groups of this many (bounds GPU memory; default: all at once)")
+    parser.add_argument("--ckpts", type=int, nargs="+", action=UniqueInts,
+                        help="checkpoint epochs to process (default: the last five)")
+    add_strategy_flags(parser)
+    add_device_flag(parser)
 
 
 def model_of(args: argparse.Namespace, family: str) -> tuple[str, str | None]:
@@ -44,11 +55,14 @@ def model_of(args: argparse.Namespace, family: str) -> tuple[str, str | None]:
 
 
 def tda_job(args: argparse.Namespace, family: str):
-    """(experiment, seed) named by the per-seed flags, validated."""
+    """(experiment, seed) named by the per-seed flags, validated with the checkpoints they name."""
     from .experiment import Experiment, check_seed_id
 
     model, weights = model_of(args, family)
-    return Experiment(model, args.task, args.num_per_class, vit_weights=weights), check_seed_id(args.seed_id)
+    experiment = Experiment(model, args.task, args.num_per_class, vit_weights=weights)
+    if getattr(args, "ckpts", None):
+        experiment.check_checkpoint_epochs(args.ckpts)
+    return experiment, check_seed_id(args.seed_id)
 
 
 def _flag_dest(flag: str) -> str:
@@ -61,20 +75,19 @@ def run_tda_script(description: str, script: str, argv: list[str] | None = None,
     `script` is the registry's script name (`gd_and_gc`, `loo`, ...); `all` takes --methods (default: every
     default method); a registered script flag (`--from-pretrained`) switches to the methods declared with it.
     """
-    from .attribution.registry import all_methods, check_methods, default_methods, get, script_methods
+    from .attribution.registry import all_methods, default_methods, get, script_methods
     from .pipeline import run_scores
 
-    parser = argparse.ArgumentParser(description=description)
+    parser = Parser(description=description)
     add_tda_flags(parser, family)
     flags = sorted({f for name in all_methods() for f in get(name).script_flags if get(name).script == script})
     for flag in flags:
         methods = ", ".join(script_methods(script, (flag,)))
         parser.add_argument(flag, action="store_true", help=f"compute {methods} instead")
     if script == "all":
-        parser.add_argument("--methods", default=None, help="comma-separated methods (default: every default method)")
-        parser.add_argument("--trak-dim", type=int, default=None, help="TRAK's projection dimension k (default 512)")
-        parser.add_argument("--ekfac-damping", type=float, default=None,
-                            help="EK-FAC's damping λ (default 5e-3, the training's weight decay)")
+        parser.add_argument("--methods", type=method_list, default=None,
+                            help="comma-separated methods (default: every default method)")
+        add_method_setting_flags(parser)
     args = parser.parse_args(argv)
     if getattr(args, "trak_dim", None) is not None:
         from .attribution import configure_trak
@@ -86,7 +99,7 @@ def run_tda_script(description: str, script: str, argv: list[str] | None = None,
         configure_ekfac(args.ekfac_damping)
     experiment, seed = tda_job(args, family)
     if script == "all":
-        methods = check_methods(args.methods.split(",")) if args.methods else default_methods()
+        methods = args.methods or default_methods()
     else:
         chosen = tuple(f for f in flags if getattr(args, _flag_dest(f)))
         methods = script_methods(script, chosen)
@@ -100,7 +113,7 @@ def run_s_test_script(description: str, argv: list[str] | None = None, family: s
     from .attribution.registry import script_methods
     from .pipeline import run_inverse_hvps
 
-    parser = argparse.ArgumentParser(description=description)
+    parser = Parser(description=description)
     add_tda_flags(parser, family)
     args = parser.parse_args(argv)
     experiment, seed = tda_job(args, family)
@@ -113,7 +126,7 @@ def run_if_script(description: str, argv: list[str] | None = None, family: str =
     from .attribution.registry import script_methods
     from .pipeline import run_scores
 
-    parser = argparse.ArgumentParser(description=description)
+    parser = Parser(description=description)
     add_tda_flags(parser, family)
     parser.add_argument("--keep-inverse-hvp", action="store_true", help="keep the stored vectors after scoring")
     args = parser.parse_args(argv)
@@ -149,9 +162,9 @@ def run_training_script(description: str, argv: list[str] | None = None, family:
 
     from .experiment import check_seed_id, experiments_for, load_seeds
 
-    parser = argparse.ArgumentParser(description=description)
+    parser = Parser(description=description)
     add_experiment_flags(parser, all_by_default=True, family=family)
-    parser.add_argument("--device", default=device_default, help=f"torch device (default: {device_default})")
+    add_device_flag(parser, device_default)
     args = parser.parse_args(argv)
     model, weights = model_of(args, family)
     experiments = experiments_for(model, args.task, args.num_per_class, weights)
@@ -166,45 +179,84 @@ def run_training_script(description: str, argv: list[str] | None = None, family:
 
 def run_analysis_script(description: str, argv: list[str] | None, stage: str) -> int:
     """The analysis scripts' body: `--experiment NAME` (repeatable) or `--scores-dir DIR --out OUT` (anyone's
-    scores in the paper's layout). stage 'pvalues' writes the p-values; 'correlations' the rest and summary.md."""
-    from .analysis import correlations_of, load_scores_dir, pvalues_of, run_correlations, run_pvalues
+    scores in the paper's layout). stage 'pvalues' writes the p-values; 'correlations' the rest and summary.md.
+    Every argument and input is checked before anything is written."""
+    from .analysis import correlations_of, load_scores_dir, pvalues_of, roles_for, run_correlations, run_pvalues
     from .attribution import check_methods
-    from .experiment import Experiment, check_seed_id
+    from .experiment import Experiment, load_seeds
 
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--experiment", action="append", default=None, help="e.g. cnn_mnist3_10pc (repeatable)")
+    parser = Parser(description=description)
+    parser.add_argument("--experiment", type=experiment_name, action="append", default=None,
+                        help="e.g. cnn_mnist3_10pc (repeatable)")
     parser.add_argument("--scores-dir", default=None,
                         help="a folder <method>/<seed>/attribution_ckpt_<e>.csv of any scores (with --out)")
     parser.add_argument("--out", default=None, help="output folder for --scores-dir")
-    parser.add_argument("--methods", default=None, help="comma-separated methods (default: every default method, or "
-                                                        "every method in --scores-dir)")
-    parser.add_argument("--seed_ids", default=None, help="comma-separated seed ids (default: all 10 seeds)")
+    parser.add_argument("--methods", type=method_name_list, default=None,
+                        help="comma-separated methods (default: every default method, or every method in --scores-dir)")
+    parser.add_argument("--seed_ids", type=analysis_seed_ids, default=None,
+                        help="comma-separated seed ids, at least 2 (default: all 10 seeds)")
+    parser.add_renamed("--seeds", "--seed_ids")
+    parser.add_argument("--signs", type=sign_map, default=None,
+                        help="--scores-dir only: METHOD=SIGN,... with SIGN +1 (positive = helpful, the default for every "
+                             "method) or -1 (negative = helpful), e.g. if=-1,ats=-1")
+    parser.add_argument("--builtin-signs", action="store_true",
+                        help="--scores-dir only: give folders named like a built-in method (if, ats, ...) its sign")
+    parser.add_argument("--truth", default=None,
+                        help="--scores-dir only: the method whose posterior mean is the LOO ground truth "
+                             "(default: none, no LOO correlation)")
     if stage == "correlations":
-        parser.add_argument("--lds-subsets", type=int, default=None,
-                            help="M of the LDS retraining to use (required then); default: the model family's M "
-                                 "where its subset models exist; 0: no LDS")
+        parser.add_argument("--lds-subsets", type=lds_subsets_type("no LDS"), default=None,
+                            help="M of the LDS retraining to use (required then); default: the model family's M where "
+                                 "its subset models exist; 0: no LDS")
     args = parser.parse_args(argv)
-    names = args.methods.split(",") if args.methods else None
     if args.scores_dir is not None:
         if args.out is None or args.experiment:
             raise BayesTDAError("--scores-dir needs --out OUT and no --experiment; e.g. "
                                 "python run_compute_pvalues.py --scores-dir my_scores --out results/my_scores")
-        posteriors = load_scores_dir(args.scores_dir, names)
+        if args.seed_ids:
+            raise BayesTDAError("--seed_ids is for --experiment; --scores-dir takes every seed folder it holds")
+        posteriors = load_scores_dir(args.scores_dir, args.methods)
+        signs = dict(args.signs or {})
+        unknown = [m for m in signs if m not in posteriors]
+        if unknown:
+            raise BayesTDAError(f"--signs names {unknown[0]!r}, which is not among the scores; methods: "
+                                f"{', '.join(posteriors)}")
+        if args.builtin_signs:
+            builtin = helpful_signs()
+            signs = {**{m: builtin[m] for m in posteriors if m in builtin}, **signs}
+        roles = roles_for(posteriors, signs, args.truth, command_line=True)
+        print(roles.describe())
         if stage == "pvalues":
             table = pvalues_of(posteriors, args.out)
             print(table[table["K"] == table["K"].max()].to_string(index=False))
         else:
-            correlations_of(posteriors, args.out, name=args.scores_dir)
+            correlations_of(posteriors, args.out, name=args.scores_dir, roles=roles)
             print(f"wrote {args.out}/summary.md")
         return 0
-    experiments = [Experiment.parse(name) for name in args.experiment or ["cnn_mnist3_10pc"]]
-    seeds = [check_seed_id(int(k)) for k in args.seed_ids.split(",")] if args.seed_ids else None
-    methods = check_methods(names) if names else None
+    if args.signs or args.builtin_signs or args.truth:
+        raise BayesTDAError("--signs, --builtin-signs and --truth are for --scores-dir; an experiment's methods carry "
+                            "the registry's signs and loo_corrected as the LOO ground truth")
+    if args.out is not None:
+        raise BayesTDAError("--out is for --scores-dir; an experiment's results go to results/<experiment>/")
+    experiments = [Experiment.parse(name) for name in _once(args.experiment or ["cnn_mnist3_10pc"], "--experiment")]
+    seeds = [load_seeds()[k] for k in args.seed_ids] if args.seed_ids else None
+    methods = check_methods(args.methods) if args.methods else None
     for experiment in experiments:
         if stage == "pvalues":
             table = run_pvalues(experiment, methods, seeds)
-            print(table[(table["K"] == 5)].to_string(index=False))
+            print(table[(table["K"] == table["K"].max())].to_string(index=False))
         else:
             run_correlations(experiment, methods, seeds, lds_subsets=args.lds_subsets)
             print(f"wrote {experiment.results_dir() / 'summary.md'}")
     return 0
+
+
+def _once(values: list[str], flag: str) -> list[str]:
+    """A repeatable flag's values, each once (a repeat is dropped with a one-line warning)."""
+    out = []
+    for value in values:
+        if value in out:
+            logging.getLogger("bayestda").warning("%s %s is given twice; using it once", flag, value)
+        else:
+            out.append(value)
+    return out

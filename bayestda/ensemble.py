@@ -16,6 +16,7 @@ import torch
 
 from . import provenance
 from .checkpoints import build_model, save_checkpoint
+from .device import check_device
 from .evaluation import logits_of
 from .experiment import Experiment
 from .io import save_json
@@ -45,6 +46,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: Los
 def train_seed(experiment: Experiment, seed: int, overwrite: bool = False, device: str = "cpu", progress=None) -> dict:
     """Train one seed with the paper's loop (the model task's model, loss, data and recipe), saving the last five
     checkpoints and metrics.json."""
+    check_device(device)
     if is_trained(experiment, seed) and not overwrite:
         log.info("skip %s seed %d: checkpoints exist (use --overwrite to retrain)", experiment.name, seed)
         return json.loads(experiment.metrics_path(seed).read_text())

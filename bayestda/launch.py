@@ -26,6 +26,7 @@ from typing import IO
 from . import provenance
 from .attribution.registry import script_path
 from .checkpoints import seed_flags
+from .device import device_problem
 from .errors import BayesTDAError
 from .experiment import TASKS, Experiment, load_seeds
 from .io import process_alive
@@ -254,10 +255,18 @@ class Slot:
         return env
 
 
-def make_slots(gpus: str | None, workers: int | None) -> list[Slot]:
+def check_gpus(gpus: list[str]) -> None:
+    """Refuse GPU ids that this machine does not have, in one line saying that CPU workers work."""
+    why = device_problem(f"cuda:{max(int(g) for g in gpus)}")
+    if why is not None:
+        raise BayesTDAError(f"--gpus {','.join(gpus)}: {why.replace('--device cpu works', '--workers N (CPU) works')}")
+
+
+def make_slots(gpus: str | list[str] | None, workers: int | None) -> list[Slot]:
     """--gpus 0,1,2,3: one slot per GPU; --workers N: N CPU slots sharing the cores evenly."""
     if gpus:
-        return [Slot(f"gpu{g}", gpu=g.strip()) for g in gpus.split(",") if g.strip()]
+        ids = gpus.split(",") if isinstance(gpus, str) else gpus
+        return [Slot(f"gpu{g}", gpu=str(g).strip()) for g in ids if str(g).strip()]
     n = workers or 1
     if n < 1:
         raise BayesTDAError(f"--workers {n} is not allowed; allowed: 1 or more")

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from . import provenance
 from .checkpoints import build_model
 from .data import Subset
+from .device import check_device
 from .errors import BayesTDAError
 from .evaluation import per_sample_losses
 from .experiment import Experiment, load_seeds, seed_id_of
@@ -177,6 +178,7 @@ def retrain_seeds(experiment: Experiment, seeds: list[int], m: int, overwrite: b
                   jobs: int | None = None) -> None:
     """The subset models of every seed not yet current, seeds in parallel processes on a CPU."""
     check_supported(experiment)  # before any process starts
+    check_device(device)
     jobs = jobs or default_workers(device)
     pending = [s for s in seeds if overwrite or not provenance.is_current(lds_path(experiment, s, m))]
     if len(pending) < len(seeds):

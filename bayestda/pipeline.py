@@ -19,6 +19,7 @@ from .attribution import CheckpointContext, InverseHVP
 from .attribution.costs import Cost
 from .attribution.registry import Method, check_methods, in_registry_order, inverse_methods
 from .checkpoints import load_checkpoint
+from .device import check_device
 from .errors import BayesTDAError
 from .experiment import Experiment
 from .io import save_torch
@@ -112,6 +113,7 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
                strategy: str = "auto", device: str = "cpu", use_stored_inverse: bool = False,
                keep_inverse: bool = True, show_progress: bool = True, model_chunk: int | None = None) -> None:
     """Compute and write the given methods for every selected checkpoint of one seed."""
+    check_device(device)
     methods = check_methods(methods)
     epochs = experiment.check_checkpoint_epochs(epochs)
     bar = tqdm(epochs, desc=f"{experiment.name} seed {seed} [{','.join(methods)}]", unit="ckpt", disable=not show_progress)

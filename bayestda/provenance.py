@@ -15,7 +15,6 @@ records them as made from what is on disk now.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -270,16 +269,18 @@ def adopt(experiment, methods, seeds) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .attribution import check_methods, default_methods
+    from .attribution import default_methods
     from .experiment import Experiment, load_seeds
+    from .flags import Parser, experiment_name, method_list
 
-    parser = argparse.ArgumentParser(prog="python -m bayestda.provenance", description=adopt.__doc__)
+    parser = Parser(prog="python -m bayestda.provenance", description=adopt.__doc__)
     parser.add_argument("command", choices=["adopt"])
-    parser.add_argument("--experiment", required=True, help="e.g. cnn_mnist3_10pc")
-    parser.add_argument("--methods", default=None, help="comma-separated methods (default: every default method)")
+    parser.add_argument("--experiment", type=experiment_name, required=True, help="e.g. cnn_mnist3_10pc")
+    parser.add_argument("--methods", type=method_list, default=None,
+                        help="comma-separated methods (default: every default method)")
     args = parser.parse_args(argv)
     experiment = Experiment.parse(args.experiment)
-    methods = check_methods(args.methods.split(",")) if args.methods else default_methods()
+    methods = args.methods or default_methods()
     print(f"recorded {adopt(experiment, methods, load_seeds())} unrecorded outputs of {experiment.name}")
     return 0
 

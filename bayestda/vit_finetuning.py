@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from . import provenance
 from .checkpoints import build_model, save_checkpoint
+from .device import check_device
 from .ensemble import evaluate, is_trained
 from .experiment import Experiment
 from .io import save_json
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 def finetune_seed(experiment: Experiment, seed: int, overwrite: bool = False, device: str = "cpu", progress=None) -> dict:
     """Fine-tune one seed of a ViT experiment, saving the last five checkpoints and metrics.json."""
+    check_device(device)
     if is_trained(experiment, seed) and not overwrite:
         log.info("skip %s seed %d: checkpoints exist (use --overwrite to retrain)", experiment.name, seed)
         return json.loads(experiment.metrics_path(seed).read_text())

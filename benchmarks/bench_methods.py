@@ -13,7 +13,6 @@ MLP; the CNN's Hessian has 225,034² entries.) Needs the seed's checkpoints (`ma
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -25,6 +24,7 @@ from bayestda.attribution import EKFACSettings, RPSSettings, TrakSettings, ekfac
 from bayestda.attribution.gradients import tracincp_term
 from bayestda.data import Subset
 from bayestda.experiment import Experiment
+from bayestda.flags import Parser, positive_int
 from bayestda.paths import REPO_ROOT
 from bayestda.pipeline import make_context
 
@@ -55,11 +55,11 @@ def difference(ours: torch.Tensor, reference: torch.Tensor) -> float:
     return float((ours.double() - reference.double()).abs().max() / reference.double().abs().max())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--test-items", type=int, default=100)
+def main(argv: list[str] | None = None) -> None:
+    parser = Parser(description=__doc__)
+    parser.add_argument("--test-items", type=positive_int, default=100)
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("bench_methods.json"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     experiment = Experiment("cnn", "mnist3", 10)
     items = args.test_items
     ekfac_influence(context(experiment, 13, 8))  # warm-up: first calls allocate

@@ -11,7 +11,6 @@ and the corrected variants separately. Needs the seed's checkpoints (python run_
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import time
@@ -25,6 +24,7 @@ from torch.utils.data import DataLoader
 from bayestda.attribution import ats, converged, grad_cos, grad_dot, influence_scores, lissa, loo, tracin_term
 from bayestda.attribution.retraining import loo_weights
 from bayestda.experiment import Experiment
+from bayestda.flags import Parser, positive_int
 from bayestda.pipeline import compute, make_context
 from bayestda.training import paper_batch_order, train_many
 
@@ -110,12 +110,12 @@ def paper_loo(model, ctx):
         test_losses(m, ctx) - before
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--paper-test-items", type=int, default=60)
+def main(argv: list[str] | None = None) -> None:
+    parser = Parser(description=__doc__)
+    parser.add_argument("--paper-test-items", type=positive_int, default=60)
     parser.add_argument("--full", action="store_true", help="run the paper's per-test-item algorithms on all items")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("bench_tda.json"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     experiment, seed = Experiment("cnn", "mnist3", 10), 446
     compute(make_context(experiment, seed, 13), PAPER_SIX + ("if_converged",))  # warm-up: first calls trace and allocate
 

@@ -11,7 +11,6 @@ Peak GPU memory is printed on CUDA devices. The timed units run the library's ow
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
@@ -20,6 +19,7 @@ from bayestda.checkpoints import build_model
 from bayestda.data import generate_subsets, subset_path
 from bayestda.evaluation import logits_of
 from bayestda.experiment import Experiment
+from bayestda.flags import Parser, add_device_flag, positive_int
 from bayestda.hvp import batch_hvp
 from bayestda.models.vit import model_name_for
 from bayestda.params import detached_params
@@ -42,12 +42,12 @@ def timed(fn, device: str, repeats: int = 2) -> float:
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = Parser(description=__doc__)
     parser.add_argument("--vit-weights", default="random-base")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--items", type=int, default=32, help="items per timed unit")
-    args = parser.parse_args()
+    add_device_flag(parser, "cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--items", type=positive_int, default=32, help="items per timed unit")
+    args = parser.parse_args(argv)
     experiment = Experiment(model_name_for(args.vit_weights), "mnist3", 10, vit_weights=args.vit_weights)
     if not subset_path("mnist3", "test").exists():
         generate_subsets("mnist3", [10])

@@ -9,7 +9,6 @@ correlation with that checkpoint's `loo_corrected` scores when they exist. Times
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -19,6 +18,7 @@ from bayestda.analysis.metrics import spearman_per_column
 from bayestda.attribution import TrakSettings, trak
 from bayestda.attribution.trak import one_minus_p
 from bayestda.experiment import Experiment, load_seeds
+from bayestda.flags import Parser, experiment_name, non_negative_int, seed_id, trak_dims
 from bayestda.pipeline import make_context
 from bayestda.scores import load_array
 
@@ -32,13 +32,13 @@ def unprojected(ctx) -> torch.Tensor:
     return (torch.linalg.pinv(gram, hermitian=True) @ cross) * q_train[:, None]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--experiment", default="cnn_mnist3_10pc")
-    parser.add_argument("--seed_id", type=int, default=0)
-    parser.add_argument("--ckpt", type=int, default=14)
-    parser.add_argument("--dims", default="32,128,512,2048")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    parser = Parser(description=__doc__)
+    parser.add_argument("--experiment", type=experiment_name, default="cnn_mnist3_10pc")
+    parser.add_argument("--seed_id", type=seed_id, default=0)
+    parser.add_argument("--ckpt", type=non_negative_int, default=14)
+    parser.add_argument("--dims", type=trak_dims, default=[32, 128, 512, 2048])
+    args = parser.parse_args(argv)
     experiment = Experiment.parse(args.experiment)
     seed = load_seeds()[args.seed_id]
     ctx = make_context(experiment, seed, args.ckpt)
@@ -54,7 +54,7 @@ def main() -> None:
     print("| k | Spearman with k = ∞ (mean over test items) | LOO correlation | seconds (gradients shared) |")
     print("| --- | --- | --- | --- |")
     rows = [("∞", exact, seconds)]
-    for dim in map(int, args.dims.split(",")):
+    for dim in args.dims:
         start = time.perf_counter()
         scores = trak(ctx, TrakSettings(dim=dim)).double().numpy()
         rows.append((dim, scores, time.perf_counter() - start))

@@ -109,7 +109,7 @@ def test_sigkill_during_the_analysis_then_a_rerun_equals_an_uninterrupted_run(sm
 
 
 def test_two_launchers_at_once_run_each_job_once_and_equal_a_single_run(reference, tmp_path):
-    flags = ("--experiments", "cnn_mnist3_10pc", "--methods", "tracin", "--seeds", "0", "--no-analysis", "--workers", "1")
+    flags = ("--experiments", "cnn_mnist3_10pc", "--methods", "tracin", "--seed_ids", "0", "--no-analysis", "--workers", "1")
     env = {**os.environ, "BAYESTDA_OUTPUT_ROOT": str(tmp_path)}
     launchers = [subprocess.Popen([sys.executable, "run_all.py", *flags], cwd=REPO_ROOT, env=env, text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
@@ -180,7 +180,7 @@ def test_retraining_a_seed_makes_its_scores_stale_and_the_scripts_recompute_them
     with outputs_at(root):
         assert provenance.problem(gd).startswith("stale: made from other checkpoint")
     plan = subprocess.run([sys.executable, "run_all.py", "--experiments", "cnn_mnist3_10pc", "--methods", "gd",
-                           "--seeds", "0", "--dry-run"], cwd=REPO_ROOT, capture_output=True, text=True,
+                           "--seed_ids", "0", "--dry-run"], cwd=REPO_ROOT, capture_output=True, text=True,
                           env={**os.environ, "BAYESTDA_OUTPUT_ROOT": str(root)})
     assert "cnn_mnist3_10pc/446/gd_and_gc:" in plan.stdout  # the launcher counts the stale job as to run
     rerun = run("tda_cnn_scripts/run_cnn_gd_and_gc.py", *SEED_FLAGS, "--ckpts", "14", root=root)

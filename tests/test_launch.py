@@ -57,7 +57,7 @@ def test_the_full_grid_plans_every_job_in_stage_order_and_no_two_jobs_share_an_o
 
 
 def test_dry_run_counts_jobs_per_stage_and_what_is_done(fresh_root):
-    result = run_all("--methods", "gd,gc", "--seeds", "0,1", "--dry-run")
+    result = run_all("--methods", "gd,gc", "--seed_ids", "0,1", "--dry-run")
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:] if line and not line.startswith(" ")}
     assert rows["train"] == ["2", "0", "2"] and rows["scores"] == ["2", "0", "2"] and rows["analysis"] == ["1", "0", "1"]
@@ -85,7 +85,7 @@ def complete_score_files(method):
 def test_a_sigkilled_run_leaves_no_partial_output_and_a_rerun_finishes_only_what_is_missing(fresh_root):
     train_seed(EXPERIMENT, 446)
     run_scores(EXPERIMENT, 446, ["gd", "gc"], [10, 11], show_progress=False)  # the GD/GC job half-done
-    launcher = run_all("--methods", "gd", "--seeds", "0", "--no-analysis", wait=False)
+    launcher = run_all("--methods", "gd", "--seed_ids", "0", "--no-analysis", wait=False)
     deadline = time.time() + 120
     while not EXPERIMENT.scores_path("gd", 446, 12).exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -95,7 +95,7 @@ def test_a_sigkilled_run_leaves_no_partial_output_and_a_rerun_finishes_only_what
     complete_score_files("gc")
     lock = fresh_root / ".locks" / "cnn_mnist_10pc__446__gd_and_gc.lock"
     assert lock.exists()  # left by the killed launcher: the rerun must take it over
-    rerun = run_all("--methods", "gd", "--seeds", "0", "--no-analysis")
+    rerun = run_all("--methods", "gd", "--seed_ids", "0", "--no-analysis")
     assert rerun.returncode == 0, rerun.stderr
     assert len(complete_score_files("gd")) == 5 and len(complete_score_files("gc")) == 5
     log = (fresh_root / "logs" / "cnn_mnist_10pc__446__gd_and_gc.log").read_text()
@@ -104,7 +104,7 @@ def test_a_sigkilled_run_leaves_no_partial_output_and_a_rerun_finishes_only_what
 
 
 def test_two_launchers_on_the_same_grid_never_run_the_same_job(fresh_root):
-    flags = ("--methods", "tracin", "--seeds", "0,1", "--no-analysis", "--workers", "1")
+    flags = ("--methods", "tracin", "--seed_ids", "0,1", "--no-analysis", "--workers", "1")
     first, second = run_all(*flags, wait=False), run_all(*flags, wait=False)
     outputs = [p.communicate(timeout=300) for p in (first, second)]
     assert first.returncode == 0 and second.returncode == 0, outputs
@@ -120,7 +120,7 @@ def test_a_failed_job_is_reported_by_name_with_its_log_and_the_others_go_on(fres
     blocked = EXPERIMENT.scores_dir("gd", 724)  # a file where seed 724's score folder goes: its GD/GC job must fail
     blocked.parent.mkdir(parents=True)
     blocked.write_text("not a folder")
-    result = run_all("--methods", "gd", "--seeds", "0,1")
+    result = run_all("--methods", "gd", "--seed_ids", "0,1")
     assert result.returncode == 1
     log = fresh_root / "logs" / "cnn_mnist_10pc__724__gd_and_gc.log"
     assert f"FAILED {EXPERIMENT.name}/724/gd_and_gc: see {log}" in result.stdout

@@ -8,6 +8,7 @@ from scipy.stats import spearmanr
 
 from bayestda.analysis import PosteriorScores, posterior_test
 from bayestda.analysis.metrics import loo_correlation, spearman_per_column
+from bayestda.attribution import helpful_signs
 from bayestda.errors import BayesTDAError
 
 
@@ -57,7 +58,7 @@ def test_methods_table_on_real_scores_matches_a_direct_computation(small_run, tm
 
     experiment, seeds, methods = small_run
     posteriors = load_all(experiment, methods, seeds)
-    result = posterior_test(posteriors, out=tmp_path, truth="ats")
+    result = posterior_test(posteriors, out=tmp_path, truth="ats", signs=helpful_signs())
     table = pd.read_csv(tmp_path / "methods.csv").set_index("method")
     assert list(table.index) == methods
     assert {"mean_p", "fraction_p_below_0.05", "significant_after_BH_5%", "loo_corr_single", "loo_corr_mean"} <= set(table.columns)

@@ -98,7 +98,7 @@ def test_the_analysis_takes_it_like_any_other_method(small_run):
     significance = run_pvalues(experiment, ["gd", "gd_rp"], seeds)
     assert set(significance["method"]) == {"gd", "gd_rp"}
     summary = run_correlations(experiment, ["gd", "gd_rp"], seeds)
-    assert "positive = helpful for gd, gd_rp" in summary
+    assert "positive = helpful for gd and gd_rp" in summary
     spearman = pd.read_csv(experiment.results_dir() / "spearman_corr_mu.csv", index_col=0)
     assert spearman.loc["gd", "gd_rp"] > 0.5  # k = 64 of 225,034 dimensions: a rough, but clear, agreement
     assert (experiment.results_dir() / "pvalues_gd_rp_across_5_ckpts.csv").exists()

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from bayestda import scores
-from bayestda.analysis import correlations_of, load_all
+from bayestda.analysis import correlations_of, load_all, roles_for
+from bayestda.attribution import helpful_signs
 from bayestda.experiment import Experiment
 from bayestda.pipeline import run_scores
 from bayestda.tasks.base import Recipe, epoch_learning_rate
@@ -72,5 +73,5 @@ def test_its_loo_correlation_uses_the_same_ground_truth_as_every_other_method(sm
     for seed in seeds:
         run_scores(experiment, seed, ["tracincp"], show_progress=False)
     posteriors = load_all(experiment, ["ats", "tracin", "tracincp"], seeds)
-    table = correlations_of(posteriors, None, "small", truth="ats").methods
+    table = correlations_of(posteriors, None, "small", roles=roles_for(posteriors, helpful_signs(), truth="ats")).methods
     assert table.loc["tracincp", "loo_corr_mean"] == pytest.approx(table.loc["tracin", "loo_corr_mean"], abs=1e-6)

@@ -61,7 +61,7 @@ def test_the_script_flag_refuses_a_bad_dimension_in_one_line(trained_seed):
     result = subprocess.run([sys.executable, "tda_cnn_scripts/run_cnn_all.py", "--methods", "trak", "--trak-dim", "0"],
                             cwd=REPO_ROOT, capture_output=True, text=True, env=dict(os.environ))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "TRAK projection dimension 0 is out of range; allowed: 1..65536" in result.stderr
+    assert result.stderr.strip().splitlines() == ["error: argument --trak-dim: 0 is out of range; allowed: 1..65536"]
 
 
 def test_trak_files_record_k_and_another_k_makes_them_stale(trained_seed, experiment):

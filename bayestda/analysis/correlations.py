@@ -37,8 +37,13 @@ def compute_correlations(posteriors: dict[str, PosteriorScores], folder: Path | 
     out = {}
     for statistic, table in flattened_statistics(posteriors).items():
         for kind, matrix in correlation_matrices(table).items():
-            name = f"{kind}_corr_{statistic}"
-            if folder is not None:
-                save_csv(matrix, folder / f"{name}.csv", index=True)
-            out[name] = matrix
+            out[f"{kind}_corr_{statistic}"] = matrix
+    if folder is not None:
+        save_correlations(out, folder)
     return out
+
+
+def save_correlations(correlations: dict[str, pd.DataFrame], folder: Path) -> None:
+    """Each matrix as `folder`/<name>.csv."""
+    for name, matrix in correlations.items():
+        save_csv(matrix, folder / f"{name}.csv", index=True)

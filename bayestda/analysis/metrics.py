@@ -26,6 +26,7 @@ from scipy.stats import rankdata
 from ..errors import BayesTDAError
 from ..lds import SubsetLosses
 from .posterior import PosteriorScores
+from .pvalues import lead_rows, lead_test
 
 log = logging.getLogger(__name__)
 
@@ -90,22 +91,24 @@ def lds(scores: PosteriorScores, targets: SubsetLosses, k: int, sign: int = 1) -
     return single, mean
 
 
-def methods_table(posteriors: dict[str, PosteriorScores], significance: pd.DataFrame, truth: str | None = LOO_TRUTH,
-                  subset_losses: SubsetLosses | None = None, seconds: dict[str, float] | None = None) -> pd.DataFrame:
-    """Per method: the paper's z-test at the method's largest K (mean p, fraction p < 0.05, pairs significant
-    after Benjamini-Hochberg); where the truth method is present, LOO correlation (single, mean); with subset
-    losses, LDS (single, mean); with seconds, the mean seconds per checkpoint its files took."""
-    from ..attribution.registry import helpful_signs
-
-    signs = helpful_signs()
-    z = significance[significance["test"] == "z (paper)"]
-    top = z[z["K"] == z.groupby("method")["K"].transform("max")].set_index("method")
+def methods_table(posteriors: dict[str, PosteriorScores], significance: pd.DataFrame, signs: dict[str, int],
+                  truth: str | None = None, subset_losses: SubsetLosses | None = None,
+                  seconds: dict[str, float] | None = None) -> pd.DataFrame:
+    """Per method: its helpful sign, the lead test (the paper's z-test with 10 or more seeds, else the t-test) at
+    the method's largest K (mean p, fraction p < 0.05, pairs significant after Benjamini-Hochberg); where the
+    truth method is given, LOO correlation (single, mean) against it; with subset losses, LDS (single, mean);
+    with seconds, the mean seconds per checkpoint its files took."""
+    test = lead_test(significance)
+    rows_of_test = lead_rows(significance, test)
+    top = rows_of_test[rows_of_test["K"] == rows_of_test.groupby("method")["K"].transform("max")].set_index("method")
     rows = []
     for method, scores in posteriors.items():
-        row = {"method": method, "K": int(top.loc[method, "K"]), "mean_p": top.loc[method, "mean_p"],
+        row = {"method": method, "helpful_sign": signs.get(method, 1), "test": top.loc[method, "test"],
+               "K": int(top.loc[method, "K"]), "mean_p": top.loc[method, "mean_p"],
                "fraction_p_below_0.05": top.loc[method, "fraction_p_below_0.05"],
                "significant_after_BH_5%": int(top.loc[method, "significant_after_BH_5%"])}
-        if truth is not None and truth in posteriors:
+        if truth is not None:
+            row["loo_truth"] = truth
             row["loo_corr_single"], row["loo_corr_mean"] = loo_correlation(
                 scores, posteriors[truth], row["K"], signs.get(method, 1), signs.get(truth, 1))
         if subset_losses is not None:

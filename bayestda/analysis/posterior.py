@@ -33,6 +33,9 @@ class PosteriorScores:
     test_columns: list[str] | None = None  # the score files' column names (default z_test_<idx>)
 
     def __post_init__(self) -> None:
+        if self.values.ndim == 4 and self.values.shape[0] < 2:
+            raise BayesTDAError(f"scores of {self.method!r} have {self.values.shape[0]} seed(s) ({', '.join(map(str, self.seeds))}); "
+                                "the posterior test needs at least 2 seeds, e.g. --seed_ids 0,1")
         if self.test_columns is None:
             self.test_columns = [f"z_test_{i}" for i in self.test_idx]
 

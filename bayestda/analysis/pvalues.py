@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,10 @@ from .statistics import benjamini_hochberg, t_pvalues, z_pvalues
 
 log = logging.getLogger(__name__)
 
+Z_TEST = "z (paper)"
+T_TEST = "t"  # its rows read "t, <seeds - 1> dof"
+MIN_SEEDS_FOR_Z = 10  # below this many seeds the summary leads with the t-test
+
 
 def pvalue_frame(p: np.ndarray, post: PosteriorScores) -> pd.DataFrame:
     """A [n_train, n_test] matrix in the score files' layout (train_idx, then the test columns)."""
@@ -22,37 +27,68 @@ def pvalue_frame(p: np.ndarray, post: PosteriorScores) -> pd.DataFrame:
     return frame
 
 
-def compute_pvalues(posteriors: dict[str, PosteriorScores], out: Path | None = None) -> pd.DataFrame:
-    """The significance table (one row per method, K and test); with `out`, also writes
-    pvalues_<method>_across_<K>_ckpts.csv, mean_p_values.csv (K = 1..checkpoints) and significance.csv there.
+@dataclass
+class PValues:
+    """The p-values of every method and K: the significance table, the K x method mean p (z-test) and the
+    [n_train, n_test] z-test matrices in the score files' layout."""
 
-    K is the number of last checkpoints averaged per seed before the statistics across seeds (the paper's).
-    """
+    table: pd.DataFrame
+    mean_p: pd.DataFrame
+    matrices: dict[str, pd.DataFrame]  # file name -> matrix
+
+
+def pvalue_tables(posteriors: dict[str, PosteriorScores]) -> PValues:
+    """Every p-value, in memory (K is the number of last checkpoints averaged per seed before the statistics
+    across seeds, the paper's)."""
     ks = range(1, max(p.num_checkpoints for p in posteriors.values()) + 1)
     mean_p = pd.DataFrame(index=pd.Index(list(ks), name="K"))
-    rows = []
+    rows, matrices = [], {}
     for method, post in posteriors.items():
         seeds = len(post.seeds)
         for k in range(1, post.num_checkpoints + 1):
             samples = post.last_k_mean(k)
             p_z, p_t = z_pvalues(samples), t_pvalues(samples)
-            if out is not None:
-                save_csv(pvalue_frame(p_z, post), out / f"pvalues_{method}_across_{k}_ckpts.csv")
+            matrices[f"pvalues_{method}_across_{k}_ckpts.csv"] = pvalue_frame(p_z, post)
             mean_p.loc[k, method] = p_z.mean()
-            for test, p in (("z (paper)", p_z), (f"t, {seeds - 1} dof", p_t)):
+            for test, p in ((Z_TEST, p_z), (f"t, {seeds - 1} dof", p_t)):
                 rows.append({"method": method, "K": k, "test": test, "mean_p": p.mean(),
                              "fraction_p_below_0.05": float((p < 0.05).mean()),
                              "significant_after_BH_5%": int(benjamini_hochberg(p).sum()), "pairs": p.size,
                              "seeds": seeds})
-    table = pd.DataFrame(rows)
+    return PValues(pd.DataFrame(rows), mean_p, matrices)
+
+
+def save_pvalues(pvalues: PValues, out: Path) -> None:
+    """pvalues_<method>_across_<K>_ckpts.csv, mean_p_values.csv and significance.csv in `out`."""
+    for name, frame in pvalues.matrices.items():
+        save_csv(frame, out / name)
+    save_csv(pvalues.mean_p, out / "mean_p_values.csv", index=True)
+    save_csv(pvalues.table, out / "significance.csv")
+    log.info("wrote p-values of %d methods to %s", pvalues.table["method"].nunique(), out)
+
+
+def compute_pvalues(posteriors: dict[str, PosteriorScores], out: Path | None = None) -> pd.DataFrame:
+    """The significance table (one row per method, K and test); with `out`, every p-value file is written there
+    once all are computed."""
+    pvalues = pvalue_tables(posteriors)
     if out is not None:
-        save_csv(mean_p, out / "mean_p_values.csv", index=True)
-        save_csv(table, out / "significance.csv")
-        log.info("wrote p-values of %d methods to %s", len(posteriors), out)
-    return table
+        save_pvalues(pvalues, out)
+    return pvalues.table
 
 
-def mean_pvalues(significance: pd.DataFrame) -> pd.DataFrame:
-    """K x method table of mean p-values under the paper's z-test."""
-    paper = significance[significance["test"] == "z (paper)"]
+def lead_test(significance: pd.DataFrame) -> str:
+    """The test that the summary and methods.csv lead with: the paper's z-test with 10 or more seeds; with fewer,
+    the t-test (the normal approximation of μ/σ over few seeds is anti-conservative)."""
+    return Z_TEST if significance["seeds"].min() >= MIN_SEEDS_FOR_Z else T_TEST
+
+
+def lead_rows(significance: pd.DataFrame, test: str) -> pd.DataFrame:
+    """The rows of one test (Z_TEST or T_TEST), whatever each method's degrees of freedom."""
+    return significance[significance["test"] == Z_TEST] if test == Z_TEST else \
+        significance[significance["test"].str.startswith("t,")]
+
+
+def mean_pvalues(significance: pd.DataFrame, test: str = Z_TEST) -> pd.DataFrame:
+    """K x method table of mean p-values under the paper's z-test (or T_TEST, the t-test)."""
+    paper = lead_rows(significance, test)
     return paper.pivot(index="K", columns="method", values="mean_p")[list(dict.fromkeys(paper["method"]))]

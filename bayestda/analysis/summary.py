@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from ..io import save_text
+from .pvalues import T_TEST, Z_TEST, lead_rows, lead_test, mean_pvalues
 
 GROUND_TRUTH = ("loo", "ats")
 ESTIMATORS = ("if", "gd", "gc")
@@ -38,65 +36,103 @@ def _mean_abs(matrix: pd.DataFrame, rows, cols) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def listing(names) -> str:
+    """Names as prose: "gd", "gd and if", "gd, if and gc"."""
+    names = [f"{n}" for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
+
+
+def _which(chosen: list[str], of: list[str]) -> str:
+    """Which of the methods `of` are `chosen`, as prose that reads for one method as for twelve."""
+    if not chosen:
+        return "none of them" if len(of) > 1 else "none"
+    if len(chosen) == len(of):
+        return listing(of) if len(of) <= 2 else f"all {len(of)}"
+    return f"{len(chosen)} of {len(of)} ({listing(chosen)})"
+
+
+def _test_name(test: str) -> str:
+    return "the paper's z-test" if test == Z_TEST else "the t-test"
+
+
 def claims(significance: pd.DataFrame, correlations: dict[str, pd.DataFrame], noise: pd.DataFrame) -> list[str]:
     """One sentence per claim of the paper (docs/protocol.md), each saying whether these scores support it.
 
     Claims 1, 2 and 4 are read on the paper's five methods where present (else on every method), at each
-    method's largest K; claim 3 needs LOO or ATS and two estimators.
+    method's largest K, with the lead test (the z-test with 10 or more seeds, else the t-test); claim 3 needs
+    LOO or ATS and two estimators.
     """
-    z = significance[significance["test"] == "z (paper)"]
-    paper = z[z["K"] == z.groupby("method")["K"].transform("max")].set_index("method")
+    test = lead_test(significance)
+    rows = lead_rows(significance, test)
+    paper = rows[rows["K"] == rows.groupby("method")["K"].transform("max")].set_index("method")
     methods = [m for m in PAPER_METHODS if m in paper.index] or list(paper.index)
     frac = paper.loc[methods, "fraction_p_below_0.05"]
     mean_p = paper.loc[methods, "mean_p"]
     sentences = []
     ok = bool((frac < 0.5).all())
     sentences.append(
-        f"1. Most pairs are not significantly non-zero: {'supported' if ok else 'not supported'}. With every checkpoint averaged, the "
-        f"fraction of pairs with p < 0.05 is {', '.join(f'{m} {frac[m]:.1%}' for m in methods)}; mean p-values "
-        f"{', '.join(f'{m} {mean_p[m]:.2f}' for m in methods)}.")
+        f"1. Most pairs are not significantly non-zero: {'supported' if ok else 'not supported'}. With every checkpoint "
+        f"averaged, the fraction of pairs with p < 0.05 under {_test_name(test)} is "
+        f"{', '.join(f'{m} {frac[m]:.1%}' for m in methods)}; mean p-values {', '.join(f'{m} {mean_p[m]:.2f}' for m in methods)}.")
     bh = paper.loc[methods, "significant_after_BH_5%"]
+    exist = [m for m in methods if frac[m] > 0]
+    under_half = [m for m in methods if frac[m] < 0.5]
     rare_but_exist = bool(((frac > 0) & (frac < 0.5)).all())
     sentences.append(
         f"2. Noise-independent pairs are rare but exist: {'supported' if rare_but_exist else 'not supported'}. Pairs "
-        f"with p < 0.05 exist for {sum(frac > 0)} of {len(methods)} methods and are under half of all pairs for "
-        f"{sum(frac < 0.5)}; after Benjamini-Hochberg at 5% "
+        f"with p < 0.05 exist for {_which(exist, methods)} and make up under half of all pairs for "
+        f"{_which(under_half, methods)}; after Benjamini-Hochberg at 5%, "
         f"{', '.join(f'{m} {int(bh[m])}' for m in methods)} of {int(paper['pairs'].iloc[0])} pairs remain.")
+    truth_present = [m for m in GROUND_TRUTH if m in correlations["spearman_corr_mu"].index]
+    estimators_present = [m for m in ESTIMATORS if m in correlations["spearman_corr_mu"].index]
+    values = {}
     for statistic in ("mu", "sigma"):
         matrix = correlations[f"spearman_corr_{statistic}"]
-        across = _mean_abs(matrix, GROUND_TRUTH, ESTIMATORS)
-        among = _mean_abs(matrix, ESTIMATORS, ESTIMATORS)
-        if statistic == "mu":
-            mu_across, mu_among = across, among
-        else:
-            sigma_across, sigma_among = across, among
-    ok = mu_across < mu_among and sigma_across < sigma_among
-    verdict = "not assessed (needs LOO or ATS and two estimators)" if np.isnan([mu_across, mu_among]).any() else (
-        "supported" if ok else "not supported")
-    sentences.append(
-        f"3. Ground truth (LOO, ATS) and estimators (IF, GD, GC) disagree while the estimators agree with each other: "
-        f"{verdict}. Mean |Spearman| of μ between the groups {mu_across:.2f} vs "
-        f"{mu_among:.2f} among estimators; of σ {sigma_across:.2f} vs {sigma_among:.2f}.")
+        values[statistic] = (_mean_abs(matrix, GROUND_TRUTH, ESTIMATORS), _mean_abs(matrix, ESTIMATORS, ESTIMATORS))
+    claim = ("3. Ground truth (LOO, ATS) and estimators (IF, GD, GC) disagree while the estimators agree with each "
+             "other: ")
+    if not truth_present or len(estimators_present) < 2 or np.isnan([*values["mu"], *values["sigma"]]).any():
+        here = listing(truth_present + estimators_present) or "none of them"
+        sentences.append(claim + f"not assessed: it needs loo or ats and two of if, gd and gc among the methods "
+                                 f"(here: {here}).")
+    else:
+        (mu_across, mu_among), (sigma_across, sigma_among) = values["mu"], values["sigma"]
+        ok = mu_across < mu_among and sigma_across < sigma_among
+        sentences.append(claim + f"{'supported' if ok else 'not supported'}. Mean |Spearman| of μ between the groups "
+                                 f"{mu_across:.2f} vs {mu_among:.2f} among estimators; of σ {sigma_across:.2f} vs "
+                                 f"{sigma_among:.2f}.")
     rows = noise.set_index("method").loc[[m for m in methods if m in set(noise["method"])]]
-    dominated = int((rows["between_seed_fraction"] > 0.5).sum())
-    sentences.append(
-        f"4. Initialisation (seed) is a larger noise source than batch composition within a run: "
-        f"{'supported' if dominated > len(rows) / 2 else 'not supported'}. The between-seed share of score variance is "
-        f"{', '.join(f'{m} {v:.0%}' for m, v in rows['between_seed_fraction'].items())}.")
+    shares = rows["between_seed_fraction"].dropna()
+    claim = "4. Initialisation (seed) is a larger noise source than batch composition within a run: "
+    if shares.empty:
+        sentences.append(claim + "not assessed: every method has one score per seed, so nothing varies within a run.")
+    else:
+        dominated = int((shares > 0.5).sum())
+        sentences.append(claim + f"{'supported' if dominated > len(shares) / 2 else 'not supported'}. The between-seed "
+                                 f"share of score variance is {', '.join(f'{m} {v:.0%}' for m, v in shares.items())}.")
     return sentences
 
 
-def _signs(methods: list[str]) -> str:
-    """The sign convention of the methods present (the registry's, where they are registered)."""
-    from ..attribution.registry import helpful_signs
+def _signs(signs: dict[str, int], truth: str | None, notes: tuple[str, ...]) -> str:
+    """The helpful signs and the LOO truth the analysis used, and where a name could have meant another."""
+    positive = listing([m for m, s in signs.items() if s > 0]) or "none"
+    negative = listing([m for m, s in signs.items() if s < 0]) or "none"
+    text = (f"Helpful signs used: positive = helpful for {positive}; negative = helpful for {negative} (the tests and "
+            f"correlations between methods use raw scores; LOO correlation and LDS apply the signs). LOO ground truth: "
+            + (f"the posterior mean of `{truth}`." if truth else "none (no LOO correlation columns)."))
+    named = [m for m in PAPER_METHODS if m in signs]
+    if named:
+        text += (f" The claims read {listing(named)} in the paper's roles by their names (ground truth: loo, ats; "
+                 "estimators: if, gd, gc).")
+    return text + "".join(f"\n\nNote: {note}." for note in notes)
 
-    signs = helpful_signs()
-    known = [m for m in methods if m in signs]
-    if not known:
-        return "Signs are as given: the test and the correlations use raw scores."
-    positive = ", ".join(m for m in known if signs[m] > 0) or "none"
-    negative = ", ".join(m for m in known if signs[m] < 0) or "none"
-    return f"Raw signs, as the paper's: positive = helpful for {positive}; negative = helpful for {negative}."
+
+def _test_note(n_seeds: int, test: str) -> str:
+    if test == Z_TEST:
+        return ""
+    return (f" With {n_seeds} seeds the paper's z-test (a normal approximation of μ/σ) is anti-conservative: its "
+            "p-values are too small, so the claims and methods.csv lead with the one-sample t-test with "
+            f"{n_seeds - 1} dof; the z-test's numbers are beside it.")
 
 
 def methods_section(methods: pd.DataFrame, truth: str | None) -> str:
@@ -129,28 +165,33 @@ def _single_sample_note(noise: pd.DataFrame) -> str:
 
 
 def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str, pd.DataFrame], noise: pd.DataFrame,
-                  n_seeds: int, n_checkpoints: int, folder: Path | None = None, methods: pd.DataFrame | None = None,
-                  truth: str | None = None) -> str:
-    """summary.md of one analysis (written to `folder` when given); returns its text."""
-    from .pvalues import mean_pvalues
-
+                  n_seeds: int, n_checkpoints: int, methods: pd.DataFrame | None = None, truth: str | None = None,
+                  signs: dict[str, int] | None = None, notes: tuple[str, ...] = ()) -> str:
+    """summary.md of one analysis, as text (the caller writes it once every number is computed)."""
+    test = lead_test(significance)
+    signs = signs if signs is not None else dict.fromkeys(noise["method"], 1)
     top = significance[significance["K"] == significance.groupby("method")["K"].transform("max")]
     k_top = top.pivot(index="method", columns="test", values=["fraction_p_below_0.05", "significant_after_BH_5%"])
     k_top.columns = [f"{a} ({b})" for a, b in k_top.columns]
     k_top.index.name = "method"
     noise_table = noise.set_index("method")[["between_seed_fraction", "within_run_fraction"]]
     dof = n_seeds - 1
+    lead = ("one-sample t-test with {dof} dof first; the paper's z-test beside it" if test == T_TEST
+            else "z-test as in the paper; one-sample t-test with {dof} dof beside it").format(dof=dof)
+    mean_p = [f"## Mean p-values ({_test_name(test)}), K = last checkpoints averaged per seed",
+              _table(mean_pvalues(significance, test))]
+    if test == T_TEST:
+        mean_p += ["## Mean p-values (the paper's z-test)", _table(mean_pvalues(significance))]
     text = "\n\n".join([
         f"# {name}: Bayesian analysis of TDA scores",
-        f"Generated by `run_correlation_analysis.py` from the scores of {n_seeds} seeds x {n_checkpoints} checkpoints. "
-        + _signs(list(noise["method"])) + _single_sample_note(noise),
+        f"Generated by `run_correlation_analysis.py` from the scores of {n_seeds} seeds x {n_checkpoints} checkpoints."
+        + _test_note(n_seeds, test) + " " + _signs(signs, truth, notes) + _single_sample_note(noise),
         "## The paper's claims, checked on these scores",
         "\n".join(claims(significance, correlations, noise)),
-        *(["## Methods (methods.csv): the paper's z-test at the largest K, LOO correlation and LDS",
+        *([f"## Methods (methods.csv): {_test_name(test)} at the largest K, LOO correlation and LDS",
            methods_section(methods, truth)] if methods is not None else []),
-        "## Mean p-values (paper's z-test), K = last checkpoints averaged per seed",
-        _table(mean_pvalues(significance)),
-        f"## Significance at K = {n_checkpoints} (z-test as in the paper; one-sample t-test with {dof} dof beside it)",
+        *mean_p,
+        f"## Significance at K = {n_checkpoints} ({lead})",
         _table(k_top),
         f"## Spearman correlation between methods of μ (K = {n_checkpoints})",
         _table(correlations["spearman_corr_mu"]),
@@ -162,6 +203,4 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
         "All CSVs (p-value matrices per method and K, `mean_p_values.csv`, `significance.csv`, "
         "`{pearson,spearman}_corr_{mu,sigma,snr}.csv`, `noise_decomposition.csv`, `methods.csv`) are in this folder.",
     ]) + "\n"
-    if folder is not None:
-        save_text(text, folder / "summary.md")
     return text

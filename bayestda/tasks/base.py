@@ -120,7 +120,8 @@ class ModelTask:
         from .registry import task_names
 
         names = [n for n in task_names() if _scripts_of(n) == cls.scripts]
-        parser.add_argument("--arch", default="cnn", help=f"model: {', '.join(names)} (cnn: the paper's 2-layer CNN)")
+        parser.add_argument("--arch", default="cnn", choices=names,
+                            help=f"model: {', '.join(names)} (cnn: the paper's 2-layer CNN)")
 
     @classmethod
     def model_of(cls, args: argparse.Namespace) -> tuple[str, str | None]:
