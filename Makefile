@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EXPERIMENT ?= cnn_mnist3_10pc
 
-.PHONY: setup reproduce test test-slurm bench lint clean
+.PHONY: setup reproduce test test-fast test-slurm bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ reproduce: setup
 test: setup
 	$(PY) -m pytest -q
 
+# the inner loop: every test not marked slow (no subprocess scripts, launchers or many-seed runs), under 2 minutes
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
 bench: setup  # needs seed 446 of cnn_mnist3_10pc (trained here if missing)
 	$(PY) run_subset_generation.py --task mnist3
 	$(PY) run_cnn_training.py --task mnist3 --num_per_class 10 --seed_id 0
@@ -39,4 +43,4 @@ clean:
 # the SLURM launcher against a real single-node SLURM started on this machine (root; Debian slurm-wlm + munge)
 test-slurm: setup
 	bash tests/slurm/start_slurm.sh
-	$(PY) -m pytest -q tests/test_slurm.py
+	$(PY) -m pytest -q tests/entry/test_slurm.py

@@ -14,6 +14,7 @@ from bayestda.attribution import default_methods
 from bayestda.cli import run
 from bayestda.flags import Parser, experiment_list, gpu_list, method_list, non_negative_int, positive_int, seed_id_list
 from bayestda.launch import check_gpus, describe, ensure_subsets, grid_experiments, make_slots, plan, run_local
+from bayestda.slurm import SlurmOptions, submit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,8 +55,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ensure_subsets(experiments)
     if args.slurm:
-        from bayestda.slurm import SlurmOptions, submit
-
         options = SlurmOptions(args.partition, args.time, args.gpus_per_job, args.cpus_per_job, args.mem_gb,
                                args.array_parallelism)
         report = submit(jobs, options, wait=args.wait)

@@ -11,9 +11,10 @@ of methods.csv.
 from __future__ import annotations
 
 from bayestda.cli import run
-from bayestda.experiment import Experiment, check_seed_id, load_seeds
+from bayestda.experiment import Experiment
 from bayestda.flags import Parser, add_device_flag, add_jobs_flag, experiment_name, lds_subsets, seed_id
 from bayestda.lds import check_subsets, retrain_seeds
+from bayestda.seeds import check_seed_id, load_seeds
 from bayestda.tasks import ModelTask
 
 

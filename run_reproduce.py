@@ -12,7 +12,6 @@ import time
 
 from tqdm import tqdm
 
-from bayestda.analysis import load_all, run_correlations, run_pvalues
 from bayestda.attribution import default_methods
 from bayestda.cli import run
 from bayestda.data import generate_subsets, subset_path
@@ -21,6 +20,8 @@ from bayestda.flags import Parser, add_device_flag, add_jobs_flag, experiment_na
 from bayestda.lds import check_subsets, retrain_seeds
 from bayestda.parallel import default_workers, process_map
 from bayestda.pipeline import run_scores
+from bayestda.results import load_all, run_correlations, run_pvalues
+from bayestda.trainers import train_seed
 
 log = logging.getLogger("run_reproduce")
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         generate_subsets(experiment.task, [experiment.num_per_class])
     with tqdm(total=len(seeds) * experiment.epochs, desc=f"{experiment.name} training", unit="epoch") as bar:
         for seed in seeds:
-            experiment.model_task.train_seed(experiment, seed, progress=bar)
+            train_seed(experiment, seed, progress=bar)
     times["training"] = time.perf_counter() - start
     jobs = args.jobs or default_workers(args.device)
     score_seeds(experiment, seeds, methods, args.device, jobs)

@@ -8,19 +8,23 @@ the backbone when loaded.
 from __future__ import annotations
 
 import logging
-import shlex
+from dataclasses import asdict
 
 import torch
 from torch import nn
 
 from . import provenance
+from .commands import training_command
+from .data import load_subset, subset_path
 from .device import check_device
-from .errors import BayesTDAError
-from .experiment import Experiment, seed_id_of
-from .io import save_torch
+from .errors import CorruptOutput, MissingOutput, UnrecordedOutput
+from .experiment import Experiment
+from .io import save_torch, tensor_hash
 from .params import Params
 
 log = logging.getLogger(__name__)
+
+TRAINING_VERSION = "1"  # bump when training changes numbers
 
 
 def build_model(experiment: Experiment) -> nn.Module:
@@ -28,20 +32,47 @@ def build_model(experiment: Experiment) -> nn.Module:
     return experiment.model_task.build_model(experiment)
 
 
-def seed_flags(experiment: Experiment, seed: int) -> list[str]:
-    """The flags that name an experiment's model, data and seed in every per-seed script."""
-    return [*experiment.model_task.model_flags(experiment), "--task", experiment.task,
-            "--num_per_class", str(experiment.num_per_class), "--seed_id", str(seed_id_of(seed))]
+# --- what a seed's training is made from (its checkpoints' and metrics' records) ------------------------------
+_data: dict[tuple, dict] = {}
 
 
-def training_argv(experiment: Experiment, seed: int) -> list[str]:
-    """The training script call (relative to the repository root) for one seed."""
-    return [experiment.model_task.training_script(), *seed_flags(experiment, seed)]
+def data_hashes(experiment: Experiment) -> dict:
+    """Content hashes of the experiment's train and test subsets (cached per subset file version)."""
+    files = [subset_path(experiment.task, "train", experiment.num_per_class), subset_path(experiment.task, "test")]
+    key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) if f.exists() else (str(f),) for f in files)
+    if key not in _data:
+        train = load_subset(experiment.task, "train", experiment.num_per_class)
+        test = load_subset(experiment.task, "test")
+        _data[key] = {"train": tensor_hash(train.x, train.y, train.idx), "test": tensor_hash(test.x, test.y, test.idx)}
+    return _data[key]
 
 
-def training_command(experiment: Experiment, seed: int) -> str:
-    """The training command as a user types it (for messages)."""
-    return shlex.join(["python", *training_argv(experiment, seed)])
+def training_inputs(experiment: Experiment, seed: int) -> dict:
+    """What a seed's checkpoints are made from: the data, the model task and its recipe, the seed."""
+    task = experiment.model_task
+    recipe = asdict(task.recipe)
+    recipe["epochs"] = experiment.epochs
+    inputs = {"data": data_hashes(experiment), "model": experiment.model, "backbone": experiment.backbone,
+              "loss": task.loss.name, "recipe": recipe, "seed": seed, "training_version": TRAINING_VERSION}
+    fingerprint = task.backbone_fingerprint(experiment)
+    if fingerprint is not None:  # only local weights have one: other records stay as they were
+        inputs["backbone_sha256"] = fingerprint
+    return inputs
+
+
+def record_training(experiment: Experiment, seed: int, path, kind: str, epoch: int | None = None) -> None:
+    """Record a checkpoint (kind 'checkpoint') or a seed's metrics.json (kind 'metrics') just written."""
+    provenance.write(path, experiment.record_what(kind, seed=seed, epoch=epoch), training_inputs(experiment, seed))
+
+
+def _training_inputs_of(what: dict) -> dict:
+    return training_inputs(Experiment.from_record(what), what["seed"])
+
+
+provenance.declare(provenance.Kind("checkpoint", _training_inputs_of,
+                                   lambda w: Experiment.from_record(w).checkpoint_path(w["seed"], w["epoch"])))
+provenance.declare(provenance.Kind("metrics", _training_inputs_of,
+                                   lambda w: Experiment.from_record(w).metrics_path(w["seed"])))
 
 
 def save_checkpoint(experiment: Experiment, seed: int, epoch: int, model: nn.Module, optimizer, loss: float) -> None:
@@ -55,7 +86,7 @@ def save_checkpoint(experiment: Experiment, seed: int, epoch: int, model: nn.Mod
     }
     path = experiment.checkpoint_path(seed, epoch)
     save_torch(blob, path)
-    provenance.record_training(experiment, seed, path, "checkpoint", epoch)
+    record_training(experiment, seed, path, "checkpoint", epoch)
 
 
 def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str = "cpu") -> tuple[nn.Module, Params]:
@@ -63,18 +94,18 @@ def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str =
     check_device(device)  # an unavailable device is not a bad checkpoint
     path = experiment.checkpoint_path(seed, epoch)
     if not path.exists():
-        raise BayesTDAError(f"missing checkpoint {path}; run: {training_command(experiment, seed)}")
+        raise MissingOutput(f"missing checkpoint {path}; run: {training_command(experiment, seed)}")
     remake = f"retrain with: {training_command(experiment, seed)} --overwrite"
     try:
         blob = torch.load(path, map_location=device)
     except Exception as error:  # noqa: BLE001 (truncated, empty or not a torch file: torch raises many kinds)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise BayesTDAError(f"checkpoint {path} cannot be read ({reason}); {remake}") from None
+        raise CorruptOutput(f"checkpoint {path} cannot be read ({reason}); {remake}") from None
     if not isinstance(blob, dict) or not isinstance(blob.get("model_state_dict"), dict):
-        raise BayesTDAError(f"{path} is not a checkpoint of this repository (no model_state_dict); {remake}")
+        raise CorruptOutput(f"{path} is not a checkpoint of this repository (no model_state_dict); {remake}")
     stale = provenance.problem(path)
-    if stale not in (None, provenance.UNRECORDED):
-        raise BayesTDAError(f"checkpoint {path} is {stale}; {remake}")
+    if stale is not None and not isinstance(stale, UnrecordedOutput):
+        raise type(stale)(f"checkpoint {path} is {stale}; {remake}")
     if blob.get("backbone", experiment.backbone) != experiment.backbone:
         log.warning("%s was fine-tuned on backbone %r, loading it on %r", path, blob["backbone"], experiment.backbone)
     task = experiment.model_task
@@ -83,11 +114,11 @@ def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str =
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     missing = trainable - set(blob["model_state_dict"])
     if missing:
-        raise BayesTDAError(f"checkpoint {path} lacks {len(missing)} trainable tensors (e.g. {min(missing)}); {remake}")
+        raise CorruptOutput(f"checkpoint {path} lacks {len(missing)} trainable tensors (e.g. {min(missing)}); {remake}")
     try:
         task.load_state(model, blob["model_state_dict"])
     except RuntimeError as error:  # another architecture: shapes or names differ
-        raise BayesTDAError(f"checkpoint {path} does not fit the {experiment.model} model "
+        raise CorruptOutput(f"checkpoint {path} does not fit the {experiment.model} model "
                             f"({str(error).strip().splitlines()[-1].strip()}); {remake}") from None
     model.eval()
     params = {n: p.detach().clone() for n, p in task.trainable_params(model).items()}

@@ -1,7 +1,7 @@
 """Shared command-line pieces: the paper's flags, the per-seed script bodies, logging, and one-line errors.
 
-Which flags pick the model (`--arch` or `--vit-weights`) is the model task's; which methods a script writes
-is the method registry's.
+Which flag names the model (`--arch` or `--vit-weights`) is the model family's (ModelTask.model_flag); which
+methods a script writes is the method registry's.
 """
 
 from __future__ import annotations
@@ -11,8 +11,13 @@ import logging
 import sys
 from collections.abc import Callable
 
-from .attribution.registry import helpful_signs
-from .errors import BayesTDAError
+from tqdm import tqdm
+
+from .analysis import correlations_of, load_scores_dir, pvalues_of, roles_for
+from .attribution import EKFACSettings, TrakSettings
+from .attribution.registry import all_methods, check_methods, default_methods, get, helpful_signs, script_methods
+from .errors import BadInput, BayesTDAError
+from .experiment import Experiment, experiments_for
 from .flags import (
     Parser,
     UniqueInts,
@@ -27,14 +32,41 @@ from .flags import (
     sign_map,
 )
 from .flags import lds_subsets as lds_subsets_type
+from .models.vit import PAPER_WEIGHTS, model_name_for
+from .pipeline import run_inverse_hvps, run_scores
+from .results import run_correlations, run_pvalues
+from .seeds import check_seed_id, load_seeds
+from .tasks import model_task, task_class_for_scripts, task_names
+from .trainers import train_seed
+
+VIT_WEIGHTS_HELP = ("HuggingFace model id or local directory (default: the paper's); mnist-pretrained for the small ViT "
+                    "pretrained here on unused MNIST digits (experiments vitmnist_...); random-tiny or random-base for "
+                    "random backbones (vittiny_... / vitrandom_...)")
+
+
+def add_model_flags(parser: argparse.ArgumentParser, family: str) -> None:
+    """The flag that names the model in a script family: --arch <name> (the CNNs, and any family named so), or
+    --vit-weights <weights> (the LoRA ViTs: the weights pick the experiment's model name)."""
+    style = task_class_for_scripts(family).model_flag
+    if style == "--vit-weights":
+        parser.add_argument("--vit-weights", default=PAPER_WEIGHTS, help=VIT_WEIGHTS_HELP)
+        return
+    names = [n for n in task_names() if model_task(n).scripts == family]
+    parser.add_argument("--arch", default=names[0] if "cnn" not in names else "cnn", choices=names,
+                        help=f"model: {', '.join(names)} (cnn: the paper's 2-layer CNN)")
+
+
+def model_of(args: argparse.Namespace, family: str) -> tuple[str, str | None]:
+    """(experiment model name, weight source) picked by the script family's model flag."""
+    if task_class_for_scripts(family).model_flag == "--vit-weights":
+        return model_name_for(args.vit_weights), args.vit_weights
+    return args.arch, None
 
 
 def add_experiment_flags(parser: argparse.ArgumentParser, all_by_default: bool = False, family: str = "cnn") -> None:
-    """--task / --num_per_class / --seed_id and the script family's model flags, as the paper's scripts."""
-    from .tasks import task_class_for_scripts
-
+    """--task / --num_per_class / --seed_id and the script family's model flag, as the paper's scripts."""
     add_task_flags(parser, all_by_default)
-    task_class_for_scripts(family).add_model_flags(parser)
+    add_model_flags(parser, family)
     parser.add_argument("--overwrite", action="store_true", help="recompute outputs that already exist")
 
 
@@ -47,22 +79,27 @@ def add_tda_flags(parser: argparse.ArgumentParser, family: str = "cnn") -> None:
     add_device_flag(parser)
 
 
-def model_of(args: argparse.Namespace, family: str) -> tuple[str, str | None]:
-    """(experiment model name, weight source) picked by the script family's model flags."""
-    from .tasks import task_class_for_scripts
-
-    return task_class_for_scripts(family).model_of(args)
-
-
 def tda_job(args: argparse.Namespace, family: str):
     """(experiment, seed) named by the per-seed flags, validated with the checkpoints they name."""
-    from .experiment import Experiment, check_seed_id
-
     model, weights = model_of(args, family)
     experiment = Experiment(model, args.task, args.num_per_class, vit_weights=weights)
     if getattr(args, "ckpts", None):
         experiment.check_checkpoint_epochs(args.ckpts)
     return experiment, check_seed_id(args.seed_id)
+
+
+def method_settings(args: argparse.Namespace, methods: list[str]) -> dict:
+    """{method: settings} from the method-setting flags (--trak-dim, --ekfac-damping), for methods computed."""
+    settings = {}
+    if getattr(args, "trak_dim", None) is not None:
+        settings["trak"] = TrakSettings(dim=args.trak_dim)
+    if getattr(args, "ekfac_damping", None) is not None:
+        settings["ekfac"] = EKFACSettings(damping=args.ekfac_damping)
+    for name, flag in (("trak", "--trak-dim"), ("ekfac", "--ekfac-damping")):
+        if name in settings and name not in methods:
+            raise BadInput(f"{flag} sets {name}, which is not among the methods computed ({', '.join(methods)}); "
+                           f"add it: --methods {','.join([*methods, name])}")
+    return settings
 
 
 def _flag_dest(flag: str) -> str:
@@ -75,9 +112,6 @@ def run_tda_script(description: str, script: str, argv: list[str] | None = None,
     `script` is the registry's script name (`gd_and_gc`, `loo`, ...); `all` takes --methods (default: every
     default method); a registered script flag (`--from-pretrained`) switches to the methods declared with it.
     """
-    from .attribution.registry import all_methods, default_methods, get, script_methods
-    from .pipeline import run_scores
-
     parser = Parser(description=description)
     add_tda_flags(parser, family)
     flags = sorted({f for name in all_methods() for f in get(name).script_flags if get(name).script == script})
@@ -89,30 +123,20 @@ def run_tda_script(description: str, script: str, argv: list[str] | None = None,
                             help="comma-separated methods (default: every default method)")
         add_method_setting_flags(parser)
     args = parser.parse_args(argv)
-    if getattr(args, "trak_dim", None) is not None:
-        from .attribution import configure_trak
-
-        configure_trak(args.trak_dim)
-    if getattr(args, "ekfac_damping", None) is not None:
-        from .attribution import configure_ekfac
-
-        configure_ekfac(args.ekfac_damping)
     experiment, seed = tda_job(args, family)
     if script == "all":
         methods = args.methods or default_methods()
     else:
         chosen = tuple(f for f in flags if getattr(args, _flag_dest(f)))
         methods = script_methods(script, chosen)
+    settings = method_settings(args, methods)
     run_scores(experiment, seed, methods, args.ckpts, overwrite=args.overwrite, strategy=args.strategy,
-               device=args.device, model_chunk=args.model_chunk)
+               device=args.device, model_chunk=args.model_chunk, settings=settings)
     return 0
 
 
 def run_s_test_script(description: str, argv: list[str] | None = None, family: str = "cnn") -> int:
     """First IF stage (the paper's s_test scripts): store the inverse-HVP vectors of one seed's checkpoints."""
-    from .attribution.registry import script_methods
-    from .pipeline import run_inverse_hvps
-
     parser = Parser(description=description)
     add_tda_flags(parser, family)
     args = parser.parse_args(argv)
@@ -123,9 +147,6 @@ def run_s_test_script(description: str, argv: list[str] | None = None, family: s
 
 def run_if_script(description: str, argv: list[str] | None = None, family: str = "cnn") -> int:
     """Second IF stage: influence scores from the stored inverse-HVP vectors."""
-    from .attribution.registry import script_methods
-    from .pipeline import run_scores
-
     parser = Parser(description=description)
     add_tda_flags(parser, family)
     parser.add_argument("--keep-inverse-hvp", action="store_true", help="keep the stored vectors after scoring")
@@ -157,11 +178,8 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
 
 def run_training_script(description: str, argv: list[str] | None = None, family: str = "cnn",
                         device_default: str = "cpu") -> int:
-    """The training scripts' body: every task, size and seed by default, narrowed by the flags; the model task trains."""
-    from tqdm import tqdm
-
-    from .experiment import check_seed_id, experiments_for, load_seeds
-
+    """The training scripts' body: every task, size and seed by default, narrowed by the flags; the model family's
+    trainer trains."""
     parser = Parser(description=description)
     add_experiment_flags(parser, all_by_default=True, family=family)
     add_device_flag(parser, device_default)
@@ -173,7 +191,7 @@ def run_training_script(description: str, argv: list[str] | None = None, family:
     with tqdm(total=sum(e.epochs for e, _ in jobs), desc="training epochs", unit="epoch") as bar:
         for experiment, seed in jobs:
             bar.set_postfix_str(f"{experiment.name} seed {seed}")
-            experiment.model_task.train_seed(experiment, seed, overwrite=args.overwrite, device=args.device, progress=bar)
+            train_seed(experiment, seed, overwrite=args.overwrite, device=args.device, progress=bar)
     return 0
 
 
@@ -181,10 +199,6 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
     """The analysis scripts' body: `--experiment NAME` (repeatable) or `--scores-dir DIR --out OUT` (anyone's
     scores in the paper's layout). stage 'pvalues' writes the p-values; 'correlations' the rest and summary.md.
     Every argument and input is checked before anything is written."""
-    from .analysis import correlations_of, load_scores_dir, pvalues_of, roles_for, run_correlations, run_pvalues
-    from .attribution import check_methods
-    from .experiment import Experiment, load_seeds
-
     parser = Parser(description=description)
     parser.add_argument("--experiment", type=experiment_name, action="append", default=None,
                         help="e.g. cnn_mnist3_10pc (repeatable)")
@@ -211,15 +225,15 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
     args = parser.parse_args(argv)
     if args.scores_dir is not None:
         if args.out is None or args.experiment:
-            raise BayesTDAError("--scores-dir needs --out OUT and no --experiment; e.g. "
+            raise BadInput("--scores-dir needs --out OUT and no --experiment; e.g. "
                                 "python run_compute_pvalues.py --scores-dir my_scores --out results/my_scores")
         if args.seed_ids:
-            raise BayesTDAError("--seed_ids is for --experiment; --scores-dir takes every seed folder it holds")
+            raise BadInput("--seed_ids is for --experiment; --scores-dir takes every seed folder it holds")
         posteriors = load_scores_dir(args.scores_dir, args.methods)
         signs = dict(args.signs or {})
         unknown = [m for m in signs if m not in posteriors]
         if unknown:
-            raise BayesTDAError(f"--signs names {unknown[0]!r}, which is not among the scores; methods: "
+            raise BadInput(f"--signs names {unknown[0]!r}, which is not among the scores; methods: "
                                 f"{', '.join(posteriors)}")
         if args.builtin_signs:
             builtin = helpful_signs()
@@ -234,10 +248,10 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
             print(f"wrote {args.out}/summary.md")
         return 0
     if args.signs or args.builtin_signs or args.truth:
-        raise BayesTDAError("--signs, --builtin-signs and --truth are for --scores-dir; an experiment's methods carry "
+        raise BadInput("--signs, --builtin-signs and --truth are for --scores-dir; an experiment's methods carry "
                             "the registry's signs and loo_corrected as the LOO ground truth")
     if args.out is not None:
-        raise BayesTDAError("--out is for --scores-dir; an experiment's results go to results/<experiment>/")
+        raise BadInput("--out is for --scores-dir; an experiment's results go to results/<experiment>/")
     experiments = [Experiment.parse(name) for name in _once(args.experiment or ["cnn_mnist3_10pc"], "--experiment")]
     seeds = [load_seeds()[k] for k in args.seed_ids] if args.seed_ids else None
     methods = check_methods(args.methods) if args.methods else None

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .datasets import TASKS, TaskSpec, check_size, check_task
 from .errors import BayesTDAError
-from .experiment import TASKS, TaskSpec, check_size, check_task
 from .io import save_torch
 from .paths import DATA_DIR, subset_dir
 
@@ -76,8 +76,8 @@ def _mnist_full_pool(dataset: str, split: str) -> Pool:
 
 def _torchvision_pool(dataset: str, split: str, data_root: Path) -> Pool:
     try:
-        import torchvision  # noqa: F401  (optional: only for downloading the full datasets)
-        from torchvision.datasets import CIFAR10, MNIST
+        import torchvision  # noqa: F401, PLC0415  (optional: only for downloading the full datasets)
+        from torchvision.datasets import CIFAR10, MNIST  # noqa: PLC0415
     except Exception as error:  # torchvision may be missing or fail to import against this torch
         raise BayesTDAError(
             f"--source torchvision needs an importable torchvision ({type(error).__name__}: {error}); "

@@ -1,6 +1,8 @@
-"""Experiments, tasks and seeds: one value names every file of an experiment (`cnn_mnist3_10pc`).
+"""Experiments: one value names every file of an experiment (`cnn_mnist3_10pc`).
 
-No path is built by hand anywhere else: scripts and library code ask an `Experiment` for it.
+No path is built by hand anywhere else: scripts and library code ask an `Experiment` for it. The data tasks
+live in `datasets`, the seeds in `seeds`, the model families in `tasks`; their names are re-exported here for
+code written against bayestda 0.2.
 """
 
 from __future__ import annotations
@@ -9,93 +11,23 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
+from .datasets import TASKS, TaskSpec, check_size, check_task
+from .errors import BadInput
+from .paths import output_root
+from .seeds import PAPER_SEEDS, check_seed_id, load_seeds, seed_id_of
+from .tasks.base import ModelTask
+from .tasks.registry import model_task
 
-from .errors import BayesTDAError
-from .paths import SEEDS_FILE, output_root
+__all__ = ["LAST_CHECKPOINTS", "PAPER_SEEDS", "TASKS", "Experiment", "TaskSpec", "check_arch", "check_seed_id",
+           "check_size", "check_task", "experiments_for", "load_seeds", "seed_id_of"]
 
-PAPER_SEEDS = (446, 724, 571, 296, 854, 968, 245, 374, 829, 470)
 LAST_CHECKPOINTS = 5
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """A task of the paper: which dataset, which index lists, how long to train."""
-
-    name: str
-    dataset: str  # "mnist" or "cifar10": the canonical dataset the indices point into
-    classes: tuple[int, ...]
-    sizes: tuple[int, ...]  # available num_per_class values
-    epochs: int
-    channels: int
-    index_folder: str  # folder under data/subset_indices
-    train_list_template: str  # file name with {n} for num_per_class
-    test_list: str
-    train_balanced: bool  # every class has exactly num_per_class train items
-    test_balanced: bool  # every class has the same number of test items
-
-    def train_list(self, num_per_class: int) -> str:
-        return self.train_list_template.format(n=num_per_class)
-
-
-TASKS: dict[str, TaskSpec] = {
-    "mnist3": TaskSpec(
-        "mnist3", "mnist", (0, 1, 2), (10, 20, 50), 15, 1, "mnist3",
-        "train_subset_{n}pc.txt", "test_subset.txt", True, True,
-    ),
-    # The paper's CIFAR-10 train lists hold 10*N random items (not balanced); the test list is balanced.
-    "cifar10": TaskSpec(
-        "cifar10", "cifar10", tuple(range(10)), (10, 20, 30, 40, 50, 60), 30, 3, "cifar10",
-        "train_subset_{n}pc.txt", "test_subset.txt", False, True,
-    ),
-    # Appendix: 100 random MNIST train items (10 per class on average, not balanced), 10 test items.
-    "mnist": TaskSpec(
-        "mnist", "mnist", tuple(range(10)), (10,), 15, 1, "mnist3",
-        "full_mnist_analysis_train.txt", "full_mnist_analysis_test.txt", False, False,
-    ),
-}
-
-def check_task(task: str) -> TaskSpec:
-    if task not in TASKS:
-        raise BayesTDAError(f"unknown task {task!r}; allowed: {', '.join(TASKS)}")
-    return TASKS[task]
 
 
 def check_arch(arch: str) -> str:
     """A registered model name (cnn, cnn3, vit, vitmnist, vittiny, vitrandom, or a user's task), or a one-line error."""
-    from .tasks import model_task
-
     model_task(arch)
     return arch
-
-
-def check_size(task: str, num_per_class: int) -> int:
-    spec = check_task(task)
-    if num_per_class not in spec.sizes:
-        allowed = ", ".join(map(str, spec.sizes))
-        raise BayesTDAError(
-            f"num_per_class {num_per_class} is not available for task {task!r}; allowed: {allowed}"
-        )
-    return num_per_class
-
-
-def load_seeds() -> list[int]:
-    """The paper's 10 seeds, in order, from random_seeds.pt."""
-    return [int(s) for s in torch.load(SEEDS_FILE)]
-
-
-def check_seed_id(seed_id: int) -> int:
-    """The seed for --seed_id k (0-based), or a one-line error."""
-    seeds = load_seeds()
-    if not 0 <= seed_id < len(seeds):
-        raise BayesTDAError(f"--seed_id {seed_id} is out of range; allowed: 0..{len(seeds) - 1}")
-    return seeds[seed_id]
-
-
-def seed_id_of(seed: int) -> int:
-    """The --seed_id that names a seed (the seed itself where it is not one of the 10)."""
-    seeds = load_seeds()
-    return seeds.index(seed) if seed in seeds else seed
 
 
 _NAME = re.compile(r"^(?P<model>[a-z0-9]+)_(?P<task>[a-z0-9]+)_(?P<n>\d+)pc$")
@@ -118,7 +50,7 @@ class Experiment:
     def parse(cls, name: str, vit_weights: str | None = None) -> Experiment:
         match = _NAME.match(name)
         if not match:
-            raise BayesTDAError(
+            raise BadInput(
                 f"experiment name {name!r} is not of the form <model>_<task>_<n>pc, "
                 "e.g. cnn_mnist3_10pc"
             )
@@ -128,11 +60,21 @@ class Experiment:
     def name(self) -> str:
         return f"{self.model}_{self.task}_{self.num_per_class}pc"
 
-    @property
-    def model_task(self):
-        """The model family's task (tasks.ModelTask): model, loss, data transform, training recipe, script flags."""
-        from .tasks import model_task
+    @classmethod
+    def from_record(cls, what: dict) -> Experiment:
+        """The experiment a provenance record's `what` names (with its ViT weight source, where it has one)."""
+        return cls.parse(what["experiment"], vit_weights=what.get("vit_weights"))
 
+    def record_what(self, kind: str, **fields) -> dict:
+        """A provenance record's `what` for an output of this experiment: its kind, the experiment, its fields."""
+        what = {"kind": kind, "experiment": self.name}
+        if self.vit_weights is not None:
+            what["vit_weights"] = self.vit_weights
+        return {**what, **{k: v for k, v in fields.items() if v is not None}}
+
+    @property
+    def model_task(self) -> ModelTask:
+        """The model family's task (tasks.ModelTask): model, loss, data transform, training recipe, trainer."""
         return model_task(self.model)
 
     @property
@@ -164,7 +106,7 @@ class Experiment:
         bad = [e for e in epochs if e not in self.checkpoint_epochs]
         if bad:
             allowed = ", ".join(map(str, self.checkpoint_epochs))
-            raise BayesTDAError(f"--ckpts {bad[0]} is not a checkpoint of {self.name}; allowed: {allowed}")
+            raise BadInput(f"--ckpts {bad[0]} is not a checkpoint of {self.name}; allowed: {allowed}")
         return sorted(set(epochs))
 
     # --- paths -----------------------------------------------------------------------------------

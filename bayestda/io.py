@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import signal
@@ -21,7 +22,7 @@ _writes = 0
 
 def _fault_point() -> None:
     """Test hook: BAYESTDA_KILL_AT_WRITE=N kills this process with SIGKILL during its N-th atomic write, after the
-    temporary file is complete and before it is renamed (the worst moment; tests/test_faults.py)."""
+    temporary file is complete and before it is renamed (the worst moment; tests/producers/test_faults.py)."""
     global _writes
     target = os.environ.get("BAYESTDA_KILL_AT_WRITE")
     if target:
@@ -102,3 +103,30 @@ def save_text(text: str, path: Path) -> None:
 def save_csv(frame, path: Path, index: bool = False) -> None:
     """Write a pandas DataFrame as CSV atomically."""
     atomic_write(path, lambda tmp: frame.to_csv(tmp, index=index))
+
+
+# --- content hashes ----------------------------------------------------------------------------------------
+_hashes: dict[tuple[str, int, int], str] = {}
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file's bytes (cached per path, size and modification time)."""
+    stat = Path(path).stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _hashes:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _hashes[key] = digest.hexdigest()
+    return _hashes[key]
+
+
+def tensor_hash(*tensors: torch.Tensor) -> str:
+    """sha256 of tensors' values, shapes and dtypes (independent of how the file holding them was written)."""
+    digest = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.numpy().tobytes())
+    return digest.hexdigest()

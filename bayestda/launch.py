@@ -23,15 +23,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from tqdm import tqdm
+
 from . import provenance
-from .attribution.registry import script_path
-from .checkpoints import seed_flags
+from .attribution.registry import in_registry_order, script_methods, script_path
+from .commands import seed_flags, training_argv
+from .data import generate_subsets, subset_path
 from .device import device_problem
-from .errors import BayesTDAError
-from .experiment import TASKS, Experiment, load_seeds
+from .errors import BadInput
+from .experiment import TASKS, Experiment
 from .io import process_alive
 from .paths import REPO_ROOT, output_root
 from .pipeline import inverse_hvp_path
+from .results import record_results  # noqa: F401  (declares the results kind: analysis jobs are done when current)
+from .seeds import load_seeds
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +62,6 @@ def script_calls(methods: Iterable[str]) -> list[ScriptCall]:
     A named script writes every method declared with it (gd_and_gc writes gd and gc); methods on the generic
     script `all` get one call each, with --methods.
     """
-    from .attribution.registry import in_registry_order, script_methods
-
     calls: dict[str, ScriptCall] = {}
     for method in in_registry_order(methods):
         if method.script == "all":
@@ -112,7 +115,7 @@ def _seed_jobs(experiment: Experiment, seed: int, calls: list[ScriptCall]) -> li
     flags = seed_flags(experiment, seed)
     epochs = experiment.checkpoint_epochs
     train_name = f"{experiment.name}/{seed}/train"
-    train = Job(train_name, "train", ((task.training_script(), *flags),),
+    train = Job(train_name, "train", (tuple(training_argv(experiment, seed)),),
                 tuple(experiment.checkpoint_path(seed, e) for e in epochs) + (experiment.metrics_path(seed),),
                 gpu=task.gpu_training)
     jobs = [train]
@@ -139,7 +142,7 @@ def plan(experiments: list[Experiment], methods: list[str], seed_ids: list[int] 
     seed_ids = list(range(len(seeds))) if seed_ids is None else seed_ids
     for k in seed_ids:
         if not 0 <= k < len(seeds):
-            raise BayesTDAError(f"seed id {k} is out of range; allowed: 0..{len(seeds) - 1}")
+            raise BadInput(f"seed id {k} is out of range; allowed: 0..{len(seeds) - 1}")
     calls = script_calls(methods)
     jobs: list[Job] = []
     for experiment in experiments:
@@ -165,14 +168,12 @@ def grid_experiments(names: list[str] | None, all_experiments: bool, vit_weights
         models = ["cnn", "vit"]
         return [Experiment(m, t, n, vit_weights=vit_weights) for m in models for t in ("mnist3", "cifar10") for n in TASKS[t].sizes]
     if not names:
-        raise BayesTDAError("no experiments given; use --experiments cnn_mnist3_10pc[,...] or --all")
+        raise BadInput("no experiments given; use --experiments cnn_mnist3_10pc[,...] or --all")
     return [Experiment.parse(name, vit_weights=vit_weights) for name in names]
 
 
 def ensure_subsets(experiments: list[Experiment]) -> None:
     """Generate the shipped data subsets the experiments need, where missing (seconds; before any job)."""
-    from .data import generate_subsets, subset_path
-
     for task in sorted({e.task for e in experiments}):
         sizes = sorted({e.num_per_class for e in experiments if e.task == task})
         if any(not subset_path(task, "train", n).exists() for n in sizes) or not subset_path(task, "test").exists():
@@ -259,7 +260,7 @@ def check_gpus(gpus: list[str]) -> None:
     """Refuse GPU ids that this machine does not have, in one line saying that CPU workers work."""
     why = device_problem(f"cuda:{max(int(g) for g in gpus)}")
     if why is not None:
-        raise BayesTDAError(f"--gpus {','.join(gpus)}: {why.replace('--device cpu works', '--workers N (CPU) works')}")
+        raise BadInput(f"--gpus {','.join(gpus)}: {why.replace('--device cpu works', '--workers N (CPU) works')}")
 
 
 def make_slots(gpus: str | list[str] | None, workers: int | None) -> list[Slot]:
@@ -269,7 +270,7 @@ def make_slots(gpus: str | list[str] | None, workers: int | None) -> list[Slot]:
         return [Slot(f"gpu{g}", gpu=str(g).strip()) for g in ids if str(g).strip()]
     n = workers or 1
     if n < 1:
-        raise BayesTDAError(f"--workers {n} is not allowed; allowed: 1 or more")
+        raise BadInput(f"--workers {n} is not allowed; allowed: 1 or more")
     threads = max(1, (os.cpu_count() or 1) // n)
     return [Slot(f"cpu{i}", threads=threads) for i in range(n)]
 
@@ -321,8 +322,6 @@ def _start(job: Job, slot: Slot, lock: Path) -> _Running:
 
 def run_local(jobs: list[Job], slots: list[Slot], poll_s: float = 0.2, show_progress: bool = True) -> Report:
     """Run pending jobs, one per slot at a time, each when the jobs it needs have succeeded."""
-    from tqdm import tqdm
-
     report = Report()
     state: dict[str, str] = {}
     in_plan = {j.name for j in jobs}

@@ -13,7 +13,6 @@ the subsets and the [M, n_test] test losses of their models, written atomically 
 from __future__ import annotations
 
 import logging
-import shlex
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,15 +21,18 @@ from torch import nn
 from tqdm import tqdm
 
 from . import provenance
-from .checkpoints import build_model
+from .analysis.targets import SubsetLosses
+from .checkpoints import build_model, training_inputs
+from .commands import lds_command
 from .data import Subset
 from .device import check_device
-from .errors import BayesTDAError
+from .errors import BadInput, CorruptOutput
 from .evaluation import per_sample_losses
-from .experiment import Experiment, load_seeds, seed_id_of
+from .experiment import Experiment
 from .io import save_torch
 from .parallel import default_workers, process_map
 from .params import Params
+from .seeds import load_seeds
 from .training import paper_batch_order, train_many
 
 log = logging.getLogger(__name__)
@@ -40,42 +42,21 @@ SUBSET_DRAW_SEED = 0
 MAX_SUBSETS = 10_000
 
 
-@dataclass(frozen=True)
-class SubsetLosses:
-    """What LDS is computed against: subsets [M, n_train] (True = the item was trained on) and the test losses of
-    the models trained on them, [n_seeds, M, n_test], for the train and test items of the score files."""
-
-    subsets: np.ndarray
-    losses: np.ndarray
-    train_idx: np.ndarray
-    test_idx: np.ndarray
-
-    def __post_init__(self) -> None:
-        if self.subsets.ndim != 2 or self.losses.ndim != 3 or self.losses.shape[1] != self.subsets.shape[0]:
-            raise BayesTDAError(f"subset losses: subsets {self.subsets.shape} and losses {self.losses.shape} do not "
-                                "match; expected [M, n_train] and [seeds, M, n_test]")
-        if self.subsets.shape[1] != len(self.train_idx) or self.losses.shape[2] != len(self.test_idx):
-            raise BayesTDAError("subset losses: their train or test items do not match the subsets' shapes")
-        if not np.isfinite(self.losses).all():
-            raise BayesTDAError("subset losses hold NaN or infinite test losses; retrain the subset models")
-
-
 def check_subsets(m: int) -> int:
     """The number of LDS subsets, or a one-line error (the issue's M >= 100 is the default)."""
     if not isinstance(m, int) or m < 2 or m > MAX_SUBSETS:
-        raise BayesTDAError(f"--lds-subsets {m}: must be an integer from 2 to {MAX_SUBSETS} (Spearman over subsets "
+        raise BadInput(f"--lds-subsets {m}: must be an integer from 2 to {MAX_SUBSETS} (Spearman over subsets "
                             "needs two or more; the default is 100)")
     return m
 
 
 def check_supported(experiment: Experiment) -> None:
-    """LDS retrains with the paper's CNN loop (ModelTask.train_seed); a family with its own training cannot use it."""
-    from .tasks.base import ModelTask
-
-    if type(experiment.model_task).train_seed is not ModelTask.train_seed:
-        raise BayesTDAError(f"LDS retraining repeats the paper's CNN training loop; {experiment.name}'s model family "
-                            f"trains its own way ({experiment.model_task.training_script()}: random crops), which it "
-                            "does not repeat yet; LDS runs on the CNN experiments, e.g. cnn_mnist3_10pc")
+    """LDS retrains with the paper's CNN loop; a family trained its own way (ModelTask.supports_lds) cannot use it."""
+    task = experiment.model_task
+    if not task.supports_lds:
+        raise BadInput(f"LDS retraining repeats the paper's CNN training loop; {experiment.name}'s model family "
+                       f"trains its own way ({task.training_script}: random crops), which it does not repeat yet; "
+                       "LDS runs on the CNN experiments, e.g. cnn_mnist3_10pc")
 
 
 def draw_subsets(n_train: int, m: int) -> torch.Tensor:
@@ -91,17 +72,14 @@ def lds_path(experiment: Experiment, seed: int, m: int):
     return experiment.model_dir(seed) / f"lds_{m}_subsets.pt"
 
 
-def lds_command(experiment: Experiment, m: int, seed: int | None = None) -> str:
-    """The command that makes (or remakes) the subset models, for messages."""
-    argv = ["python", "run_lds_retraining.py", "--experiment", experiment.name, "--lds-subsets", str(m)]
-    if seed is not None:
-        argv += ["--seed_id", str(seed_id_of(seed))]
-    return shlex.join(argv)
-
-
 def lds_inputs(experiment: Experiment, seed: int, m: int) -> dict:
     """What a seed's subset-model file is made from: what its training run is made from, M and this code's version."""
-    return {**provenance.training_inputs(experiment, seed), "lds_subsets": m, "lds_version": LDS_VERSION}
+    return {**training_inputs(experiment, seed), "lds_subsets": m, "lds_version": LDS_VERSION}
+
+
+provenance.declare(provenance.Kind(
+    "lds", lambda w: lds_inputs(Experiment.from_record(w), w["seed"], w["subsets"]),
+    lambda w: lds_path(Experiment.from_record(w), w["seed"], w["subsets"])))
 
 
 @dataclass
@@ -163,9 +141,8 @@ def retrain_seed(experiment: Experiment, seed: int, m: int, overwrite: bool = Fa
     blob = {"subsets": masks, "test_losses": losses, "train_idx": torch.as_tensor(train.idx).cpu(),
             "test_idx": torch.as_tensor(test.idx).cpu(), "seed": seed, "subset_draw_seed": SUBSET_DRAW_SEED}
     save_torch(blob, path)
-    provenance.write(path, {"kind": "lds", "experiment": experiment.name, "seed": seed, "subsets": m,
-                            **({"vit_weights": experiment.vit_weights} if experiment.vit_weights else {})},
-                     lds_inputs(experiment, seed, m), {"device": str(device)})
+    provenance.write(path, experiment.record_what("lds", seed=seed, subsets=m), lds_inputs(experiment, seed, m),
+                     {"device": str(device)})
 
 
 def _retrain_job(job: tuple[str, int, int, bool, str, bool]) -> int:
@@ -195,13 +172,13 @@ def load_subset_losses(experiment: Experiment, m: int, seeds: list[int] | None =
         path = lds_path(experiment, seed, m)
         why = provenance.problem(path)
         if why is not None:
-            raise BayesTDAError(f"LDS needs the models retrained on {m} subsets for every seed; {path} is {why}; "
+            raise type(why)(f"LDS needs the models retrained on {m} subsets for every seed; {path} is {why}; "
                                 f"run: {lds_command(experiment, m)}")
         blobs.append(torch.load(path, map_location="cpu"))
     first = blobs[0]
     for seed, blob in zip(seeds, blobs):
         if not torch.equal(blob["subsets"], first["subsets"]) or not torch.equal(blob["test_idx"], first["test_idx"]):
-            raise BayesTDAError(f"{lds_path(experiment, seed, m)} holds other subsets or test items than seed "
+            raise CorruptOutput(f"{lds_path(experiment, seed, m)} holds other subsets or test items than seed "
                                 f"{seeds[0]}'s; remake it: {lds_command(experiment, m, seed)} --overwrite")
     return SubsetLosses(first["subsets"].numpy(), np.stack([b["test_losses"].double().numpy() for b in blobs]),
                         first["train_idx"].numpy(), first["test_idx"].numpy())

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_context
 from typing import TypeVar
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -80,11 +82,6 @@ def _with_threads(job: tuple[Callable, int, object]):
 def process_map(fn: Callable[[T], R], items: list[T], jobs: int, desc: str, unit: str = "seed") -> list[R]:
     """fn(item) for every item, in `jobs` spawned processes with an even share of the torch threads each (seeds
     of an ensemble: on this CPU 15% faster than threads), under one progress bar; fn must be module-level."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from tqdm import tqdm
-
     if jobs <= 1 or len(items) <= 1:
         return [fn(item) for item in tqdm(items, desc=desc, unit=unit)]
     threads = max(1, torch.get_num_threads() // jobs)

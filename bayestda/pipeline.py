@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-import shlex
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -17,10 +17,11 @@ from tqdm import tqdm
 from . import provenance, scores
 from .attribution import CheckpointContext, InverseHVP
 from .attribution.costs import Cost
-from .attribution.registry import Method, check_methods, in_registry_order, inverse_methods
+from .attribution.registry import Method, configured, in_registry_order, inverse_methods
 from .checkpoints import load_checkpoint
+from .commands import first_score_command
 from .device import check_device
-from .errors import BayesTDAError
+from .errors import CorruptOutput, MissingOutput
 from .experiment import Experiment
 from .io import save_torch
 from .parallel import in_background
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 def inverse_hvp_path(experiment: Experiment, method: str, seed: int, epoch: int):
     """Stored inverse-HVP vectors of a method with an inverse-HVP stage (the paper's s_tests_ckpt_<e>.pt)."""
     return experiment.scores_dir(method, seed) / f"inverse_hvp_ckpt_{epoch}.pt"
+
+
+scores.declare_method_output("inverse_hvp", inverse_hvp_path)
 
 
 def make_context(experiment: Experiment, seed: int, epoch: int, strategy: str = "auto", device: str = "cpu",
@@ -94,8 +98,10 @@ def compute(ctx: CheckpointContext, methods, inverse: dict[str, InverseHVP] | No
 
 
 def write_outputs(experiment: Experiment, seed: int, epoch: int, ctx: CheckpointContext, results: dict,
-                  made_with: dict | None = None, seconds: dict[str, float] | None = None) -> None:
-    """Every score file (recorded with `made_with` and, where measured, its method's seconds) and residual file."""
+                  made_with: dict | None = None, seconds: dict[str, float] | None = None,
+                  settings_of: dict[str, Method] | None = None) -> None:
+    """Every score file (recorded with `made_with`, where measured its method's seconds, and the settings of the
+    Method it ran as in `settings_of`) and residual file."""
     for name, value in results.items():
         if isinstance(value, InverseHVP):
             if value.residuals is not None:
@@ -106,37 +112,62 @@ def write_outputs(experiment: Experiment, seed: int, epoch: int, ctx: Checkpoint
             record = dict(made_with or {})
             if seconds is not None and name in seconds:
                 record["seconds"] = round(seconds[name], 4)
-            scores.write(experiment, name, seed, epoch, value, ctx.train.idx, ctx.test.idx, record)
+            scores.write(experiment, name, seed, epoch, value, ctx.train.idx, ctx.test.idx, record, settings_of)
 
 
 def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrite: bool = False,
                strategy: str = "auto", device: str = "cpu", use_stored_inverse: bool = False,
-               keep_inverse: bool = True, show_progress: bool = True, model_chunk: int | None = None) -> None:
-    """Compute and write the given methods for every selected checkpoint of one seed."""
+               keep_inverse: bool = True, show_progress: bool = True, model_chunk: int | None = None,
+               settings: dict[str, Any] | None = None) -> None:
+    """Compute and write the given methods' score files for every selected checkpoint of one seed; files that are
+    current (made from today's checkpoint with these settings) are skipped unless `overwrite`.
+
+    Args:
+        experiment: the experiment whose seed is scored.
+        seed: the seed (e.g. 446), not its position.
+        methods: registered method names (or Method objects).
+        epochs: the checkpoints (default: the experiment's last five).
+        overwrite: recompute current files too.
+        strategy: the many-model trainer of the retraining methods: auto, loop or stacked.
+        device: torch device (cpu, cuda, cuda:N).
+        use_stored_inverse: score from the stored inverse-HVP vectors (the paper's two IF stages).
+        keep_inverse: keep those vectors once their scores are current.
+        show_progress: a tqdm bar over the checkpoints.
+        model_chunk: train the LOO models in groups of this many (bounds GPU memory).
+        settings: {method: settings object} for methods run with other than their default settings, e.g.
+            {"trak": TrakSettings(dim=256)}; recorded with every file they write.
+
+    Returns:
+        None: the score (and residual) files and their records are written under tda_scores/.
+    """
     check_device(device)
-    methods = check_methods(methods)
+    chosen = configured(methods, settings)
+    names = [m.name for m in chosen]
+    by_name = {m.name: m for m in chosen}
     epochs = experiment.check_checkpoint_epochs(epochs)
-    bar = tqdm(epochs, desc=f"{experiment.name} seed {seed} [{','.join(methods)}]", unit="ckpt", disable=not show_progress)
+    bar = tqdm(epochs, desc=f"{experiment.name} seed {seed} [{','.join(names)}]", unit="ckpt", disable=not show_progress)
     for epoch in bar:
-        why = {m: provenance.problem(experiment.scores_path(m, seed, epoch)) for m in methods}
-        pending = [m for m in methods if overwrite or why[m] is not None]
+        why = {m.name: provenance.problem(experiment.scores_path(m.name, seed, epoch),
+                                          scores.method_inputs(experiment, m, seed, epoch)) for m in chosen}
+        pending = [m for m in chosen if overwrite or why[m.name] is not None]
         if not pending:
-            log.info("skip checkpoint %d: %s are current (use --overwrite to recompute)", epoch, ", ".join(methods))
+            log.info("skip checkpoint %d: %s are current (use --overwrite to recompute)", epoch, ", ".join(names))
             continue
         for m in pending:
-            if why[m] not in (None, "missing") and not overwrite:
-                log.info("recomputing %s at checkpoint %d: %s", m, epoch, why[m])
+            if why[m.name] is not None and not isinstance(why[m.name], MissingOutput) and not overwrite:
+                log.info("recomputing %s at checkpoint %d: %s", m.name, epoch, why[m.name])
         ctx = make_context(experiment, seed, epoch, strategy, device, model_chunk=model_chunk)
         inverse = load_inverse(experiment, seed, epoch, pending, device) if use_stored_inverse else None
         seconds: dict[str, float] = {}
         results = compute(ctx, pending, inverse, seconds)
-        write_outputs(experiment, seed, epoch, ctx, results, {"device": str(device), "strategy": strategy}, seconds)
+        write_outputs(experiment, seed, epoch, ctx, results, {"device": str(device), "strategy": strategy}, seconds,
+                      by_name)
         if use_stored_inverse and not keep_inverse:  # vectors are intermediates: gone once their scores are current
-            for method in inverse_methods(methods):
-                if scores.is_done(experiment, method.name, seed, epoch):
+            for method in inverse_methods(chosen):
+                if scores.is_done(experiment, method, seed, epoch):
                     path = inverse_hvp_path(experiment, method.name, seed, epoch)
                     path.unlink(missing_ok=True)
-                    provenance.record_path(path).unlink(missing_ok=True)
+                    provenance.remove(path)
 
 
 def load_inverse(experiment: Experiment, seed: int, epoch: int, methods, device: str = "cpu") -> dict[str, InverseHVP]:
@@ -144,16 +175,16 @@ def load_inverse(experiment: Experiment, seed: int, epoch: int, methods, device:
     out = {}
     for method in inverse_methods(methods):
         path = inverse_hvp_path(experiment, method.name, seed, epoch)
-        first = shlex.join(["python", *scores.score_argvs(experiment, method.name, seed)[0]])
+        first = first_score_command(experiment, method.name, seed)
         why = provenance.problem(path)
-        if why == "missing":
-            raise BayesTDAError(f"missing inverse-HVP vectors {path}; run: {first}")
+        if isinstance(why, MissingOutput):
+            raise MissingOutput(f"missing inverse-HVP vectors {path}; run: {first}")
         if why is not None:
-            raise BayesTDAError(f"inverse-HVP vectors {path} are {why}; remake them: {first} --overwrite")
+            raise type(why)(f"inverse-HVP vectors {path} are {why}; remake them: {first} --overwrite")
         try:
             out[method.name] = InverseHVP.from_blob(torch.load(path, map_location=device))
         except Exception as error:  # noqa: BLE001 (truncated or foreign file)
-            raise BayesTDAError(f"inverse-HVP vectors {path} cannot be read ({type(error).__name__}); remake them: "
+            raise CorruptOutput(f"inverse-HVP vectors {path} cannot be read ({type(error).__name__}); remake them: "
                                 f"{first} --overwrite") from None
     return out
 
@@ -174,4 +205,4 @@ def run_inverse_hvps(experiment: Experiment, seed: int, methods, epochs=None, ov
         for name, inverse in inverse_hvps(ctx, pending).items():
             path = inverse_hvp_path(experiment, name, seed, epoch)
             save_torch(inverse.to_blob(), path)
-            provenance.record_method(experiment, name, seed, epoch, path, kind="inverse_hvp", made_with={"device": device})
+            scores.record_method(experiment, name, seed, epoch, path, kind="inverse_hvp", made_with={"device": device})

@@ -51,7 +51,7 @@ def run_job(job: Job, device: str | None) -> str:
 def submit(jobs: list[Job], options: SlurmOptions, wait: bool = False) -> Report:
     """Submit the pending jobs as one array per stage with dependencies; optionally wait and report."""
     try:
-        import submitit
+        import submitit  # noqa: PLC0415 (optional: only the SLURM launcher needs it)
     except ImportError:
         raise BayesTDAError("the SLURM launcher needs submitit; run: pip install -r req.txt") from None
     pending = [j for j in jobs if not j.is_done()]

@@ -17,8 +17,7 @@ from dataclasses import replace
 import torch
 from torch.utils.data import DataLoader
 
-from . import provenance
-from .checkpoints import build_model, save_checkpoint
+from .checkpoints import build_model, record_training, save_checkpoint
 from .device import check_device
 from .ensemble import evaluate, is_trained
 from .experiment import Experiment
@@ -67,7 +66,7 @@ def finetune_seed(experiment: Experiment, seed: int, overwrite: bool = False, de
             progress.update(1)
     metrics["wall_seconds"] = time.perf_counter() - start
     save_json(metrics, experiment.metrics_path(seed))
-    provenance.record_training(experiment, seed, experiment.metrics_path(seed), "metrics")
+    record_training(experiment, seed, experiment.metrics_path(seed), "metrics")
     last = metrics["checkpoints"][str(experiment.checkpoint_epochs[-1])]
     log.info("%s seed %d: test accuracy %.2f%%, loss %.4f", experiment.name, seed, last["test_accuracy"], last["test_loss"])
     return metrics

@@ -26,9 +26,11 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from .data import load_pool, read_index_list
+from .datasets import TASKS
 from .errors import BayesTDAError
-from .io import save_json, save_torch
-from .provenance import file_hash
+from .io import file_hash, save_json, save_torch
+from .vit_data import eval_transform, train_transform
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ class PretrainSettings:
 
     def config(self):
         """The transformers ViTConfig of this architecture (ten labels: the pretraining classifier)."""
-        import transformers
+        import transformers  # noqa: PLC0415 (heavy and optional: only the ViT half needs it)
 
         return transformers.ViTConfig(hidden_size=self.hidden_size, num_hidden_layers=self.num_layers,
                                       num_attention_heads=self.num_heads, intermediate_size=self.intermediate_size,
@@ -88,9 +90,6 @@ class History:
 
 def _listed(split: str) -> set[int]:
     """Every MNIST index of a split that some task's index list names."""
-    from .data import read_index_list
-    from .experiment import TASKS
-
     listed: set[int] = set()
     for name, spec in TASKS.items():
         if spec.dataset != "mnist":
@@ -110,8 +109,6 @@ def unused_indices(split: str) -> np.ndarray:
 
 def _unused_images(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """(uint8 images, labels) of the MNIST split's unused indices, from the shipped full MNIST."""
-    from .data import load_pool
-
     pool = load_pool("mnist", split, source="mnist-full")
     keep = unused_indices(split)
     return torch.from_numpy(pool.images[keep]), torch.from_numpy(pool.labels[keep]).long()
@@ -151,8 +148,6 @@ def _heldout_accuracy(model, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def _crops(images: torch.Tensor, size: int) -> torch.Tensor:
     """The fine-tuning's random resized crop of each image (torch's global RNG), stacked."""
-    from .vit_data import train_transform
-
     return torch.stack([train_transform(image, size) for image in images])
 
 
@@ -162,7 +157,7 @@ def pretrain(out_dir: Path, settings: PretrainSettings = PretrainSettings(), ove
 
     `stop_after_steps` ends the run early and returns its history without writing anything: a test replays the
     first steps of the shipped run and compares their losses with the recorded ones."""
-    import transformers
+    import transformers  # noqa: PLC0415 (heavy and optional: only the ViT half needs it)
 
     settings.check()
     out_dir = Path(out_dir)
@@ -170,8 +165,6 @@ def pretrain(out_dir: Path, settings: PretrainSettings = PretrainSettings(), ove
         raise BayesTDAError(f"finished backbone weights exist in {out_dir}; pass --overwrite to pretrain them again")
     if out_dir.exists() and not out_dir.is_dir():
         raise BayesTDAError(f"{out_dir} is a file, not a folder for the backbone; pick another --out")
-    from .vit_data import eval_transform
-
     x_train, y_train = _unused_images("train")
     if settings.train_items is not None:
         x_train, y_train = x_train[: settings.train_items], y_train[: settings.train_items]
@@ -235,7 +228,7 @@ def pretrain(out_dir: Path, settings: PretrainSettings = PretrainSettings(), ove
 def _save_backbone(model, out_dir: Path, settings: PretrainSettings, history: History, seconds: float, command: str,
                    train_items: int, heldout_items: int) -> dict:
     """The backbone alone (ViTModel, no classifier) and its record, written beside out_dir, then moved in place."""
-    import transformers
+    import transformers  # noqa: PLC0415 (heavy and optional: only the ViT half needs it)
 
     temporary = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     shutil.rmtree(temporary, ignore_errors=True)

@@ -23,7 +23,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+
+from bayestda.analysis import posterior_test
+from bayestda.attribution import default_methods
+from bayestda.data import generate_subsets
+from bayestda.datasets import TASKS
+from bayestda.experiment import Experiment
+from bayestda.pipeline import compute, make_context, run_scores
+from bayestda.scores import load_array
+from bayestda.seeds import load_seeds
+from bayestda.trainers import train_seed
 
 REPO = Path(__file__).resolve().parents[1]
 MAIN = "cnn_mnist3_10pc"
@@ -85,12 +96,12 @@ def environment(report: Report, device: str) -> None:
 
 def device_tests(report: Report, device: str, quick: bool) -> None:
     try:
-        import pytest  # noqa: F401
+        import pytest  # noqa: F401, PLC0415 (optional on the GPU machine: its wheels may be missing)
     except ImportError:
         report.section("Tests on the device", "pytest is not installed here: bring its wheels in `.whl/` "
                        "(see benchmarks/gpu_check.sh); skipped.", device_tests="skipped")
         return
-    targets = ["tests/test_training.py"] if quick else ["tests"]
+    targets = ["tests/numerics/test_training.py"] if quick else ["tests"]
     with Stage(device) as stage:
         result = script(["-m", "pytest", "-q", "-m", "device", "-p", "no:cacheprovider", *targets],
                         env={"BAYESTDA_TEST_DEVICE": device})
@@ -104,12 +115,6 @@ def device_tests(report: Report, device: str, quick: bool) -> None:
 
 def main_experiment(report: Report, device: str, quick: bool, root: Path) -> dict:
     """Train and score the default experiment on the device; compare seed 446 with the CPU; p-values of both."""
-    from bayestda.analysis import posterior_test
-    from bayestda.attribution import default_methods
-    from bayestda.data import generate_subsets
-    from bayestda.experiment import Experiment, load_seeds
-    from bayestda.pipeline import compute, make_context, run_scores
-    from bayestda.scores import load_array
 
     experiment = Experiment.parse(MAIN)
     seeds = load_seeds()[: 2 if quick else 10]
@@ -118,7 +123,7 @@ def main_experiment(report: Report, device: str, quick: bool, root: Path) -> dic
     strategy = "stacked" if device.startswith("cuda") else "auto"
     generate_subsets("mnist3", [10])
     with Stage(device) as train:
-        accuracy = [experiment.model_task.train_seed(experiment, s, device=device)["checkpoints"][str(epochs[-1])]
+        accuracy = [train_seed(experiment, s, device=device)["checkpoints"][str(epochs[-1])]
                     ["test_accuracy"] for s in seeds]
     per_seed = []
     with Stage(device) as tda:
@@ -173,7 +178,6 @@ def main_experiment(report: Report, device: str, quick: bool, root: Path) -> dic
 
 
 def pd_mean_p(path: Path):
-    import pandas as pd
 
     return pd.read_csv(path, index_col="K").iloc[-1]
 
@@ -196,10 +200,6 @@ def launcher(report: Report, device: str, quick: bool, root: Path) -> None:
 
 
 def cifar(report: Report, device: str, quick: bool) -> float:
-    from bayestda.attribution import default_methods
-    from bayestda.data import generate_subsets
-    from bayestda.experiment import Experiment, load_seeds
-    from bayestda.pipeline import run_scores
 
     experiment, seed = Experiment.parse("cnn_cifar10_10pc"), load_seeds()[0]
     methods = ["gd", "gc", "if"] if quick else default_methods()
@@ -207,7 +207,7 @@ def cifar(report: Report, device: str, quick: bool) -> float:
     generate_subsets("cifar10", [10])
     strategy = "stacked" if device.startswith("cuda") else "auto"
     with Stage(device) as train:
-        experiment.model_task.train_seed(experiment, seed, device=device)
+        train_seed(experiment, seed, device=device)
     with Stage(device) as tda:
         run_scores(experiment, seed, methods, epochs, device=device, strategy=strategy, show_progress=False)
     report.section("One CIFAR-10 seed", table(["stage", "wall s", "peak GPU memory GiB"], [
@@ -230,7 +230,6 @@ def vit(report: Report, device: str, quick: bool) -> float | None:
 
 def estimates(report: Report, main: dict, cifar_seed_s: float | None, vit_seed_s: float | None) -> None:
     """Whole-grid wall times on one such device, from the measured seeds; LOO dominates and grows as N²."""
-    from bayestda.experiment import TASKS
 
     mnist_seed = main["per_seed_s"] * 5 / main["epochs"]
     rows, total = [], 0.0

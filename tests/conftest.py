@@ -7,6 +7,11 @@ import os
 import pytest
 import torch
 
+from bayestda.data import generate_subsets
+from bayestda.ensemble import train_seed
+from bayestda.experiment import Experiment
+from bayestda.pipeline import run_scores
+
 # Outputs of the whole test session go to a temporary root, never into the repository.
 _ROOT = None
 # The device of the tests marked `device` (BAYESTDA_TEST_DEVICE=cuda on a GPU machine; benchmarks/gpu_check.sh).
@@ -32,35 +37,24 @@ def output_root(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def mnist3_subsets(output_root):
-    from bayestda.data import generate_subsets
-
     generate_subsets("mnist3", [10])
     return output_root
 
 
 @pytest.fixture(scope="session")
 def experiment():
-    from bayestda.experiment import Experiment
-
     return Experiment("cnn", "mnist3", 10)
 
 
 @pytest.fixture(scope="session")
 def trained_seed(mnist3_subsets, experiment):
     """The paper's seed 446 trained once for the whole session (about 6 s)."""
-    from bayestda.ensemble import train_seed
-
     return train_seed(experiment, 446)
 
 
 @pytest.fixture(scope="session")
 def small_run(output_root):
     """A small real run: the appendix's full-MNIST task (100 train, 10 test items), 3 seeds, 5 methods."""
-    from bayestda.data import generate_subsets
-    from bayestda.ensemble import train_seed
-    from bayestda.experiment import Experiment
-    from bayestda.pipeline import run_scores
-
     generate_subsets("mnist", [10])
     experiment = Experiment("cnn", "mnist", 10)
     seeds = [446, 724, 571]

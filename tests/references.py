@@ -14,6 +14,11 @@ from torch.func import functional_call
 from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
+from bayestda.attribution.rps import features, last_linear
+from bayestda.attribution.trak import projection_rows
+from bayestda.checkpoints import load_checkpoint
+from bayestda.data import Subset
+
 
 # --- TRAK: the margin's own autograd gradients, an explicit projection matrix, (ΦᵀΦ)⁺ -----------------------
 def item_gradients(net, params, x, y, quantity) -> torch.Tensor:
@@ -49,8 +54,6 @@ def true_class_probabilities(net, params, x, y):
 
 def trak_reference(net, params, train, test, settings) -> torch.Tensor:
     """[n_train, n_test] TRAK from its definition in float64 (the projection rows are part of the definition)."""
-    from bayestda.attribution.trak import projection_rows
-
     numel = sum(p.numel() for p in params.values())
     projection = projection_rows(settings, 0, settings.dim, numel, torch.float64, "cpu")  # [k, P]
     phi_train = margin_gradients(net, params, train.x, train.y) @ projection.T
@@ -83,8 +86,6 @@ def scipy_minimiser(f, y, w0, b, l2):
 def rps_definition(ctx, l2: float):
     """(W*, α [n_train, C], scores [n_train, n_test]) of RPS-L2 from its definition: the last layer re-fitted by
     scipy's L-BFGS-B on the features, α_i = −∂CE_i/∂Φ_i / (2λn), τ = α_{i,y(z)} f_i·f(z) (ctx in float64)."""
-    from bayestda.attribution.rps import features, last_linear
-
     name, layer = last_linear(ctx.net, ctx.params)
     f_train, f_test = features(ctx, ctx.train.x, layer).numpy(), features(ctx, ctx.test.x, layer).numpy()
     w0, b = ctx.params[f"{name}.weight"].numpy(), ctx.params[f"{name}.bias"].numpy()
@@ -105,9 +106,9 @@ def kronfluence_ekfac(net, params, train, test, damping: float, fisher: str = "e
     model's classes, which kronfluence samples instead): each train item repeated once per class c with its loss
     weighted by √p(c | x), with the true-label loss for the scores; the factors then average over C times the
     items, so λ/C in kronfluence gives C × our (F̂ + λI)⁻¹, scaled back here."""
-    from kronfluence.analyzer import Analyzer, prepare_model
-    from kronfluence.arguments import FactorArguments, ScoreArguments
-    from kronfluence.task import Task
+    from kronfluence.analyzer import Analyzer, prepare_model  # noqa: PLC0415 (heavy, for this reference only)
+    from kronfluence.arguments import FactorArguments, ScoreArguments  # noqa: PLC0415
+    from kronfluence.task import Task  # noqa: PLC0415
 
     classes = 1
     state = {"weighted": fisher == "expected"}
@@ -158,9 +159,6 @@ def kronfluence_ekfac(net, params, train, test, damping: float, fisher: str = "e
 # --- shared inputs -------------------------------------------------------------------------------------------
 def checkpoint_data(experiment, seed: int, epoch: int, test_items: int):
     """(net, params, train, the first test_items test items) of one trained checkpoint."""
-    from bayestda.checkpoints import load_checkpoint
-    from bayestda.data import Subset
-
     net, params = load_checkpoint(experiment, seed, epoch)
     train, test = experiment.model_task.load_data(experiment, net)
     return net, params, train, Subset(test.x[:test_items], test.y[:test_items], test.idx[:test_items])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 
 from ..io import atomic_write
@@ -27,8 +28,6 @@ def _save(fig: Figure, path: Path) -> list[Path]:
 
 def correlation_heatmaps(correlations: dict[str, pd.DataFrame], kind: str, title: str, path: Path) -> list[Path]:
     """One row of annotated heatmaps, one per statistic (μ, σ, μ/σ), for Pearson or Spearman; both axes labelled."""
-    import seaborn as sns
-
     size = len(correlations[f"{kind}_corr_mu"])
     fig = Figure(figsize=(len(STATISTICS) * (2.2 + 0.55 * size), 1.6 + 0.55 * size), layout="constrained")
     axes = fig.subplots(1, len(STATISTICS))

@@ -24,9 +24,9 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from ..errors import BayesTDAError
-from ..lds import SubsetLosses
 from .posterior import PosteriorScores
 from .pvalues import lead_rows, lead_test
+from .targets import SubsetLosses
 
 log = logging.getLogger(__name__)
 

@@ -2,24 +2,22 @@
 
 Every method is declared once, beside its code, in the registry (`registry.py`): its name, score function,
 helpful sign, needs and per-seed script. `python -c "from bayestda.attribution import describe; print(describe())"`
-prints the table; the registration order below is the default method order.
+prints the table. Importing this package registers the built-in methods; the default method order is
+`registry.BUILT_IN_ORDER`, not import order. A method's settings travel with the call
+(`registry.configured(methods, {"trak": TrakSettings(dim=256)})`, `run_scores(..., settings=...)`).
 """
 
-# isort: off
-# Registration order is the default method order (the analysis tables and CSV columns follow it).
-from .retraining import ats, loo, loo_pretrained
-from .influence import ConvergedSettings, InverseHVP, LissaSettings, converged, influence_scores, lissa
-from .gradients import grad_cos, grad_dot, tracin, tracin_term
-from .trak import TrakSettings, configure_trak, trak
-from .rps import RPSSettings, rps
 from .arnoldi import ArnoldiSettings, arnoldi_influence
-from .ekfac import EKFACSettings, configure_ekfac, ekfac_influence
-# isort: on
 from .context import CheckpointContext
+from .ekfac import EKFACSettings, ekfac_influence, ekfac_method
+from .gradients import grad_cos, grad_dot, tracin, tracin_term
+from .influence import ConvergedSettings, InverseHVP, LissaSettings, converged, influence_scores, lissa
 from .registry import (
+    BUILT_IN_ORDER,
     Method,
     all_methods,
     check_methods,
+    configured,
     default_methods,
     describe,
     get,
@@ -28,11 +26,14 @@ from .registry import (
     script_methods,
     unregister,
 )
+from .retraining import ats, loo, loo_pretrained
+from .rps import RPSSettings, rps
+from .trak import TrakSettings, trak, trak_method
 
 __all__ = [
-    "CheckpointContext", "ConvergedSettings", "InverseHVP", "LissaSettings", "Method", "all_methods", "ats",
-    "check_methods", "converged", "default_methods", "describe", "get", "grad_cos", "grad_dot", "helpful_signs", "influence_scores",
-    "lissa", "loo", "loo_pretrained", "register", "script_methods", "tracin", "tracin_term", "unregister",
-    "TrakSettings", "configure_trak", "trak", "RPSSettings", "rps", "ArnoldiSettings", "arnoldi_influence",
-    "EKFACSettings", "configure_ekfac", "ekfac_influence",
+    "BUILT_IN_ORDER", "ArnoldiSettings", "CheckpointContext", "ConvergedSettings", "EKFACSettings", "InverseHVP",
+    "LissaSettings", "Method", "RPSSettings", "TrakSettings", "all_methods", "arnoldi_influence", "ats",
+    "check_methods", "configured", "converged", "default_methods", "describe", "ekfac_influence", "ekfac_method",
+    "get", "grad_cos", "grad_dot", "helpful_signs", "influence_scores", "lissa", "loo", "loo_pretrained", "register",
+    "rps", "script_methods", "tracin", "tracin_term", "trak", "trak_method", "unregister",
 ]

@@ -203,15 +203,11 @@ def ekfac_influence(ctx: CheckpointContext, settings: EKFACSettings = EKFACSetti
 
 
 def ekfac_method(settings: EKFACSettings = EKFACSettings()) -> Method:
+    """The registry entry of EK-FAC influence with these settings (recorded with every file it writes)."""
     settings.check()
     return Method("ekfac", partial(ekfac_influence, settings=settings), -1, "influence with the EK-FAC curvature "
                   f"(Linear and Conv2d layers, {settings.fisher} Fisher, λ = {settings.damping:g}; on request)",
-                  default=False, settings=asdict(settings))
-
-
-def configure_ekfac(damping: float) -> None:
-    """Use damping λ for `ekfac` in this process (`--ekfac-damping`); files of another λ become stale."""
-    register(ekfac_method(EKFACSettings(damping=damping)))
+                  default=False, settings=asdict(settings), configure=ekfac_method)
 
 
 register(ekfac_method())

@@ -9,16 +9,13 @@ module names or .py files) imports such modules in every script and launcher job
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import os
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-from ..errors import BayesTDAError
+from ..errors import BadInput
+from ..plugins import load_plugins
 
 NEEDS = ("gradients", "test_losses", "inverse_hvp", "retraining")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -27,6 +24,19 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 @dataclass(frozen=True)
 class Method:
     """One TDA method: `score(ctx)` gives its [n_train, n_test] matrix at one checkpoint.
+
+    Args:
+        name: lower-case letters, digits and '_' (its folder under tda_scores/).
+        score: ctx -> [n_train, n_test] tensor (or (ctx, inverse) -> tensor with an `inverse_hvp` stage).
+        helpful_sign: +1 where a positive score means the train item helps, -1 where a negative one does.
+        description: one line for `describe()`.
+        needs: what it uses of the context: gradients, test_losses, inverse_hvp, retraining.
+        script, script_flags: the per-seed script that writes it (default: the generic `all` with --methods).
+        inverse_hvp: ctx -> InverseHVP, a stage the scripts can store (`run_<f>_s_test.py`).
+        default: computed and analysed unless methods are named.
+        version: bump when its numbers change (its old files become stale).
+        settings: what changes its numbers, recorded with every file; `configure` makes it with other settings.
+        per_seed: one score per seed, the sum of its checkpoints' files.
 
     Methods with an `inverse_hvp(ctx)` stage are scored as `score(ctx, inverse)`: the per-seed scripts can store
     the vectors first (`run_<f>_s_test.py`) and score them later (`run_<f>_if.py`), as the paper's IF scripts.
@@ -46,6 +56,14 @@ class Method:
     version: str = "1"  # bump when the method's numbers change: its old files become stale
     settings: dict = field(default_factory=dict)  # settings that change its numbers (recorded with every file)
     per_seed: bool = False  # one score per seed, the sum of its checkpoints' files: the posterior samples are the seeds
+    configure: Callable[[Any], Method] | None = None  # settings object -> this method with those settings
+
+    def with_settings(self, settings: Any) -> Method:
+        """This method with other settings (e.g. TRAK's k), for one call: the registry keeps its defaults, and the
+        files it writes record the settings used."""
+        if self.configure is None:
+            raise BadInput(f"method {self.name!r} takes no settings")
+        return self.configure(settings)
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -76,11 +94,19 @@ def script_path(scripts: str, script: str) -> str:
 
 
 _REGISTRY: dict[str, Method] = {}
-_plugins_loaded = False
+BUILT_IN_ORDER = ("loo", "loo_corrected", "ats", "loo_pretrained", "if", "if_converged", "gd", "gc", "tracin",
+                  "tracincp", "trak", "rps", "arnoldi", "ekfac")  # the default method order; plugins' follow
 
 
 def register(method: Method) -> Method:
-    """Add (or replace, by name) a method; returns it, so that it can be kept beside its code."""
+    """Add (or replace, by name) a method.
+
+    Args:
+        method: the Method; a plugin module (BAYESTDA_PLUGINS) calls this when imported.
+
+    Returns:
+        The method, so that it can be kept beside its code.
+    """
     _REGISTRY[method.name] = method
     return method
 
@@ -89,33 +115,12 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def load_plugins() -> None:
-    """Import the modules named in BAYESTDA_PLUGINS (module names or .py paths) once: they register methods or tasks."""
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for entry in filter(None, (e.strip() for e in os.environ.get("BAYESTDA_PLUGINS", "").split(","))):
-        if entry.endswith(".py"):
-            path = Path(entry)
-            if not path.exists():
-                raise BayesTDAError(f"BAYESTDA_PLUGINS names {entry}, which does not exist")
-            spec = importlib.util.spec_from_file_location(f"bayestda_plugin_{path.stem}", path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
-            spec.loader.exec_module(module)
-        else:
-            try:
-                importlib.import_module(entry)
-            except ImportError as error:
-                raise BayesTDAError(f"BAYESTDA_PLUGINS names module {entry!r}, which cannot be imported ({error})") from None
-
-
 def _registry() -> dict[str, Method]:
-    from .. import attribution  # noqa: F401  (the built-in methods register on import, in the default order)
-
+    """Every registered method: the built-in ones in BUILT_IN_ORDER (registered when `bayestda.attribution` is
+    imported), then the others (plugins, BAYESTDA_PLUGINS) in registration order."""
     load_plugins()
-    return _REGISTRY
+    built_in = [name for name in BUILT_IN_ORDER if name in _REGISTRY]
+    return {name: _REGISTRY[name] for name in built_in + [n for n in _REGISTRY if n not in BUILT_IN_ORDER]}
 
 
 def all_methods() -> list[str]:
@@ -136,7 +141,7 @@ def default_methods() -> list[str]:
 def get(name: str) -> Method:
     registry = _registry()
     if name not in registry:
-        raise BayesTDAError(f"unknown method {name!r}; allowed: {', '.join(registry)}")
+        raise BadInput(f"unknown method {name!r}; allowed: {', '.join(registry)}")
     return registry[name]
 
 
@@ -147,9 +152,24 @@ def check_methods(names) -> list[str]:
     return list(names)
 
 
-def in_registry_order(names) -> list[Method]:
-    wanted = set(check_methods(names))
-    return [m for name, m in _registry().items() if name in wanted]
+def in_registry_order(methods) -> list[Method]:
+    """The methods (names, or Method objects, e.g. with their own settings) as Methods, in the registry's order."""
+    given = {m.name: m for m in methods if isinstance(m, Method)}
+    wanted = set(check_methods([m if isinstance(m, str) else m.name for m in methods]))
+    return [given.get(name, m) for name, m in _registry().items() if name in wanted]
+
+
+def configured(methods, settings: dict[str, Any] | None = None) -> list[Method]:
+    """The methods in the registry's order, each with its settings from `settings` ({method: settings object})
+    where given: settings travel with the call, the registry keeps its defaults."""
+    settings = settings or {}
+    chosen = in_registry_order(methods)
+    names = [m.name for m in chosen]
+    stray = [name for name in settings if name not in names]
+    if stray:
+        raise BadInput(f"settings are given for {stray[0]!r}, which is not among the methods computed "
+                       f"({', '.join(names)}); add it with --methods")
+    return [m.with_settings(settings[m.name]) if m.name in settings else m for m in chosen]
 
 
 def helpful_signs() -> dict[str, int]:

@@ -10,7 +10,7 @@ for any useful k). Positive = helpful (including the item raises the test margin
 over seeds and checkpoints is TRAK's ensemble.
 
 For the cross-entropy, ∇θ m = −∇θ ℓ / (1 − p) with p = exp(−ℓ): the per-sample loss gradients that every
-gradient method shares are projected once and rescaled; no gradient is recomputed (tests/test_trak.py checks
+gradient method shares are projected once and rescaled; no gradient is recomputed (tests/declarations/test_trak.py checks
 the scores against the margin's own autograd gradients and an explicit (ΦᵀΦ)⁺ in float64).
 """
 
@@ -107,12 +107,8 @@ def trak_method(settings: TrakSettings = TrakSettings()) -> Method:
     """The registry entry of TRAK with these settings (they are recorded with every file it writes)."""
     settings.check()
     return Method("trak", partial(trak, settings=settings), +1, "TRAK on one model: projected margin gradients, "
-                  f"(ΦᵀΦ)⁺, out-to-loss weights, k = {settings.dim} (on request)", default=False, settings=asdict(settings))
-
-
-def configure_trak(dim: int) -> None:
-    """Use projection dimension `dim` for `trak` in this process (`--trak-dim`); files of another k become stale."""
-    register(trak_method(TrakSettings(dim=dim)))
+                  f"(ΦᵀΦ)⁺, out-to-loss weights, k = {settings.dim} (on request)", default=False, settings=asdict(settings),
+                  configure=trak_method)
 
 
 register(trak_method())

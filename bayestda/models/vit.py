@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import BayesTDAError
+from ..paths import DATA_DIR
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ TARGET_SCHEMES = (("query", "value"), ("q_proj", "v_proj"))
 
 def shipped_dir(weights: str) -> Path:
     """Folder of a backbone pretrained here (`mnist-pretrained` -> data/backbones/mnist-pretrained)."""
-    from ..paths import DATA_DIR
-
     return DATA_DIR / "backbones" / weights
 
 
@@ -80,8 +79,8 @@ def weights_for(model: str, given: str | None = None) -> str:
 
 def _import_hf():
     try:
-        import peft
-        import transformers
+        import peft  # noqa: PLC0415 (heavy and optional: only the ViT half needs it)
+        import transformers  # noqa: PLC0415
     except (ImportError, RuntimeError) as error:  # torchvision built for another torch breaks both imports
         raise BayesTDAError(
             f"the ViT needs transformers and peft ({error}); run: pip install -r req.txt "

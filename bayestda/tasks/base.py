@@ -1,25 +1,26 @@
-"""A model family as one object: everything model-specific that training, TDA and the scripts need.
+"""A model family as one object: a description of everything model-specific that training, TDA and the scripts
+need (model, loss, data transform, recipe, which trainer by name, LDS support, how scripts name it).
 
 The model-agnostic code (trainers, per-sample gradients, HVPs, every TDA method, the launcher) asks the
 experiment's `ModelTask` and never branches on the family. A new family is a subclass registered under the
-model name of its experiments (`<model>_<task>_<n>pc`), in the spirit of kronfluence's `Task`.
+model name of its experiments (`<model>_<task>_<n>pc`), in the spirit of kronfluence's `Task`. It names its
+training loop (`trainer`), it does not call it: the producers (bayestda.trainers) run it.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from torch import nn
 
+from ..data import Subset, load_experiment_data
 from ..losses import Loss, cross_entropy
 from ..params import Params, detached_params
 from ..training import AdamSettings, linear_decay_factor
 
-if TYPE_CHECKING:
-    from ..data import Subset
+if TYPE_CHECKING:  # annotations only: the experiment (a higher layer) is what callers pass in
     from ..experiment import Experiment
 
 
@@ -51,15 +52,30 @@ class ModelTask:
 
     Override `build_model` at least. `loss` is the per-item training loss (training, train gradients, HVPs,
     retraining), `measurement` the per-item quantity attributed on test items (test gradients and losses).
+
+    Args (class attributes, set by a subclass):
+        name: the experiments' model name (`<name>_<task>_<n>pc`); register with `register_task(Task())`.
+        scripts, model_flag, training_script: the per-seed script folder, the flag that names the model there,
+            the training script (messages and the launcher build commands from them).
+        trainer: the training loop by name (bayestda.trainers): "paper" or "lora_vit", or one registered there.
+        loss, measurement, recipe: the per-item losses and the training recipe (Adam, batch, epochs, lr decay).
+        gpu_training, reproduce_methods, supports_lds, lds_subsets: launcher and `make reproduce` settings.
+
+    Returns (of its methods): `build_model` a fresh model, `load_data` (train, test) Subsets, `epochs` the
+    experiment's epochs; the others as their docstrings say.
     """
 
     name: str = ""  # the experiments' model name
-    scripts: str = "cnn"  # script folder tda_<scripts>_scripts/ and flag style (--arch <name>)
+    scripts: str = "cnn"  # script folder tda_<scripts>_scripts/
+    model_flag: str = "--arch"  # how its scripts name the model: --arch <name>, or --vit-weights <weights>
+    training_script: str = "run_cnn_training.py"
+    trainer: str = "paper"  # the training loop, by name (bayestda.trainers): "paper" (the CNN loop) or "lora_vit"
     loss: Loss = cross_entropy
     measurement: Loss = cross_entropy
     recipe: Recipe = Recipe()
     gpu_training: bool = False  # the launcher gives training jobs a GPU slot
     reproduce_methods: tuple[str, ...] = ()  # on-request methods the family's whole analysis adds (run_reproduce.py)
+    supports_lds: bool = True  # the LDS retraining repeats the paper's loop: only for families trained by it
     lds_subsets: int = 100  # LDS subsets the whole analysis retrains (0: LDS on request only)
 
     # --- model ---------------------------------------------------------------------------------
@@ -96,47 +112,14 @@ class ModelTask:
         """Trainable weights of the seeded, untrained model, for methods that retrain from scratch (loo_pretrained)."""
         return None
 
-    # --- data and training ---------------------------------------------------------------------
+    # --- data and naming ------------------------------------------------------------------------
     def load_data(self, experiment: Experiment, net: nn.Module) -> tuple[Subset, Subset]:
         """(train, test) with the family's deterministic transform (default: the paper's CNN transform)."""
-        from ..data import load_experiment_data
-
         return load_experiment_data(experiment.task, experiment.num_per_class)
 
     def epochs(self, experiment: Experiment) -> int:
         return self.recipe.epochs or experiment.spec.epochs
 
-    def train_seed(self, experiment: Experiment, seed: int, overwrite: bool = False, device: str = "cpu",
-                   progress=None) -> dict:
-        """Train one seed, saving the last five checkpoints and metrics.json (default: the paper's CNN loop)."""
-        from ..ensemble import train_seed
-
-        return train_seed(experiment, seed, overwrite=overwrite, device=device, progress=progress)
-
-    # --- command lines -------------------------------------------------------------------------
-    @classmethod
-    def add_model_flags(cls, parser: argparse.ArgumentParser) -> None:
-        """The flags that pick the model of this script family."""
-        from .registry import task_names
-
-        names = [n for n in task_names() if _scripts_of(n) == cls.scripts]
-        parser.add_argument("--arch", default="cnn", choices=names,
-                            help=f"model: {', '.join(names)} (cnn: the paper's 2-layer CNN)")
-
-    @classmethod
-    def model_of(cls, args: argparse.Namespace) -> tuple[str, str | None]:
-        """(experiment model name, weight source) from the parsed flags."""
-        return args.arch, None
-
-    def model_flags(self, experiment: Experiment) -> list[str]:
-        """The flags that name this experiment's model in the per-seed scripts."""
-        return ["--arch", experiment.model]
-
-    def training_script(self) -> str:
-        return "run_cnn_training.py"
-
-
-def _scripts_of(name: str) -> str:
-    from .registry import model_task
-
-    return model_task(name).scripts
+    def model_flag_value(self, experiment: Experiment) -> str:
+        """The value of `model_flag` that names this experiment's model in the scripts (--arch cnn)."""
+        return experiment.model

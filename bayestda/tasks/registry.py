@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import BayesTDAError
+from ..errors import BadInput
+from ..plugins import load_plugins
 from .base import ModelTask
 
 _TASKS: dict[str, ModelTask] = {}
@@ -21,9 +22,8 @@ def unregister_task(name: str) -> None:
 
 
 def _tasks() -> dict[str, ModelTask]:
-    from ..attribution.registry import load_plugins
-    from . import cnn, vit  # noqa: F401  (the built-in families register on import)
-
+    """Every registered family: the built-in ones (registered when the `tasks` package is imported) and the
+    plugins' (BAYESTDA_PLUGINS)."""
     load_plugins()
     return _TASKS
 
@@ -36,7 +36,7 @@ def model_task(name: str) -> ModelTask:
     """The task of an experiment model name, or one line naming the allowed ones."""
     tasks = _tasks()
     if name not in tasks:
-        raise BayesTDAError(f"unknown model {name!r}; allowed: {', '.join(tasks)}")
+        raise BadInput(f"unknown model {name!r}; allowed: {', '.join(tasks)}")
     return tasks[name]
 
 
@@ -45,4 +45,4 @@ def task_class_for_scripts(scripts: str) -> type[ModelTask]:
     for task in _tasks().values():
         if task.scripts == scripts:
             return type(task)
-    raise BayesTDAError(f"no model task uses the script folder tda_{scripts}_scripts")
+    raise BadInput(f"no model task uses the script folder tda_{scripts}_scripts")

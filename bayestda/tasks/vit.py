@@ -4,13 +4,15 @@ ImageNet-21k ViT-B/16), `vitmnist` (a small ViT pretrained here on unused MNIST 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 
 from torch import nn
 
+from ..io import file_hash
+from ..models.vit import WEIGHT_FILES, build_lora_vit, image_size_of, local_weights_dir, weights_for
 from ..params import Params, detached_params
 from ..training import seeded
+from ..vit_data import load_vit_data
 from .base import ModelTask, Recipe
 from .registry import register_task
 
@@ -20,6 +22,10 @@ class LoraViTTask(ModelTask):
     RGB images resized to the backbone's input size; fine-tuned with the linear lr decay and random crops."""
 
     scripts = "vit"
+    model_flag = "--vit-weights"
+    training_script = "run_vit_finetuning.py"
+    trainer = "lora_vit"
+    supports_lds = False  # its fine-tuning draws random crops, which the LDS retraining does not repeat
     recipe = Recipe(linear_decay=True)
     gpu_training = True
     reproduce_methods = ("loo_pretrained", "trak", "tracincp", "rps")  # the paper's ViT LOO and the methods on request
@@ -29,23 +35,16 @@ class LoraViTTask(ModelTask):
         self.name = name
 
     def backbone(self, experiment) -> str:
-        from ..models.vit import weights_for
-
         return weights_for(self.name, experiment.vit_weights)
 
     def backbone_fingerprint(self, experiment) -> str | None:
         """sha256 of a local backbone's weights (a re-pretrained backbone makes its fine-tuned seeds stale)."""
-        from ..models.vit import WEIGHT_FILES, local_weights_dir
-        from ..provenance import file_hash
-
         folder = local_weights_dir(self.backbone(experiment))
         if folder is None:
             return None
         return next(file_hash(folder / name) for name in WEIGHT_FILES if (folder / name).is_file())
 
     def build_model(self, experiment) -> nn.Module:
-        from ..models.vit import build_lora_vit
-
         return build_lora_vit(self.backbone(experiment))
 
     def load_state(self, model: nn.Module, state: dict) -> None:
@@ -62,36 +61,10 @@ class LoraViTTask(ModelTask):
         return make
 
     def load_data(self, experiment, net: nn.Module):
-        from ..models.vit import image_size_of
-        from ..vit_data import load_vit_data
-
         return load_vit_data(experiment.task, experiment.num_per_class, image_size_of(net))
 
-    def train_seed(self, experiment, seed: int, overwrite: bool = False, device: str = "cpu", progress=None) -> dict:
-        from ..vit_finetuning import finetune_seed
-
-        return finetune_seed(experiment, seed, overwrite=overwrite, device=device, progress=progress)
-
-    @classmethod
-    def add_model_flags(cls, parser: argparse.ArgumentParser) -> None:
-        from ..models.vit import PAPER_WEIGHTS
-
-        parser.add_argument("--vit-weights", default=PAPER_WEIGHTS,
-                            help="HuggingFace model id or local directory (default: the paper's); mnist-pretrained for the "
-                                 "small ViT pretrained here on unused MNIST digits (experiments vitmnist_...); random-tiny "
-                                 "or random-base for random backbones (vittiny_... / vitrandom_...)")
-
-    @classmethod
-    def model_of(cls, args: argparse.Namespace) -> tuple[str, str | None]:
-        from ..models.vit import model_name_for
-
-        return model_name_for(args.vit_weights), args.vit_weights
-
-    def model_flags(self, experiment) -> list[str]:
-        return ["--vit-weights", self.backbone(experiment)]
-
-    def training_script(self) -> str:
-        return "run_vit_finetuning.py"
+    def model_flag_value(self, experiment) -> str:
+        return self.backbone(experiment)
 
 
 for _name in ("vit", "vitmnist", "vittiny", "vitrandom"):

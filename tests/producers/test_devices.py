@@ -2,13 +2,18 @@
 method through the stacked many-model trainer there equals the CPU loop to float rounding, and the per-seed
 pipeline writes its files from there."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
 
 from bayestda.attribution import default_methods
+from bayestda.paths import output_root
 from bayestda.pipeline import compute, make_context, run_scores
 from bayestda.scores import load_array
+
+pytestmark = pytest.mark.slow  # subprocesses, many seeds or models: `make test` only
 
 
 @pytest.mark.device
@@ -30,10 +35,6 @@ def test_every_method_with_the_stacked_trainer_on_the_device_equals_the_cpu_loop
 @pytest.mark.device
 def test_the_per_seed_pipeline_writes_scores_computed_on_the_device(trained_seed, experiment, device, tmp_path,
                                                                      monkeypatch):
-    import shutil
-
-    from bayestda.paths import output_root
-
     source = experiment.model_dir(446)
     monkeypatch.setenv("BAYESTDA_OUTPUT_ROOT", str(tmp_path))
     shutil.copytree(source, experiment.model_dir(446))  # the session's checkpoints, in a fresh output root

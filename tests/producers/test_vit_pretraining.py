@@ -16,11 +16,13 @@ import torch
 from bayestda.data import read_index_list
 from bayestda.errors import BayesTDAError
 from bayestda.experiment import Experiment
+from bayestda.io import file_hash
 from bayestda.models.vit import build_lora_vit, model_name_for, shipped_dir
 from bayestda.paths import REPO_ROOT
-from bayestda.provenance import file_hash
 from bayestda.vit_finetuning import finetune_seed
 from bayestda.vit_pretraining import PretrainSettings, pretrain, unused_indices
+
+pytestmark = pytest.mark.slow  # subprocesses, many seeds or models: `make test` only
 
 SHIPPED = shipped_dir("mnist-pretrained")
 SMOKE = ["--train-items", "256", "--epochs", "2", "--batch-size", "128"]

@@ -7,12 +7,14 @@ import pytest
 import torch
 
 from bayestda import scores
-from bayestda.analysis import correlations_of, load_all, roles_for
+from bayestda.analysis import correlations_of, roles_for
 from bayestda.attribution import helpful_signs
 from bayestda.experiment import Experiment
 from bayestda.pipeline import run_scores
+from bayestda.results import load_all
 from bayestda.tasks.base import Recipe, epoch_learning_rate
 from bayestda.training import AdamSettings
+from bayestda.vit_finetuning import finetune_seed
 
 
 @pytest.mark.parametrize("steps_per_epoch", [1, 3])
@@ -40,8 +42,6 @@ def test_under_a_constant_rate_tracincp_files_are_tracins(trained_seed, experime
 
 
 def test_the_vit_terms_follow_its_linear_decay(mnist3_subsets):
-    from bayestda.vit_finetuning import finetune_seed
-
     vit = Experiment("vittiny", "mnist3", 10)
     finetune_seed(vit, 446)
     run_scores(vit, 446, ["gd", "tracin", "tracincp"], epochs=[10, 14], show_progress=False)

@@ -5,7 +5,12 @@ import json
 import os
 import subprocess
 
+import pytest
+import torch
+
 from bayestda.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # subprocesses, many seeds or models: `make test` only
 
 
 def test_the_gpu_check_runs_on_the_cpu_and_reports_every_section(tmp_path, mnist3_subsets):
@@ -29,8 +34,6 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_section(tmp_path, mnist
 
 
 def test_asking_for_cuda_without_a_gpu_is_one_line(tmp_path):
-    import torch
-
     if torch.cuda.is_available():
         return
     result = subprocess.run(["bash", "benchmarks/gpu_check.sh", str(tmp_path), "--device", "cuda"], cwd=REPO_ROOT,

@@ -18,7 +18,6 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
-from bayestda.analysis import run_correlations, run_pvalues
 from bayestda.attribution import (
     CheckpointContext,
     ConvergedSettings,
@@ -41,9 +40,12 @@ from bayestda.models.vit import _random_backbone as random_backbone
 from bayestda.models.vit import build_lora_vit, image_size_of, lora_targets
 from bayestda.params import FlatView
 from bayestda.pipeline import run_scores
+from bayestda.results import run_correlations, run_pvalues
 from bayestda.training import paper_batch_order, seeded, train_many
 from bayestda.vit_data import load_vit_data
 from bayestda.vit_finetuning import finetune_seed
+
+pytestmark = pytest.mark.slow  # subprocesses, many seeds or models: `make test` only
 
 VIT = Experiment("vittiny", "mnist3", 10)
 

@@ -4,12 +4,13 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from bayestda import layer_grads
+from bayestda import channels_last, layer_grads
 from bayestda.channels_last import ChannelsLastEvaluator, max_pool_2x2, max_pool_2x2_nhwc
 from bayestda.data import load_subset
 from bayestda.evaluation import losses_of_models, per_sample_losses
 from bayestda.models import build_cnn
 from bayestda.per_sample import per_sample_gradients, per_sample_grads
+from bayestda.pipeline import compute, make_context
 
 
 def test_fast_max_pool_has_the_same_values_as_max_pool2d_including_odd_sizes_and_ties():
@@ -72,10 +73,8 @@ def test_factored_gradients_give_the_products_of_the_dense_gradients():
     assert torch.allclose(factored.norms(), dense.norm(dim=1), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_one_switch_turns_every_channels_last_path_off_and_the_scores_agree(trained_seed, experiment):
-    from bayestda import channels_last
-    from bayestda.pipeline import compute, make_context
-
     methods = ["loo", "loo_corrected", "ats", "if", "gd", "gc"]
     fast = compute(make_context(experiment, 446, 14), methods)
     with channels_last.plain_paths():

@@ -6,11 +6,16 @@ import pandas as pd
 import pytest
 import torch
 from scipy.stats import spearmanr
+from torch.utils.data import DataLoader, TensorDataset
 
 from bayestda import lds, provenance
 from bayestda.analysis import PosteriorScores, posterior_test
 from bayestda.analysis.metrics import lds as lds_score
+from bayestda.checkpoints import build_model, load_checkpoint
+from bayestda.data import load_experiment_data
 from bayestda.errors import BayesTDAError
+from bayestda.experiment import Experiment
+from bayestda.results import load_all, run_correlations
 
 
 def test_subsets_are_halves_drawn_once_for_every_seed_and_method():
@@ -21,8 +26,6 @@ def test_subsets_are_halves_drawn_once_for_every_seed_and_method():
 
 
 def test_a_subset_of_every_item_retrains_the_seeds_own_run_bitwise(trained_seed, experiment):
-    from bayestda.checkpoints import load_checkpoint
-
     params = lds.train_on_subset(experiment, 446, torch.arange(30))
     _, final = load_checkpoint(experiment, 446, experiment.checkpoint_epochs[-1])
     assert all(torch.equal(params[n], final[n]) for n in final)
@@ -30,11 +33,6 @@ def test_a_subset_of_every_item_retrains_the_seeds_own_run_bitwise(trained_seed,
 
 def test_a_subset_model_is_the_papers_training_loop_on_those_items_alone(trained_seed, experiment):
     """Independent: the paper's script body (manual_seed, the CNN, DataLoader(shuffle=True), torch Adam) on 15 items."""
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from bayestda.checkpoints import build_model
-    from bayestda.data import load_experiment_data
-
     positions = lds.draw_subsets(30, 3)[2].nonzero().squeeze(1)
     torch.manual_seed(446)
     model = build_model(experiment)
@@ -85,8 +83,6 @@ def test_lds_equals_scipys_spearman_over_subsets_from_samples_and_from_the_mean(
 
 def test_the_retraining_stage_feeds_the_methods_table_and_is_skipped_when_done(small_run):
     """The small real run (full MNIST, 100 train items, 3 seeds): 4 subsets per seed retrained, then methods.csv."""
-    from bayestda.analysis import load_all, run_correlations
-
     experiment, seeds, methods = small_run
     lds.retrain_seeds(experiment, seeds, 4, jobs=1)
     paths = [lds.lds_path(experiment, s, 4) for s in seeds]
@@ -105,8 +101,6 @@ def test_the_retraining_stage_feeds_the_methods_table_and_is_skipped_when_done(s
 
 
 def test_lds_without_its_retrained_models_names_the_command(small_run):
-    from bayestda.analysis import run_correlations
-
     experiment, seeds, methods = small_run
     with pytest.raises(BayesTDAError, match=r"run: python run_lds_retraining.py --experiment cnn_mnist_10pc --lds-subsets 7$"):
         run_correlations(experiment, methods, seeds, lds_subsets=7)
@@ -119,7 +113,5 @@ def test_a_number_of_subsets_out_of_range_is_one_line(m):
 
 
 def test_a_family_that_trains_its_own_way_is_refused_in_one_line():
-    from bayestda.experiment import Experiment
-
     with pytest.raises(BayesTDAError, match="LDS retraining repeats the paper's CNN training loop"):
         lds.retrain_seed(Experiment.parse("vitmnist_mnist3_10pc"), 446, 4)

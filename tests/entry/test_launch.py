@@ -20,6 +20,8 @@ from bayestda.experiment import Experiment
 from bayestda.launch import STAGES, grid_experiments, make_slots, plan, run_local
 from bayestda.pipeline import run_scores
 
+pytestmark = pytest.mark.slow  # subprocesses, many seeds or models: `make test` only
+
 EXPERIMENT = Experiment("cnn", "mnist", 10)
 
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 
-from bayestda.analysis import run_correlations, run_pvalues
 from bayestda.attribution import (
     CheckpointContext,
     Method,
@@ -19,10 +18,12 @@ from bayestda.attribution import (
     helpful_signs,
     register,
 )
+from bayestda.commands import score_command
 from bayestda.errors import BayesTDAError
 from bayestda.launch import make_slots, plan, run_local
 from bayestda.pipeline import make_context, run_scores
-from bayestda.scores import load_array, score_command
+from bayestda.results import run_correlations, run_pvalues
+from bayestda.scores import load_array
 
 PROJECTION_DIM = 64
 
@@ -72,6 +73,7 @@ def test_the_error_for_missing_scores_names_the_generic_script_with_the_method(s
         load_array(experiment, "gd_rp", 296, 14)
 
 
+@pytest.mark.slow
 def test_the_launcher_plans_and_runs_it_through_the_generic_script_with_this_file_as_a_plugin(
         small_run, tmp_path, monkeypatch):
     experiment, seeds, _ = small_run

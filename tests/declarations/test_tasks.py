@@ -9,15 +9,16 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from bayestda.analysis import run_correlations, run_pvalues
 from bayestda.checkpoints import load_checkpoint
 from bayestda.data import Subset, load_experiment_data
 from bayestda.experiment import Experiment
 from bayestda.losses import Loss
 from bayestda.params import FlatView
 from bayestda.pipeline import make_context, run_scores
+from bayestda.results import run_correlations, run_pvalues
 from bayestda.scores import load_array
 from bayestda.tasks import ModelTask, Recipe, model_task, register_task
+from bayestda.trainers import train_seed
 
 SEEDS = [446, 724]
 
@@ -56,7 +57,7 @@ MLP = Experiment("mlp", "mnist3", 10)
 
 @pytest.fixture(scope="module")
 def mlp_run(mnist3_subsets):
-    metrics = [MLP.model_task.train_seed(MLP, seed) for seed in SEEDS]
+    metrics = [train_seed(MLP, seed) for seed in SEEDS]
     for seed in SEEDS:
         run_scores(MLP, seed, ["gd", "if_converged"], show_progress=False)
     return metrics
@@ -118,6 +119,7 @@ def test_influence_on_the_new_task_equals_the_definition(mlp_run):
     assert np.abs(written - reference).max() < 1e-3 * scale  # the float32 file
 
 
+@pytest.mark.slow
 def test_the_analysis_runs_on_the_new_tasks_scores(mlp_run):
     significance = run_pvalues(MLP, ["gd", "if_converged"], SEEDS)
     assert set(significance["test"]) == {"z (paper)", "t, 1 dof"}  # two seeds: one degree of freedom

@@ -21,6 +21,7 @@ def checkpoint(trained_seed, experiment):
     return checkpoint_data(experiment, SEED, 14, 40)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fisher", ["empirical", "expected"])
 def test_ekfac_equals_kronfluences_ekfac(checkpoint, fisher):
     net, params, train, test = checkpoint
@@ -56,6 +57,7 @@ def test_a_damping_out_of_range_is_refused_in_one_line(damping):
         EKFACSettings(damping=damping).check()
 
 
+@pytest.mark.slow
 def test_the_script_flag_refuses_a_bad_damping_in_one_line(trained_seed):
     result = subprocess.run([sys.executable, "tda_cnn_scripts/run_cnn_all.py", "--methods", "ekfac", "--ekfac-damping",
                              "-1"], cwd=REPO_ROOT, capture_output=True, text=True)

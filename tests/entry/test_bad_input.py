@@ -134,9 +134,9 @@ CASES = [
     ("benchmarks/trak_dim.py", "--dims 32,0", "argument --dims: 0 is out of range; allowed: 1..65536"),
     ("benchmarks/trak_dim.py", "--seed_id 10", "argument --seed_id: 10 is out of range; allowed: 0..9"),
     ("benchmarks/trak_dim.py", "--experiment cnn_mnist3", "experiment name 'cnn_mnist3' is not of the form"),
-    ("bayestda/provenance.py", "adopt --experiment foo", "experiment name 'foo' is not of the form"),
-    ("bayestda/provenance.py", "adopt --experiment cnn_mnist3_10pc --methods gd,foo", "unknown method 'foo'"),
-    ("bayestda/provenance.py", "forget --experiment cnn_mnist3_10pc", "argument command: invalid choice: 'forget'"),
+    ("bayestda/provenance/__main__.py", "adopt --experiment foo", "experiment name 'foo' is not of the form"),
+    ("bayestda/provenance/__main__.py", "adopt --experiment cnn_mnist3_10pc --methods gd,foo", "unknown method 'foo'"),
+    ("bayestda/provenance/__main__.py", "forget --experiment cnn_mnist3_10pc", "argument command: invalid choice: 'forget'"),
 ]
 
 _MAINS: dict[str, object] = {}

@@ -52,6 +52,7 @@ def test_finished_files_are_skipped_from_inside_the_scripts_folder(gd_scores):
     assert not list(path.parent.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_s_test_then_if_writes_both_variants_and_residuals(gd_scores):
     assert run_script("tda_cnn_scripts/run_cnn_s_test.py", "--ckpts", "14").returncode == 0
     inverse = gd_scores.scores_dir("if", 446) / "inverse_hvp_ckpt_14.pt"

@@ -18,6 +18,7 @@ from bayestda.attribution import (
     ConvergedSettings,
     ats,
     converged,
+    get,
     grad_cos,
     grad_dot,
     influence_scores,
@@ -235,8 +236,6 @@ def test_converged_influence_at_the_worst_conditioned_checkpoint_is_within_1e_5_
     """Checkpoint 10 (condition number about 2e4 at λ = 5e-3): a float32 solve was off by 1e-3 of the scale while
     its residuals read 1e-6. The reference here: float64 autograd Jacobians and gradients, the kernel form of
     Woodbury, one dense solve; the solver's own error bound must hold and be below 1e-5 too."""
-    from bayestda.attribution import get
-
     net, params = load_checkpoint(experiment, SEED, 10)
     train, test = load_subset("mnist3", "train", 10), load_subset("mnist3", "test").head(40)
     ctx = CheckpointContext(net, params, train, test, SEED, epochs=15)  # float32, as the pipeline runs

@@ -10,6 +10,7 @@ from bayestda.analysis import PosteriorScores, posterior_test
 from bayestda.analysis.metrics import loo_correlation, spearman_per_column
 from bayestda.attribution import helpful_signs
 from bayestda.errors import BayesTDAError
+from bayestda.results import load_all
 
 
 def test_spearman_per_column_is_scipys_spearmanr_with_ties():
@@ -54,8 +55,6 @@ def test_the_posterior_mean_beats_one_sample_when_samples_are_truth_plus_noise()
 
 def test_methods_table_on_real_scores_matches_a_direct_computation(small_run, tmp_path):
     """The small real run's scores through posterior_test with ATS standing in as the retraining truth."""
-    from bayestda.analysis import load_all
-
     experiment, seeds, methods = small_run
     posteriors = load_all(experiment, methods, seeds)
     result = posterior_test(posteriors, out=tmp_path, truth="ats", signs=helpful_signs())

@@ -10,8 +10,8 @@ import pytest
 import torch
 from references import checkpoint_data, trak_reference
 
-from bayestda import provenance
-from bayestda.attribution import CheckpointContext, TrakSettings, configure_trak, trak
+from bayestda import provenance, scores
+from bayestda.attribution import CheckpointContext, TrakSettings, get, trak
 from bayestda.attribution.trak import projection_rows
 from bayestda.errors import BayesTDAError
 from bayestda.paths import REPO_ROOT
@@ -57,6 +57,7 @@ def test_projection_dimensions_out_of_range_are_refused(checkpoint, dim):
         TrakSettings(dim=100).check(num_params=50)
 
 
+@pytest.mark.slow
 def test_the_script_flag_refuses_a_bad_dimension_in_one_line(trained_seed):
     result = subprocess.run([sys.executable, "tda_cnn_scripts/run_cnn_all.py", "--methods", "trak", "--trak-dim", "0"],
                             cwd=REPO_ROOT, capture_output=True, text=True, env=dict(os.environ))
@@ -65,13 +66,11 @@ def test_the_script_flag_refuses_a_bad_dimension_in_one_line(trained_seed):
 
 
 def test_trak_files_record_k_and_another_k_makes_them_stale(trained_seed, experiment):
-    try:
-        configure_trak(32)
-        run_scores(experiment, SEED, ["trak"], epochs=[14], show_progress=False)
-        path = experiment.scores_path("trak", SEED, 14)
-        assert provenance.is_current(path)
-        assert provenance.read(path)["inputs"]["settings"]["dim"] == 32
-        configure_trak(64)
-        assert provenance.problem(path) is not None
-    finally:
-        configure_trak(TrakSettings().dim)
+    """Settings travel with the call: k = 32 for this run only; the registry keeps its default."""
+    run_scores(experiment, SEED, ["trak"], epochs=[14], show_progress=False, settings={"trak": TrakSettings(dim=32)})
+    path = experiment.scores_path("trak", SEED, 14)
+    assert provenance.read(path)["inputs"]["settings"]["dim"] == 32
+    assert get("trak").settings["dim"] == TrakSettings().dim  # nothing changed for the rest of the process
+    assert scores.is_done(experiment, get("trak").with_settings(TrakSettings(dim=32)), SEED, 14)
+    assert not scores.is_done(experiment, get("trak").with_settings(TrakSettings(dim=64)), SEED, 14)
+    assert provenance.problem(path) is not None  # against the default k = 512: stale, as the analysis judges it

@@ -12,9 +12,9 @@ import torch
 from scipy import stats
 
 from bayestda.analysis import PosteriorScores, load_scores_dir, posterior_test
-from bayestda.analysis.posterior import load_posterior
 from bayestda.errors import BayesTDAError
 from bayestda.paths import REPO_ROOT
+from bayestda.results import load_posterior
 
 RNG = np.random.default_rng(1)
 SEEDS, CKPTS, N_TRAIN, N_TEST = 4, 3, 12, 7
@@ -62,6 +62,7 @@ def test_arrays_give_the_papers_z_test_and_a_t_test_with_seeds_minus_one_dof(tmp
     assert "4 seeds x 3 checkpoints" in result.summary
 
 
+@pytest.mark.slow
 def test_a_folder_in_the_papers_layout_gives_what_an_experiment_gives(tmp_path):
     arrays = {"mine": scores(2.0), "theirs": scores(0.5)}
     folder = write_folder(tmp_path / "scores", arrays)
@@ -134,6 +135,7 @@ def corrupt(folder, how):
     ("a single seed", "needs at least 2 seeds"),
     ("an empty folder", "no score files in"),
 ])
+@pytest.mark.slow
 def test_bad_input_gets_one_line_a_nonzero_exit_and_nothing_written(tmp_path, how, message):
     folder = write_folder(tmp_path / "scores", {"mine": scores(1.0)})
     corrupt(folder, how)

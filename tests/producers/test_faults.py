@@ -17,8 +17,12 @@ import pytest
 import torch
 
 from bayestda import provenance
+from bayestda.checkpoints import record_training
 from bayestda.experiment import Experiment
+from bayestda.models import build_cnn
 from bayestda.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # subprocesses, many seeds or models: `make test` only
 
 MNIST3 = Experiment("cnn", "mnist3", 10)
 SEED_FLAGS = ("--task", "mnist3", "--num_per_class", "10", "--seed_id", "0")
@@ -49,11 +53,11 @@ def same_outputs(reference: Path, other: Path) -> None:
     assert sorted(ours) == sorted(theirs)
     assert not [name for name in ours if name.endswith(".tmp")]
     for name, path in theirs.items():
-        if name.endswith(("metrics.json", "metrics.json.prov.json")):
+        if name.endswith(("metrics.json", "metrics.json.json")):
             continue
         if name.endswith((".png", ".pdf")):
             continue  # figures carry creation dates; their existence is compared above
-        if name.endswith(".prov.json") and "seconds" in json.loads(path.read_text()).get("made_with", {}):
+        if "/.records/" in name and "seconds" in json.loads(path.read_text()).get("made_with", {}):
             a, b = json.loads(path.read_text()), json.loads(ours[name].read_text())
             assert a["made_with"].pop("seconds") > 0 and b["made_with"].pop("seconds") > 0
             assert a == b, name
@@ -132,7 +136,7 @@ def test_a_full_disk_gives_one_line_no_half_written_file_and_the_rerun_finishes(
         pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.decode().strip()})")
     try:
         checkpoint = MNIST3.checkpoint_path(446, 14).relative_to(MNIST3.checkpoint_path(446, 14).parents[4])
-        for name in (str(checkpoint), str(checkpoint) + provenance.SUFFIX):
+        for name in (str(checkpoint), str(provenance.record_path(checkpoint))):
             (disk / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(reference / "models" / Path(name).relative_to("models"), disk / name)
         result = run("tda_cnn_scripts/run_cnn_gd_and_gc.py", *SEED_FLAGS, "--ckpts", "14", root=disk)
@@ -167,7 +171,7 @@ def retrain(root: Path, experiment: Experiment, seed: int, epoch: int) -> None:
         blob = torch.load(checkpoint)
         blob["model_state_dict"]["fc2.bias"] += 0.01
         torch.save(blob, checkpoint)
-        provenance.record_training(experiment, seed, checkpoint, "checkpoint", epoch)
+        record_training(experiment, seed, checkpoint, "checkpoint", epoch)
 
 
 def test_retraining_a_seed_makes_its_scores_stale_and_the_scripts_recompute_them(reference, tmp_path):
@@ -178,7 +182,7 @@ def test_retraining_a_seed_makes_its_scores_stale_and_the_scripts_recompute_them
         assert provenance.is_current(gd)
     retrain(root, MNIST3, 446, 14)
     with outputs_at(root):
-        assert provenance.problem(gd).startswith("stale: made from other checkpoint")
+        assert str(provenance.problem(gd)).startswith("stale: made from other checkpoint")
     plan = subprocess.run([sys.executable, "run_all.py", "--experiments", "cnn_mnist3_10pc", "--methods", "gd",
                            "--seed_ids", "0", "--dry-run"], cwd=REPO_ROOT, capture_output=True, text=True,
                           env={**os.environ, "BAYESTDA_OUTPUT_ROOT": str(root)})
@@ -197,7 +201,6 @@ def corrupt_checkpoint(root: Path, how: str) -> Path:
     elif how == "empty":
         path.write_bytes(b"")
     elif how == "foreign":  # a real checkpoint of another architecture, recorded as if it were this one's
-        from bayestda.models import build_cnn
 
         torch.save({"model_state_dict": build_cnn("cnn3", 1).state_dict()}, path)
         provenance.record_path(path).unlink()
@@ -240,8 +243,8 @@ def test_inverse_hvp_vectors_of_another_checkpoint_are_refused(reference, tmp_pa
     shutil.copytree(reference, root)
     folder = root / "tda_scores/cnn/if/mnist3_10pc/446"
     run("tda_cnn_scripts/run_cnn_s_test.py", *SEED_FLAGS, "--ckpts", "13", "14", "--overwrite", root=root)
-    for suffix in ("", provenance.SUFFIX):  # the vectors of checkpoint 13, with their record, put in 14's place
-        shutil.copy(folder / f"inverse_hvp_ckpt_13.pt{suffix}", folder / f"inverse_hvp_ckpt_14.pt{suffix}")
+    for name in ("{}", ".records/{}.json"):  # the vectors of checkpoint 13, with their record, put in 14's place
+        shutil.copy(folder / name.format("inverse_hvp_ckpt_13.pt"), folder / name.format("inverse_hvp_ckpt_14.pt"))
     result = run("tda_cnn_scripts/run_cnn_if.py", *SEED_FLAGS, "--ckpts", "14", "--overwrite", root=root)
     assert result.returncode == 2
     (line,) = errors(result)

@@ -25,7 +25,7 @@ def slurm_is_up() -> bool:
     return result.returncode == 0 and ("idle" in result.stdout or "mix" in result.stdout)
 
 
-pytestmark = pytest.mark.skipif(not slurm_is_up(), reason="no SLURM cluster up (run tests/slurm/start_slurm.sh)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not slurm_is_up(), reason="no SLURM cluster up (run tests/slurm/start_slurm.sh)")]
 
 
 def launch(root, subsets, *flags):

@@ -1,0 +1,175 @@
+"""The posterior test of a set of methods' scores, as one report: p-values, correlations between methods, the noise
+decomposition, the methods table (LOO correlation, LDS) and summary.md, computed whole before anything is written.
+
+Arrays or PosteriorScores in, tables out; the helpful signs and the LOO truth are passed in (`Roles`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..attribution.registry import helpful_signs
+from ..errors import BadInput
+from ..io import save_csv, save_text
+from .correlations import compute_correlations, save_correlations
+from .figures import correlation_heatmaps, noise_figure
+from .metrics import LOO_TRUTH, methods_table
+from .noise import compute_noise
+from .posterior import PosteriorScores
+from .pvalues import compute_pvalues, mean_pvalues, pvalue_tables, save_pvalues
+from .summary import write_summary
+from .targets import SubsetLosses
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PosteriorResult:
+    """What the posterior test says of a set of methods' scores (the same tables the CSVs hold)."""
+
+    significance: pd.DataFrame  # per method, K and test: mean p, fraction p < 0.05, BH-significant pairs
+    mean_p_values: pd.DataFrame  # K x method, the paper's z-test
+    correlations: dict[str, pd.DataFrame]  # {pearson,spearman}_corr_{mu,sigma,snr}
+    noise: pd.DataFrame  # between-seed and within-run shares of score variance
+    methods: pd.DataFrame  # per method: z-test at the largest K, LOO correlation (single, mean) where LOO is given
+    summary: str
+
+
+def as_posteriors(scores) -> dict[str, PosteriorScores]:
+    """{method: PosteriorScores} from {method: array (seeds, checkpoints, n_train, n_test)} or PosteriorScores,
+    checked as a whole: at least one method, every method scoring the same train and test items (one line
+    naming the first that does not, before anything is computed or written)."""
+    if not scores:
+        raise BadInput("no scores given; pass {method: array (seeds, checkpoints, n_train, n_test)}")
+    posteriors = {m: s if isinstance(s, PosteriorScores) else PosteriorScores.from_array(m, s) for m, s in scores.items()}
+    first = next(iter(posteriors.values()))
+    for post in posteriors.values():
+        if post.values.shape[2:] != first.values.shape[2:] or not (
+                np.array_equal(post.train_idx, first.train_idx) and list(post.test_columns) == list(first.test_columns)):
+            raise BadInput(f"scores of {post.method!r} ({post.values.shape[2]} train x {post.values.shape[3]} test "
+                                f"items) score other pairs than {first.method!r} ({first.values.shape[2]} x "
+                                f"{first.values.shape[3]}); methods are compared pair by pair: give every method the "
+                                "same train and test items in the same order")
+    return posteriors
+
+
+@dataclass(frozen=True)
+class Roles:
+    """How the analysis reads each method: its helpful sign, the LOO ground truth, and the notes that say where a
+    name matching a built-in method was not given that method's sign or role."""
+
+    signs: dict[str, int]
+    truth: str | None
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line for the terminal: the signs and the truth used."""
+        signs = ", ".join(f"{m} {'+1' if s > 0 else '-1'}" for m, s in self.signs.items())
+        return f"helpful signs: {signs}; LOO ground truth: {self.truth or 'none'}"
+
+
+def roles_for(methods, signs: dict[str, int] | None = None, truth: str | None = None,
+              command_line: bool = False) -> Roles:
+    """The roles of anyone's scores: `signs` as given (+1, positive = helpful, for every method not in it; entries
+    of other methods are ignored, so the built-in table `helpful_signs()` can be passed whole), the truth only when
+    named. A name that matches a built-in method with another sign, or the built-in LOO truth left unused, gets a
+    note (logged and written in summary.md) saying how to give it that sign or role, as a flag where
+    `command_line`, else as an argument."""
+    methods = list(methods)
+    if truth is not None and truth not in methods:
+        raise BadInput(f"{truth!r} is given the truth role but is not among the scores; methods: {', '.join(methods)}")
+    signs = {m: s for m, s in (signs or {}).items() if m in methods}
+    bad = {m: s for m, s in signs.items() if s not in (1, -1)}
+    if bad:
+        method, sign = next(iter(bad.items()))
+        raise BadInput(f"helpful sign {sign!r} of {method!r}; allowed: +1 (positive = helpful), -1 (negative = helpful)")
+    builtin = helpful_signs()
+    notes = []
+    for method in methods:
+        if method not in signs and builtin.get(method, 1) != 1:
+            how = f"--signs {method}=-1 (or --builtin-signs)" if command_line else f"signs={{'{method}': -1}}"
+            notes.append(f"`{method}` is named like the built-in method whose helpful sign is -1, but is read as given "
+                         f"(+1, positive = helpful); if these are that method's scores, pass {how}")
+    if truth is None and LOO_TRUTH in methods:
+        how = f"--truth {LOO_TRUTH}" if command_line else f"truth='{LOO_TRUTH}'"
+        notes.append(f"`{LOO_TRUTH}` is among the scores but not used as the LOO ground truth; pass {how} for the LOO "
+                     "correlation columns")
+    for note in notes:
+        log.warning("%s", note.replace("`", ""))
+    return Roles({m: signs.get(m, 1) for m in methods}, truth, tuple(notes))
+
+
+def builtin_roles(methods) -> Roles:
+    """The roles of this repository's own methods: the registry's helpful signs, loo_corrected as the truth."""
+    signs = helpful_signs()
+    return Roles({m: signs.get(m, 1) for m in methods}, LOO_TRUTH if LOO_TRUTH in methods else None)
+
+
+def pvalues_of(scores, out: Path | str | None = None) -> pd.DataFrame:
+    """The significance table of the scores; with `out`, the p-value CSVs are written there."""
+    return compute_pvalues(as_posteriors(scores), None if out is None else Path(out))
+
+
+def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
+                    significance: pd.DataFrame | None = None, roles: Roles | None = None,
+                    subset_losses: SubsetLosses | None = None, seconds: dict[str, float] | None = None) -> PosteriorResult:
+    """Correlations, noise decomposition, the methods table and summary (p-values computed unless given); with
+    `out`, every file. `roles` (default: every sign +1, no truth) gives each method's helpful sign and the method
+    whose posterior mean is the LOO ground truth; `subset_losses` (the LDS retraining's test losses) adds LDS;
+    `seconds` (per method) adds its time column."""
+    posteriors = as_posteriors(scores)
+    roles = roles if roles is not None else roles_for(posteriors)
+    folder = None if out is None else Path(out)
+    significance = compute_pvalues(posteriors) if significance is None else significance
+    correlations = compute_correlations(posteriors)
+    noise = compute_noise(posteriors)
+    methods = methods_table(posteriors, significance, roles.signs, roles.truth, subset_losses, seconds)
+    n_seeds = min(len(p.seeds) for p in posteriors.values())
+    n_checkpoints = max(p.num_checkpoints for p in posteriors.values())
+    summary = write_summary(name, significance, correlations, noise, n_seeds, n_checkpoints, methods, roles.truth,
+                            roles.signs, roles.notes)
+    if folder is not None:  # every number is computed: only now is anything written
+        save_correlations(correlations, folder)
+        save_csv(noise, folder / "noise_decomposition.csv")
+        save_csv(methods, folder / "methods.csv", index=True)
+        for kind in ("spearman", "pearson"):
+            correlation_heatmaps(correlations, kind, f"{name}: {kind} between methods", folder / f"{kind}_corr")
+        noise_figure(noise, f"{name}: sources of score variance", folder / "noise_decomposition")
+        save_text(summary, folder / "summary.md")
+    return PosteriorResult(significance, mean_pvalues(significance), correlations, noise, methods, summary)
+
+
+def posterior_test(scores, out: Path | str | None = None, name: str = "scores", truth: str | None = None,
+                   subset_losses: SubsetLosses | None = None, signs: dict[str, int] | None = None) -> PosteriorResult:
+    """The paper's test for any scores: z-test p-values (and the t-test with S − 1 dof), Benjamini-Hochberg
+    counts, correlations between methods and the noise decomposition; with `out`, every CSV, figure and
+    summary.md, as for an experiment. Everything is checked before anything is written.
+
+    Args:
+        scores: {method: array (seeds, checkpoints, n_train, n_test)}, numpy or torch, or PosteriorScores (e.g.
+            from load_scores_dir); at least 2 seeds, every method scoring the same pairs.
+        out: folder for the files (None: nothing is written).
+        name: the title of summary.md.
+        truth: the method whose posterior mean is the LOO ground truth (adds the LOO correlation columns);
+            None: no LOO correlation. A method named loo_corrected is not taken as the truth unless named here.
+        subset_losses: bayestda.analysis.SubsetLosses (M train subsets and the test losses of models trained on them):
+            adds LDS.
+        signs: {method: +1 or -1}, the sign that means "helpful" (default +1 for every method: scores are read as
+            given, positive = helpful; `bayestda.attribution.helpful_signs()` has the built-in methods' signs).
+
+    Returns:
+        PosteriorResult: the significance table, mean p-values, correlations, noise decomposition, methods table
+        (with the signs and truth used) and the summary text.
+    """
+    posteriors = as_posteriors(scores)
+    roles = roles_for(posteriors, signs, truth)
+    pvalues = pvalue_tables(posteriors)
+    result = correlations_of(posteriors, out, name, pvalues.table, roles, subset_losses)  # writes only when all is computed
+    if out is not None:
+        save_pvalues(pvalues, Path(out))
+    return result

@@ -1,0 +1,60 @@
+"""Every command line this package suggests in a message or runs as a job: the per-seed flags of an experiment's
+seed, its training, its score scripts, its LDS retraining.
+
+Messages name the command that makes what is missing; the launcher runs the same argv. One place builds them,
+so that a message never suggests a command the scripts would refuse.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from .attribution.registry import get
+from .experiment import Experiment
+from .seeds import seed_id_of
+
+
+def seed_flags(experiment: Experiment, seed: int) -> list[str]:
+    """The flags that name an experiment's model, data and seed in every per-seed script."""
+    task = experiment.model_task
+    return [task.model_flag, task.model_flag_value(experiment), "--task", experiment.task,
+            "--num_per_class", str(experiment.num_per_class), "--seed_id", str(seed_id_of(seed))]
+
+
+def training_argv(experiment: Experiment, seed: int) -> list[str]:
+    """The training script call (relative to the repository root) for one seed."""
+    return [experiment.model_task.training_script, *seed_flags(experiment, seed)]
+
+
+def training_command(experiment: Experiment, seed: int) -> str:
+    """The training command as a user types it (for messages)."""
+    return shlex.join(["python", *training_argv(experiment, seed)])
+
+
+def score_argvs(experiment: Experiment, method: str, seed: int) -> list[list[str]]:
+    """The script calls (argv lists, relative to the repository root) that write a method's scores for one seed."""
+    flags = seed_flags(experiment, seed)
+    return [[command[0], *flags, *command[1:]] for command in get(method).commands(experiment.model_task.scripts)]
+
+
+def score_command(experiment: Experiment, method: str, seed: int) -> str:
+    """The commands as a user types them (for messages): `python <script> <flags>`, joined by 'then'."""
+    return " then ".join(shlex.join(["python", *argv]) for argv in score_argvs(experiment, method, seed))
+
+
+def first_score_command(experiment: Experiment, method: str, seed: int) -> str:
+    """The first of a method's commands (the s_test stage of a two-stage method)."""
+    return shlex.join(["python", *score_argvs(experiment, method, seed)[0]])
+
+
+def lds_command(experiment: Experiment, m: int, seed: int | None = None) -> str:
+    """The command that makes (or remakes) the LDS subset models, for messages."""
+    argv = ["python", "run_lds_retraining.py", "--experiment", experiment.name, "--lds-subsets", str(m)]
+    if seed is not None:
+        argv += ["--seed_id", str(seed_id_of(seed))]
+    return shlex.join(argv)
+
+
+def adopt_command(experiment: Experiment) -> str:
+    """The command that records an experiment's unrecorded outputs as they are (bayestda 0.1's files)."""
+    return f"python -m bayestda.provenance adopt --experiment {experiment.name}"

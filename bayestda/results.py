@@ -1,0 +1,191 @@
+"""The analysis of an experiment of this repository: its score files loaded and checked (present, current,
+scoring the experiment's items), the posterior test run on them, every results file recorded.
+
+`run_pvalues` and `run_correlations` are the two analysis scripts' work; `load_all` reads the score files once
+for both (run_reproduce.py).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from . import provenance
+from .analysis import PosteriorScores, builtin_roles, correlations_of, load_files, pvalues_of
+from .analysis.targets import SubsetLosses
+from .attribution.registry import default_methods, per_seed_methods
+from .commands import adopt_command, lds_command, score_command
+from .data import load_subset
+from .errors import BayesTDAError, MissingOutput, UnrecordedOutput
+from .experiment import Experiment
+from .io import file_hash
+from .lds import check_subsets, lds_available, lds_path, load_subset_losses
+from .scores import missing
+from .seeds import load_seeds
+
+log = logging.getLogger(__name__)
+
+
+# --- an experiment's score files ----------------------------------------------------------------------
+def check_complete(experiment, methods, seeds=None) -> None:
+    """Raise one error naming every missing (method, seeds, checkpoints) and the command that makes it."""
+    seeds = seeds or load_seeds()
+    absent = missing(experiment, methods, seeds, experiment.checkpoint_epochs)
+    if not absent:
+        return
+    by_method: dict[str, set] = {}
+    for method, seed, _ in absent:
+        by_method.setdefault(method, set()).add(seed)
+    parts = []
+    for method, missing_seeds in by_method.items():
+        epochs = sorted({e for m, _, e in absent if m == method})
+        first = sorted(missing_seeds, key=seeds.index)[0]
+        parts.append(f"{method} (seeds {', '.join(map(str, sorted(missing_seeds, key=seeds.index)))}; checkpoints "
+                     f"{', '.join(map(str, epochs))}; e.g. {score_command(experiment, method, first)})")
+    raise MissingOutput(f"missing scores for {experiment.name}: " + "; ".join(parts))
+
+
+def check_current(experiment, methods, seeds=None) -> None:
+    """Refuse score files that are not current (stale: made from a checkpoint that was retrained since, or with
+    other method settings; changed since written; unrecorded): one line naming them and the command."""
+    seeds = seeds or load_seeds()
+    bad = []
+    for method in methods:
+        for seed in seeds:
+            for epoch in experiment.checkpoint_epochs:
+                why = provenance.problem(experiment.scores_path(method, seed, epoch))
+                if why is not None:
+                    bad.append((method, seed, epoch, why))
+    if not bad:
+        return
+    method, seed, epoch, why = bad[0]
+    remedy = f"run: {score_command(experiment, method, seed)} --overwrite"
+    if isinstance(why, UnrecordedOutput):
+        remedy += f" (or record them as they are: {adopt_command(experiment)})"
+    raise type(why)(f"{len(bad)} score files of {experiment.name} are not current, e.g. "
+                        f"{experiment.scores_path(method, seed, epoch)}: {why}; {remedy}")
+
+
+def load_posterior(experiment, method: str, seeds=None) -> PosteriorScores:
+    """One method's scores of an experiment (every seed, its last five checkpoints), checked against the
+    experiment's subsets: the train_idx column and the z_test_<idx> columns in subset order."""
+    seeds = seeds or load_seeds()
+    check_complete(experiment, [method], seeds)
+    epochs = experiment.checkpoint_epochs
+    files = [[experiment.scores_path(method, seed, e) for e in epochs] for seed in seeds]
+    post = load_files(method, files, seeds, epochs,
+                      remake=lambda path: f"run: {score_command(experiment, method, int(path.parent.name))} --overwrite")
+    train_idx = load_subset(experiment.task, "train", experiment.num_per_class).idx.numpy()
+    test_columns = [f"z_test_{i}" for i in load_subset(experiment.task, "test").idx.tolist()]
+    if len(post.train_idx) != len(train_idx) or (post.train_idx != train_idx).any() or post.test_columns != test_columns:
+        raise BayesTDAError(f"{files[0][0]} scores other train or test items than the {experiment.subset} subsets "
+                            f"({len(post.train_idx)} x {len(post.test_columns)}, expected {len(train_idx)} x "
+                            f"{len(test_columns)} in subset order); run: "
+                            f"{score_command(experiment, method, seeds[0])} --overwrite")
+    return post
+
+
+# --- an experiment of this repository ------------------------------------------------------------------
+def load_all(experiment, methods, seeds=None) -> dict[str, PosteriorScores]:
+    """Every score file of the experiment's methods and seeds, checked: present, current, readable, and scoring
+    the experiment's own train and test items (one line naming what is not, and the command that remakes it)."""
+    check_complete(experiment, methods, seeds)
+    check_current(experiment, methods, seeds)
+    per_seed = set(per_seed_methods())
+    loaded = {m: load_posterior(experiment, m, seeds) for m in methods}
+    return {m: post.summed_over_checkpoints() if m in per_seed else post for m, post in loaded.items()}
+
+
+# --- records: what an analysis is made from ------------------------------------------------------------------
+def results_inputs(experiment: Experiment, methods, seeds, lds_subsets: int | None = None) -> dict:
+    """The hash of every score file an analysis read (None where one is not current), and of the LDS subset
+    models' files where it used them."""
+    files = {}
+    for method in methods:
+        for seed in seeds:
+            for epoch in experiment.checkpoint_epochs:
+                path = experiment.scores_path(method, seed, epoch)
+                files[f"{method}/{seed}/{epoch}"] = file_hash(path) if provenance.problem(path) is None else None
+    if not lds_subsets:
+        return {"scores": files}
+    paths = {seed: lds_path(experiment, seed, lds_subsets) for seed in seeds}
+    return {"scores": files, "lds": {str(s): file_hash(p) if provenance.problem(p) is None else None
+                                     for s, p in paths.items()}}
+
+
+provenance.declare(provenance.Kind("results", lambda w: results_inputs(
+    Experiment.from_record(w), w["methods"], w["seeds"], w.get("lds_subsets"))))
+
+
+def record_results(experiment: Experiment, methods, seeds, paths, lds_subsets: int | None = None) -> None:
+    """Record analysis outputs as made from the current score files of these methods and seeds (and the LDS
+    subset models' files, where used)."""
+    what = experiment.record_what("results", methods=list(methods), seeds=list(seeds), lds_subsets=lds_subsets or None)
+    inputs = results_inputs(experiment, methods, seeds, lds_subsets)
+    for path in paths:
+        provenance.write(path, what, inputs)
+
+
+def _record(experiment, methods, seeds, names, lds_subsets: int | None = None) -> None:
+    folder = experiment.results_dir()
+    record_results(experiment, methods, seeds or load_seeds(), [folder / n for n in names if (folder / n).exists()],
+                   lds_subsets)
+
+
+def subset_losses_for(experiment, seeds=None, lds_subsets: int | None = None) -> tuple[SubsetLosses | None, int | None]:
+    """(the LDS subset models' test losses, M) of an experiment. lds_subsets None: the model task's M when every
+    seed's file is current (else LDS is left out, saying which command adds it); 0: no LDS; M: required."""
+    if lds_subsets == 0:
+        return None, None
+    if lds_subsets is None:
+        m = experiment.model_task.lds_subsets
+        if not m:  # a family without LDS (the ViTs)
+            return None, None
+        if not lds_available(experiment, m, seeds):
+            log.info("LDS left out of %s's methods table: no current subset models (add them with: %s)",
+                     experiment.name, lds_command(experiment, m))
+            return None, None
+        lds_subsets = m
+    return load_subset_losses(experiment, check_subsets(lds_subsets), seeds), lds_subsets
+
+
+def seconds_per_checkpoint(experiment, methods, seeds=None) -> dict[str, float]:
+    """Per method, the mean wall seconds its score files took per checkpoint, as recorded when they were made."""
+    out = {}
+    for method in methods:
+        times = [(provenance.read(experiment.scores_path(method, s, e)) or {}).get("made_with", {}).get("seconds")
+                 for s in seeds or load_seeds() for e in experiment.checkpoint_epochs]
+        times = [t for t in times if t is not None]
+        out[method] = sum(times) / len(times) if times else float("nan")
+    return out
+
+
+def run_pvalues(experiment, methods=None, seeds=None, posteriors=None) -> pd.DataFrame:
+    """The p-value CSVs of an experiment (posteriors: load_all's result, when the caller has it already)."""
+    methods = methods or default_methods()
+    posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
+    table = pvalues_of(posteriors, experiment.results_dir())
+    names = ["mean_p_values.csv", "significance.csv"] + [f"pvalues_{m}_across_{k}_ckpts.csv" for m in methods
+                                                         for k in range(1, len(experiment.checkpoint_epochs) + 1)]
+    _record(experiment, methods, seeds, names)
+    return table
+
+
+def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | None = None, posteriors=None) -> str:
+    """Correlations, noise decomposition, their figures, methods.csv (with LDS: see subset_losses_for) and the
+    summary (p-values are reused where current)."""
+    methods = methods or default_methods()
+    posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
+    significance_path = experiment.results_dir() / "significance.csv"
+    reuse = provenance.is_current(significance_path) and (provenance.read(significance_path) or {}).get(
+        "what", {}).get("methods") == list(methods)
+    significance = pd.read_csv(significance_path) if reuse else None
+    subset_losses, lds_subsets = subset_losses_for(experiment, seeds, lds_subsets)
+    summary = correlations_of(posteriors, experiment.results_dir(), experiment.name, significance,
+                              builtin_roles(methods), subset_losses=subset_losses,
+                              seconds=seconds_per_checkpoint(experiment, methods, seeds)).summary
+    names = ["summary.md", "noise_decomposition.csv", "methods.csv"] + [f"{kind}_corr_{s}.csv" for kind in ("pearson", "spearman")
+                                                         for s in ("mu", "sigma", "snr")]
+    _record(experiment, methods, seeds, names, lds_subsets)
+    return summary
