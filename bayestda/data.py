@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .datasets import TASKS, TaskSpec, check_size, check_task
-from .errors import BayesTDAError
+from .errors import BadInput, BayesTDAError, CorruptOutput, MissingOutput
 from .io import save_torch
 from .paths import DATA_DIR, subset_dir
 
@@ -35,7 +35,7 @@ def read_index_list(task: str, split: str, num_per_class: int | None = None) -> 
     """The paper's canonical indices for a split, in file order."""
     path = index_list_path(check_task(task), split, num_per_class)
     if not path.exists():
-        raise BayesTDAError(f"missing index list {path}; restore data/ from the repository (git checkout data)")
+        raise MissingOutput(f"missing index list {path}; restore data/ from the repository (git checkout data)")
     return np.loadtxt(path, dtype=np.int64, ndmin=1)
 
 
@@ -58,17 +58,17 @@ def _shipped_pool(dataset: str, split: str) -> Pool:
     }
     path = DATA_DIR / files[(dataset, split)]
     if not path.exists():
-        raise BayesTDAError(f"missing data file {path}; restore data/ from the repository (git checkout data)")
+        raise MissingOutput(f"missing data file {path}; restore data/ from the repository (git checkout data)")
     with np.load(path) as f:
         return Pool(f["indices"], f["images"], f["labels"])
 
 
 def _mnist_full_pool(dataset: str, split: str) -> Pool:
     if dataset != "mnist":
-        raise BayesTDAError(f"--source mnist-full holds MNIST only, not {dataset!r}; allowed sources for it: shipped, torchvision")
+        raise BadInput(f"--source mnist-full holds MNIST only, not {dataset!r}; allowed sources for it: shipped, torchvision")
     path = DATA_DIR / "mnist" / "mnist_full.npz"
     if not path.exists():
-        raise BayesTDAError(f"missing data file {path}; restore data/ from the repository (git checkout data)")
+        raise MissingOutput(f"missing data file {path}; restore data/ from the repository (git checkout data)")
     with np.load(path) as f:
         images, labels = f[f"{split}_images"], f[f"{split}_labels"]
     return Pool(np.arange(len(labels)), images, labels)
@@ -98,7 +98,7 @@ def load_pool(dataset: str, split: str, source: str = "shipped", data_root: Path
         return _mnist_full_pool(dataset, split)
     if source == "torchvision":
         return _torchvision_pool(dataset, split, Path(data_root or DATA_DIR / "downloads"))
-    raise BayesTDAError(f"unknown source {source!r}; allowed: {', '.join(SOURCES)}")
+    raise BadInput(f"unknown source {source!r}; allowed: {', '.join(SOURCES)}")
 
 
 def select(pool: Pool, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +106,7 @@ def select(pool: Pool, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     position = {int(i): p for p, i in enumerate(pool.indices)}
     missing = [int(i) for i in wanted if int(i) not in position]
     if missing:
-        raise BayesTDAError(f"index {missing[0]} is not in the data source ({len(missing)} missing)")
+        raise BadInput(f"index {missing[0]} is not in the data source ({len(missing)} missing)")
     rows = np.array([position[int(i)] for i in wanted], dtype=np.int64)
     return pool.images[rows], pool.labels[rows]
 
@@ -186,15 +186,15 @@ def build_subset(task: str, split: str, num_per_class: int | None, pool: Pool) -
 def check_labels(spec: TaskSpec, split: str, labels: np.ndarray, num_per_class: int | None) -> None:
     """Labels lie in the task's classes, the train list has 10*N items (N per class where balanced)."""
     if split == "train" and len(labels) != len(spec.classes) * num_per_class:
-        raise BayesTDAError(f"{spec.name} train list has {len(labels)} items, expected {len(spec.classes) * num_per_class}")
+        raise BadInput(f"{spec.name} train list has {len(labels)} items, expected {len(spec.classes) * num_per_class}")
     outside = sorted(set(labels.tolist()) - set(spec.classes))
     if outside:
-        raise BayesTDAError(f"{spec.name} {split} subset has labels {outside} outside the task's classes {spec.classes}")
+        raise BadInput(f"{spec.name} {split} subset has labels {outside} outside the task's classes {spec.classes}")
     if spec.train_balanced if split == "train" else spec.test_balanced:
         counts = np.bincount(labels, minlength=max(spec.classes) + 1)[list(spec.classes)]
         expected = num_per_class if split == "train" else len(labels) // len(spec.classes)
         if not (counts == expected).all():
-            raise BayesTDAError(f"{spec.name} {split} subset is not balanced: counts {counts.tolist()}, expected {expected} per class")
+            raise BadInput(f"{spec.name} {split} subset is not balanced: counts {counts.tolist()}, expected {expected} per class")
 
 
 def generate_subsets(task: str, sizes: list[int], source: str = "shipped", data_root: Path | None = None) -> list[Path]:
@@ -222,15 +222,15 @@ def load_subset_file(task: str, split: str, num_per_class: int | None = None) ->
     flags = f"--task {task}" + (f" --num_per_class {num_per_class}" if split == "train" else "")
     remake = f"python run_subset_generation.py {flags}"
     if not path.exists():
-        raise BayesTDAError(f"missing data file {path}; run: {remake}")
+        raise MissingOutput(f"missing data file {path}; run: {remake}")
     try:
         blob = torch.load(path)
     except Exception as error:  # noqa: BLE001 (truncated, empty or not a torch file)
-        raise BayesTDAError(f"data file {path} cannot be read ({type(error).__name__}); remake it: {remake}") from None
+        raise CorruptOutput(f"data file {path} cannot be read ({type(error).__name__}); remake it: {remake}") from None
     wanted = read_index_list(task, split, num_per_class)
     keys = ("x", "y", "idx", "images_uint8")
     if not isinstance(blob, dict) or any(k not in blob for k in keys):
-        raise BayesTDAError(f"data file {path} is not a subset file (expected keys {', '.join(keys)}); remake it: {remake}")
+        raise CorruptOutput(f"data file {path} is not a subset file (expected keys {', '.join(keys)}); remake it: {remake}")
     channels = TASKS[task].channels
     x, y, idx = blob["x"], blob["y"], blob["idx"]
     images = blob["images_uint8"]
@@ -238,7 +238,7 @@ def load_subset_file(task: str, split: str, num_per_class: int | None = None) ->
                 and tuple(x.shape[2:]) == tuple(images.shape[1:3]))
     if not shape_ok or len(idx) != len(wanted) or not torch.equal(idx, torch.from_numpy(wanted)):
         order = index_list_path(TASKS[task], split, num_per_class).name
-        raise BayesTDAError(f"data file {path} has the wrong shape or items (x {tuple(x.shape)}, {len(idx)} indices; "
+        raise CorruptOutput(f"data file {path} has the wrong shape or items (x {tuple(x.shape)}, {len(idx)} indices; "
                             f"expected [{len(wanted)}, {channels}, H, W] in the order of {order}); remake it: {remake}")
     return blob
 

@@ -6,7 +6,7 @@ import re
 
 import torch
 
-from .errors import BayesTDAError
+from .errors import BadInput
 
 _DEVICE = re.compile(r"^(cpu|cuda|cuda:\d+|mps)$")
 
@@ -32,5 +32,5 @@ def check_device(device: str | torch.device) -> str:
     """The device, or one line saying it is not available and that --device cpu works."""
     why = device_problem(str(device))
     if why is not None:
-        raise BayesTDAError(f"--device {why}")
+        raise BadInput(f"--device {why}")
     return str(device)

@@ -17,7 +17,7 @@ from .analysis.targets import SubsetLosses
 from .attribution.registry import default_methods, per_seed_methods
 from .commands import adopt_command, lds_command, score_command
 from .data import load_subset
-from .errors import BayesTDAError, MissingOutput, UnrecordedOutput
+from .errors import CorruptOutput, MissingOutput, UnrecordedOutput
 from .experiment import Experiment
 from .io import file_hash
 from .lds import check_subsets, lds_available, lds_path, load_subset_losses
@@ -79,7 +79,7 @@ def load_posterior(experiment, method: str, seeds=None) -> PosteriorScores:
     train_idx = load_subset(experiment.task, "train", experiment.num_per_class).idx.numpy()
     test_columns = [f"z_test_{i}" for i in load_subset(experiment.task, "test").idx.tolist()]
     if len(post.train_idx) != len(train_idx) or (post.train_idx != train_idx).any() or post.test_columns != test_columns:
-        raise BayesTDAError(f"{files[0][0]} scores other train or test items than the {experiment.subset} subsets "
+        raise CorruptOutput(f"{files[0][0]} scores other train or test items than the {experiment.subset} subsets "
                             f"({len(post.train_idx)} x {len(post.test_columns)}, expected {len(train_idx)} x "
                             f"{len(test_columns)} in subset order); run: "
                             f"{score_command(experiment, method, seeds[0])} --overwrite")

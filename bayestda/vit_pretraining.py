@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from .data import load_pool, read_index_list
 from .datasets import TASKS
-from .errors import BayesTDAError
+from .errors import BadInput, BayesTDAError
 from .io import file_hash, save_json, save_torch
 from .vit_data import eval_transform, train_transform
 
@@ -59,14 +59,14 @@ class PretrainSettings:
     def check(self) -> PretrainSettings:
         """One line for a setting no ViT can have."""
         if min(self.hidden_size, self.num_layers, self.num_heads, self.intermediate_size, self.epochs, self.batch_size) < 1:
-            raise BayesTDAError("--hidden-size, --layers, --heads, --intermediate-size, --epochs and --batch-size must be >= 1")
+            raise BadInput("--hidden-size, --layers, --heads, --intermediate-size, --epochs and --batch-size must be >= 1")
         if self.hidden_size % self.num_heads:
-            raise BayesTDAError(f"--hidden-size {self.hidden_size} is not a multiple of --heads {self.num_heads}")
+            raise BadInput(f"--hidden-size {self.hidden_size} is not a multiple of --heads {self.num_heads}")
         if self.patch_size < 1 or self.image_size < self.patch_size or self.image_size % self.patch_size:
-            raise BayesTDAError(f"--image-size {self.image_size} does not fit --patch-size {self.patch_size}: "
+            raise BadInput(f"--image-size {self.image_size} does not fit --patch-size {self.patch_size}: "
                                 "the image size must be a positive multiple of the patch size (e.g. 28 and 7)")
         if self.train_items is not None and self.train_items < self.batch_size:
-            raise BayesTDAError(f"--train-items {self.train_items} is smaller than --batch-size {self.batch_size}")
+            raise BadInput(f"--train-items {self.train_items} is smaller than --batch-size {self.batch_size}")
         return self
 
     def config(self):

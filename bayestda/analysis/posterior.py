@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..errors import BayesTDAError
+from ..errors import BadInput, BayesTDAError, CorruptOutput, MissingOutput
 
 SCORE_FILE = re.compile(r"^attribution_ckpt_(?P<ckpt>.+)\.csv$")
 
@@ -34,7 +34,7 @@ class PosteriorScores:
 
     def __post_init__(self) -> None:
         if self.values.ndim == 4 and self.values.shape[0] < 2:
-            raise BayesTDAError(f"scores of {self.method!r} have {self.values.shape[0]} seed(s) ({', '.join(map(str, self.seeds))}); "
+            raise BadInput(f"scores of {self.method!r} have {self.values.shape[0]} seed(s) ({', '.join(map(str, self.seeds))}); "
                                 "the posterior test needs at least 2 seeds, e.g. --seed_ids 0,1")
         if self.test_columns is None:
             self.test_columns = [f"z_test_{i}" for i in self.test_idx]
@@ -58,16 +58,16 @@ class PosteriorScores:
         every value finite); names default to 0, 1, ... along each axis."""
         values = np.asarray(array.detach().cpu().double().numpy() if hasattr(array, "detach") else array, dtype=np.float64)
         if values.ndim != 4:
-            raise BayesTDAError(f"scores of {method!r} have shape {values.shape}; expected (seeds, checkpoints, n_train, n_test)")
+            raise BadInput(f"scores of {method!r} have shape {values.shape}; expected (seeds, checkpoints, n_train, n_test)")
         seeds_n, ckpts_n, n_train, n_test = values.shape
         if seeds_n < 2:
-            raise BayesTDAError(f"scores of {method!r} have {seeds_n} seed(s); the posterior test needs at least 2")
+            raise BadInput(f"scores of {method!r} have {seeds_n} seed(s); the posterior test needs at least 2")
         if min(ckpts_n, n_train, n_test) < 1:
-            raise BayesTDAError(f"scores of {method!r} have shape {values.shape}; every axis needs at least one entry")
+            raise BadInput(f"scores of {method!r} have shape {values.shape}; every axis needs at least one entry")
         bad = ~np.isfinite(values)
         if bad.any():
             where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise BayesTDAError(f"scores of {method!r} hold {int(bad.sum())} NaN or infinite values (first at "
+            raise BadInput(f"scores of {method!r} hold {int(bad.sum())} NaN or infinite values (first at "
                                 f"[seed, checkpoint, train, test] = {list(where)})")
         name = lambda given, n: list(range(n)) if given is None else list(given)  # noqa: E731
         return cls(method, values, name(seeds, seeds_n), name(checkpoints, ckpts_n), np.asarray(name(train_idx, n_train)),
@@ -80,18 +80,18 @@ def read_score_file(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     try:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise BayesTDAError(f"{path} is not a readable score CSV ({str(error).strip().splitlines()[0]})") from None
+        raise CorruptOutput(f"{path} is not a readable score CSV ({str(error).strip().splitlines()[0]})") from None
     if frame.columns[0] != "train_idx" or frame.shape[1] < 2:
-        raise BayesTDAError(f"{path} must start with a train_idx column followed by one column per test item; "
+        raise CorruptOutput(f"{path} must start with a train_idx column followed by one column per test item; "
                             f"got columns {list(frame.columns[:3])}...")
     if frame.empty:
-        raise BayesTDAError(f"{path} has no rows")
+        raise CorruptOutput(f"{path} has no rows")
     scores = frame.iloc[:, 1:]
     numeric = scores.apply(pd.to_numeric, errors="coerce")
     bad = numeric.isna().to_numpy() | ~np.isfinite(numeric.to_numpy(dtype=np.float64))
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
-        raise BayesTDAError(f"{path} has {int(bad.sum())} empty, NaN or non-numeric cells (first: row {row + 1}, column "
+        raise CorruptOutput(f"{path} has {int(bad.sum())} empty, NaN or non-numeric cells (first: row {row + 1}, column "
                             f"{scores.columns[col]!r} = {scores.iat[row, col]!r})")
     return numeric.to_numpy(dtype=np.float64), frame["train_idx"].to_numpy(), [str(c) for c in scores.columns]
 
@@ -122,10 +122,10 @@ def _load_files(method: str, files: list[list[Path]], seeds: list, checkpoints: 
         for c, path in enumerate(row):
             matrix, rows, cols = (values0, train_idx, columns) if (s, c) == (0, 0) else read_score_file(path)
             if len(rows) != len(train_idx) or (rows != train_idx).any():
-                raise BayesTDAError(f"{path} has other train items (train_idx) than {first}; every file of a run "
+                raise CorruptOutput(f"{path} has other train items (train_idx) than {first}; every file of a run "
                                     "must score the same train items in the same order")
             if cols != columns:
-                raise BayesTDAError(f"{path} has other test columns than {first}; every file of a run must score the "
+                raise CorruptOutput(f"{path} has other test columns than {first}; every file of a run must score the "
                                     "same test items in the same order")
             values[s, c] = matrix
     return PosteriorScores(method, values, list(seeds), list(checkpoints), train_idx, _test_names(columns), columns)
@@ -141,21 +141,21 @@ def load_scores_dir(folder: Path, methods: list[str] | None = None) -> dict[str,
     folder = Path(folder)
     layout = f"{folder}/<method>/<seed>/attribution_ckpt_<checkpoint>.csv"
     if not folder.is_dir():
-        raise BayesTDAError(f"--scores-dir {folder} is not a folder; expected {layout}")
+        raise BadInput(f"--scores-dir {folder} is not a folder; expected {layout}")
     found = {m.name: m for m in sorted(folder.iterdir()) if m.is_dir() and any(m.glob("*/attribution_ckpt_*.csv"))}
     if not found:
-        raise BayesTDAError(f"no score files in {folder}; expected {layout}")
+        raise MissingOutput(f"no score files in {folder}; expected {layout}")
     names = methods or sorted(found)
     missing = [m for m in names if m not in found]
     if missing:
-        raise BayesTDAError(f"no scores of method {missing[0]!r} in {folder}; found: {', '.join(sorted(found))}")
+        raise MissingOutput(f"no scores of method {missing[0]!r} in {folder}; found: {', '.join(sorted(found))}")
     out = {}
     reference = None
     for method in names:
         seed_dirs = sorted((d for d in found[method].iterdir() if d.is_dir() and any(d.glob("attribution_ckpt_*.csv"))),
                            key=lambda d: _natural_key(d.name))
         if len(seed_dirs) < 2:
-            raise BayesTDAError(f"method {method!r} has scores of {len(seed_dirs)} seed ({found[method]}); the posterior "
+            raise BadInput(f"method {method!r} has scores of {len(seed_dirs)} seed ({found[method]}); the posterior "
                                 "test needs at least 2 seeds")
         checkpoints = None
         files = []
@@ -165,7 +165,7 @@ def load_scores_dir(folder: Path, methods: list[str] | None = None) -> dict[str,
             if checkpoints is None:
                 checkpoints, first_dir = names_here, seed_dir
             elif names_here != checkpoints:
-                raise BayesTDAError(f"{seed_dir} has checkpoints {', '.join(names_here)} but {first_dir} has "
+                raise CorruptOutput(f"{seed_dir} has checkpoints {', '.join(names_here)} but {first_dir} has "
                                     f"{', '.join(checkpoints)}; every seed of a method needs the same checkpoints")
             files.append([by_ckpt[c] for c in checkpoints])
         post = load_files(method, files, [d.name for d in seed_dirs], checkpoints)

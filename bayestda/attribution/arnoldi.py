@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ..errors import BayesTDAError
+from ..errors import BadInput
 from ..hvp import batch_hvp
 from .context import CheckpointContext
 from .registry import Method, register
@@ -36,10 +36,10 @@ class ArnoldiSettings:
 
     def check(self, num_params: int) -> ArnoldiSettings:
         if not 1 <= self.top <= self.iterations:
-            raise BayesTDAError(f"Arnoldi keeps {self.top} eigenvalues of {self.iterations} iterations; "
+            raise BadInput(f"Arnoldi keeps {self.top} eigenvalues of {self.iterations} iterations; "
                                 "allowed: 1 <= top <= iterations")
         if self.iterations > num_params:
-            raise BayesTDAError(f"Arnoldi iterations {self.iterations} exceed the model's {num_params} trainable parameters")
+            raise BadInput(f"Arnoldi iterations {self.iterations} exceed the model's {num_params} trainable parameters")
         return self
 
 

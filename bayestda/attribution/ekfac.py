@@ -24,7 +24,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from ..errors import BayesTDAError
+from ..errors import BadInput, BayesTDAError
 from .context import CheckpointContext
 from .influence import score_error_bounds
 from .registry import Method, register
@@ -43,10 +43,10 @@ class EKFACSettings:
 
     def check(self) -> None:
         if not (isinstance(self.damping, (int, float)) and 1e-12 <= self.damping <= 1e6):
-            raise BayesTDAError(f"--ekfac-damping {self.damping}: must be a number from 1e-12 to 1e6 (default 5e-3, "
+            raise BadInput(f"--ekfac-damping {self.damping}: must be a number from 1e-12 to 1e6 (default 5e-3, "
                                 "the training's weight decay)")
         if self.fisher not in FISHERS:
-            raise BayesTDAError(f"EK-FAC fisher {self.fisher!r}; allowed: {', '.join(FISHERS)}")
+            raise BadInput(f"EK-FAC fisher {self.fisher!r}; allowed: {', '.join(FISHERS)}")
 
 
 def _layers(ctx: CheckpointContext) -> list[tuple[str, nn.Module]]:

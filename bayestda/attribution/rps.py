@@ -18,7 +18,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from ..errors import BayesTDAError
+from ..errors import BadInput, BayesTDAError
 from .context import CheckpointContext
 from .registry import Method, register
 
@@ -35,7 +35,7 @@ class RPSSettings:
 
     def check(self) -> RPSSettings:
         if not self.l2 > 0:
-            raise BayesTDAError(f"RPS L2 strength {self.l2!r} is out of range; it must be > 0 (default {RPSSettings.l2})")
+            raise BadInput(f"RPS L2 strength {self.l2!r} is out of range; it must be > 0 (default {RPSSettings.l2})")
         return self
 
 

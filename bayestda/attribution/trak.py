@@ -22,7 +22,7 @@ from functools import partial
 
 import torch
 
-from ..errors import BayesTDAError
+from ..errors import BadInput, BayesTDAError
 from ..evaluation import losses_of_models
 from .context import CheckpointContext
 from .registry import Method, register
@@ -42,10 +42,10 @@ class TrakSettings:
 
     def check(self, num_params: int | None = None) -> TrakSettings:
         if not isinstance(self.dim, int) or not MIN_DIM <= self.dim <= MAX_DIM:
-            raise BayesTDAError(f"TRAK projection dimension {self.dim!r} is out of range; allowed: {MIN_DIM}..{MAX_DIM} "
+            raise BadInput(f"TRAK projection dimension {self.dim!r} is out of range; allowed: {MIN_DIM}..{MAX_DIM} "
                                 f"(default {TrakSettings.dim})")
         if num_params is not None and self.dim > num_params:
-            raise BayesTDAError(f"TRAK projection dimension {self.dim} exceeds the model's {num_params} trainable "
+            raise BadInput(f"TRAK projection dimension {self.dim} exceeds the model's {num_params} trainable "
                                 "parameters; pick a smaller --trak-dim")
         return self
 

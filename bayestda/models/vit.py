@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from ..errors import BayesTDAError
+from ..errors import BadInput, BayesTDAError, MissingOutput
 from ..paths import DATA_DIR
 
 log = logging.getLogger(__name__)
@@ -136,17 +136,17 @@ def local_weights_dir(weights: str) -> Path | None:
     if weights in SHIPPED_WEIGHTS:
         folder = shipped_dir(weights)
         if not folder.is_dir():
-            raise BayesTDAError(f"missing backbone {weights!r} ({folder}); restore it (git checkout data) or make it: "
+            raise MissingOutput(f"missing backbone {weights!r} ({folder}); restore it (git checkout data) or make it: "
                                 "python run_vit_pretraining.py")
     elif os.path.isdir(weights):
         folder = Path(weights)
     else:
         return None
     if not (folder / "config.json").is_file():
-        raise BayesTDAError(f"--vit-weights {weights}: {folder} has no config.json; a ViT weights folder holds "
+        raise BadInput(f"--vit-weights {weights}: {folder} has no config.json; a ViT weights folder holds "
                             "config.json and model.safetensors (as save_pretrained writes them)")
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
-        raise BayesTDAError(f"--vit-weights {weights}: {folder} has no model weights (looked for {', '.join(WEIGHT_FILES)})")
+        raise BadInput(f"--vit-weights {weights}: {folder} has no model weights (looked for {', '.join(WEIGHT_FILES)})")
     return folder
 
 
@@ -154,10 +154,10 @@ def check_fits_images(config, weights: str) -> None:
     """The data are RGB images resized to the backbone's input size: refuse a backbone that cannot take them."""
     size, patch = getattr(config, "image_size", None), getattr(config, "patch_size", None)
     if not isinstance(size, int) or not isinstance(patch, int) or patch < 1 or size < patch or size % patch:
-        raise BayesTDAError(f"--vit-weights {weights}: image_size {size} does not fit patch_size {patch} (images are "
+        raise BadInput(f"--vit-weights {weights}: image_size {size} does not fit patch_size {patch} (images are "
                             "resized to image_size, which must be a positive multiple of patch_size)")
     if getattr(config, "num_channels", 3) != 3:
-        raise BayesTDAError(f"--vit-weights {weights}: num_channels {config.num_channels}, but the images are RGB "
+        raise BadInput(f"--vit-weights {weights}: num_channels {config.num_channels}, but the images are RGB "
                             "(3 channels; grey digits are repeated over 3)")
 
 
@@ -189,7 +189,7 @@ def _pretrained_backbone(weights: str) -> nn.Module:
             return _quiet_load(load, str(folder), local_files_only=True, **options)
         except (OSError, ValueError, RuntimeError) as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise BayesTDAError(f"--vit-weights {weights}: cannot load the ViT in {folder}: {first_line}") from None
+            raise BadInput(f"--vit-weights {weights}: cannot load the ViT in {folder}: {first_line}") from None
     unavailable = (OSError, ValueError)  # ValueError: huggingface_hub's invalid repo id (a missing path, 4.x)
     try:
         return _quiet_load(load, weights, local_files_only=True, **options)
