@@ -13,9 +13,8 @@ from collections.abc import Callable
 
 from tqdm import tqdm
 
-from .analysis import correlations_of, load_scores_dir, pvalues_of, roles_for
 from .attribution import EKFACSettings, TrakSettings
-from .attribution.registry import all_methods, check_methods, default_methods, get, helpful_signs, script_methods
+from .attribution.registry import all_methods, default_methods, get, script_methods
 from .errors import BadInput, BayesTDAError
 from .experiment import Experiment, experiments_for
 from .flags import (
@@ -25,16 +24,10 @@ from .flags import (
     add_method_setting_flags,
     add_strategy_flags,
     add_task_flags,
-    analysis_seed_ids,
-    experiment_name,
     method_list,
-    method_name_list,
-    sign_map,
 )
-from .flags import lds_subsets as lds_subsets_type
 from .models.vit import PAPER_WEIGHTS, model_name_for
 from .pipeline import run_inverse_hvps, run_scores
-from .results import run_correlations, run_pvalues
 from .seeds import check_seed_id, load_seeds
 from .tasks import model_task, task_class_for_scripts, task_names
 from .trainers import train_seed
@@ -193,84 +186,3 @@ def run_training_script(description: str, argv: list[str] | None = None, family:
             bar.set_postfix_str(f"{experiment.name} seed {seed}")
             train_seed(experiment, seed, overwrite=args.overwrite, device=args.device, progress=bar)
     return 0
-
-
-def run_analysis_script(description: str, argv: list[str] | None, stage: str) -> int:
-    """The analysis scripts' body: `--experiment NAME` (repeatable) or `--scores-dir DIR --out OUT` (anyone's
-    scores in the paper's layout). stage 'pvalues' writes the p-values; 'correlations' the rest and summary.md.
-    Every argument and input is checked before anything is written."""
-    parser = Parser(description=description)
-    parser.add_argument("--experiment", type=experiment_name, action="append", default=None,
-                        help="e.g. cnn_mnist3_10pc (repeatable)")
-    parser.add_argument("--scores-dir", default=None,
-                        help="a folder <method>/<seed>/attribution_ckpt_<e>.csv of any scores (with --out)")
-    parser.add_argument("--out", default=None, help="output folder for --scores-dir")
-    parser.add_argument("--methods", type=method_name_list, default=None,
-                        help="comma-separated methods (default: every default method, or every method in --scores-dir)")
-    parser.add_argument("--seed_ids", type=analysis_seed_ids, default=None,
-                        help="comma-separated seed ids, at least 2 (default: all 10 seeds)")
-    parser.add_renamed("--seeds", "--seed_ids")
-    parser.add_argument("--signs", type=sign_map, default=None,
-                        help="--scores-dir only: METHOD=SIGN,... with SIGN +1 (positive = helpful, the default for every "
-                             "method) or -1 (negative = helpful), e.g. if=-1,ats=-1")
-    parser.add_argument("--builtin-signs", action="store_true",
-                        help="--scores-dir only: give folders named like a built-in method (if, ats, ...) its sign")
-    parser.add_argument("--truth", default=None,
-                        help="--scores-dir only: the method whose posterior mean is the LOO ground truth "
-                             "(default: none, no LOO correlation)")
-    if stage == "correlations":
-        parser.add_argument("--lds-subsets", type=lds_subsets_type("no LDS"), default=None,
-                            help="M of the LDS retraining to use (required then); default: the model family's M where "
-                                 "its subset models exist; 0: no LDS")
-    args = parser.parse_args(argv)
-    if args.scores_dir is not None:
-        if args.out is None or args.experiment:
-            raise BadInput("--scores-dir needs --out OUT and no --experiment; e.g. "
-                                "python run_compute_pvalues.py --scores-dir my_scores --out results/my_scores")
-        if args.seed_ids:
-            raise BadInput("--seed_ids is for --experiment; --scores-dir takes every seed folder it holds")
-        posteriors = load_scores_dir(args.scores_dir, args.methods)
-        signs = dict(args.signs or {})
-        unknown = [m for m in signs if m not in posteriors]
-        if unknown:
-            raise BadInput(f"--signs names {unknown[0]!r}, which is not among the scores; methods: "
-                                f"{', '.join(posteriors)}")
-        if args.builtin_signs:
-            builtin = helpful_signs()
-            signs = {**{m: builtin[m] for m in posteriors if m in builtin}, **signs}
-        roles = roles_for(posteriors, signs, args.truth, command_line=True)
-        print(roles.describe())
-        if stage == "pvalues":
-            table = pvalues_of(posteriors, args.out)
-            print(table[table["K"] == table["K"].max()].to_string(index=False))
-        else:
-            correlations_of(posteriors, args.out, name=args.scores_dir, roles=roles)
-            print(f"wrote {args.out}/summary.md")
-        return 0
-    if args.signs or args.builtin_signs or args.truth:
-        raise BadInput("--signs, --builtin-signs and --truth are for --scores-dir; an experiment's methods carry "
-                            "the registry's signs and loo_corrected as the LOO ground truth")
-    if args.out is not None:
-        raise BadInput("--out is for --scores-dir; an experiment's results go to results/<experiment>/")
-    experiments = [Experiment.parse(name) for name in _once(args.experiment or ["cnn_mnist3_10pc"], "--experiment")]
-    seeds = [load_seeds()[k] for k in args.seed_ids] if args.seed_ids else None
-    methods = check_methods(args.methods) if args.methods else None
-    for experiment in experiments:
-        if stage == "pvalues":
-            table = run_pvalues(experiment, methods, seeds)
-            print(table[(table["K"] == table["K"].max())].to_string(index=False))
-        else:
-            run_correlations(experiment, methods, seeds, lds_subsets=args.lds_subsets)
-            print(f"wrote {experiment.results_dir() / 'summary.md'}")
-    return 0
-
-
-def _once(values: list[str], flag: str) -> list[str]:
-    """A repeatable flag's values, each once (a repeat is dropped with a one-line warning)."""
-    out = []
-    for value in values:
-        if value in out:
-            logging.getLogger("bayestda").warning("%s %s is given twice; using it once", flag, value)
-        else:
-            out.append(value)
-    return out

@@ -35,7 +35,7 @@ from .experiment import TASKS, Experiment
 from .io import process_alive
 from .paths import REPO_ROOT, output_root
 from .pipeline import inverse_hvp_path
-from .results import record_results  # noqa: F401  (declares the results kind: analysis jobs are done when current)
+from .results_records import record_results  # noqa: F401  (declares the results kind: analysis jobs are done when current)
 from .seeds import load_seeds
 
 log = logging.getLogger(__name__)

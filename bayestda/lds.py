@@ -21,7 +21,6 @@ from torch import nn
 from tqdm import tqdm
 
 from . import provenance
-from .analysis.targets import SubsetLosses
 from .checkpoints import build_model, training_inputs
 from .commands import lds_command
 from .data import Subset
@@ -30,6 +29,7 @@ from .errors import BadInput, CorruptOutput
 from .evaluation import per_sample_losses
 from .experiment import Experiment
 from .io import save_torch
+from .lds_targets import SubsetLosses
 from .parallel import default_workers, process_map
 from .params import Params
 from .seeds import load_seeds

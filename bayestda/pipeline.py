@@ -47,7 +47,7 @@ def make_context(experiment: Experiment, seed: int, epoch: int, strategy: str = 
     lr = epoch_learning_rate(task.recipe, epoch, experiment.epochs, steps_per_epoch)
     return CheckpointContext(net, params, train.to(device), test.to(device), seed, experiment.epochs, strategy=strategy, dtype=dtype,
                              model_chunk=model_chunk, fresh_start=task.fresh_start(experiment, seed), loss=task.loss,
-                             measurement=task.measurement, lr=lr)
+                             measurement=task.measurement, lr=lr, epoch=epoch)
 
 
 def inverse_hvps(ctx: CheckpointContext, methods: list[Method], costs: dict[str, Cost] | None = None) -> dict[str, InverseHVP]:

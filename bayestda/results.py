@@ -13,14 +13,13 @@ import pandas as pd
 
 from . import provenance
 from .analysis import PosteriorScores, builtin_roles, correlations_of, load_files, pvalues_of
-from .analysis.targets import SubsetLosses
 from .attribution.registry import default_methods, per_seed_methods
 from .commands import adopt_command, lds_command, score_command
 from .data import load_subset
 from .errors import CorruptOutput, MissingOutput, UnrecordedOutput
-from .experiment import Experiment
-from .io import file_hash
-from .lds import check_subsets, lds_available, lds_path, load_subset_losses
+from .lds import check_subsets, lds_available, load_subset_losses
+from .lds_targets import SubsetLosses
+from .results_records import record_results
 from .scores import missing
 from .seeds import load_seeds
 
@@ -95,36 +94,6 @@ def load_all(experiment, methods, seeds=None) -> dict[str, PosteriorScores]:
     per_seed = set(per_seed_methods())
     loaded = {m: load_posterior(experiment, m, seeds) for m in methods}
     return {m: post.summed_over_checkpoints() if m in per_seed else post for m, post in loaded.items()}
-
-
-# --- records: what an analysis is made from ------------------------------------------------------------------
-def results_inputs(experiment: Experiment, methods, seeds, lds_subsets: int | None = None) -> dict:
-    """The hash of every score file an analysis read (None where one is not current), and of the LDS subset
-    models' files where it used them."""
-    files = {}
-    for method in methods:
-        for seed in seeds:
-            for epoch in experiment.checkpoint_epochs:
-                path = experiment.scores_path(method, seed, epoch)
-                files[f"{method}/{seed}/{epoch}"] = file_hash(path) if provenance.problem(path) is None else None
-    if not lds_subsets:
-        return {"scores": files}
-    paths = {seed: lds_path(experiment, seed, lds_subsets) for seed in seeds}
-    return {"scores": files, "lds": {str(s): file_hash(p) if provenance.problem(p) is None else None
-                                     for s, p in paths.items()}}
-
-
-provenance.declare(provenance.Kind("results", lambda w: results_inputs(
-    Experiment.from_record(w), w["methods"], w["seeds"], w.get("lds_subsets"))))
-
-
-def record_results(experiment: Experiment, methods, seeds, paths, lds_subsets: int | None = None) -> None:
-    """Record analysis outputs as made from the current score files of these methods and seeds (and the LDS
-    subset models' files, where used)."""
-    what = experiment.record_what("results", methods=list(methods), seeds=list(seeds), lds_subsets=lds_subsets or None)
-    inputs = results_inputs(experiment, methods, seeds, lds_subsets)
-    for path in paths:
-        provenance.write(path, what, inputs)
 
 
 def _record(experiment, methods, seeds, names, lds_subsets: int | None = None) -> None:

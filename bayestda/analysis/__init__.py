@@ -10,6 +10,7 @@ A pure library: arrays or PosteriorScores in, tables out. An experiment's own an
 LDS models) is `bayestda.results`.
 """
 
+from ..lds_targets import SubsetLosses
 from .metrics import LOO_TRUTH
 from .posterior import PosteriorScores, load_files, load_scores_dir
 from .report import (
@@ -22,7 +23,6 @@ from .report import (
     pvalues_of,
     roles_for,
 )
-from .targets import SubsetLosses
 
 __all__ = ["LOO_TRUTH", "PosteriorResult", "PosteriorScores", "Roles", "SubsetLosses", "as_posteriors",
            "builtin_roles", "correlations_of", "load_files", "load_scores_dir", "posterior_test", "pvalues_of",

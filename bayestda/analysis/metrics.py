@@ -1,8 +1,9 @@
 """The field's accuracy metrics beside the posterior test: LOO correlation and LDS, each from one posterior
 sample and from the posterior mean, and the per-method table `methods.csv`.
 
-LOO correlation (Koh & Liang 2017; dattri): per test item, the Spearman correlation over train items between a
-method's scores and the leave-one-out effects, averaged over test items. The LOO effects are the posterior mean
+LOO correlation (Koh & Liang 2017): per test item, the correlation over train items between a method's scores
+and the leave-one-out effects, averaged over test items: Spearman (ranks, `loo_corr_*`) and Pearson (values,
+`loo_pearson_*`, as dattri's `loo_corr` computes it). The LOO effects are the posterior mean
 of `loo_corrected` (the retraining ground truth with the full-data twin run as baseline). Scores are compared
 with their helpful sign applied (positive = helpful for every method), so a perfect method reads +1 whatever
 its raw sign convention. "single" is the average over every posterior sample (seed x last-K checkpoint) of
@@ -24,9 +25,9 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from ..errors import BayesTDAError
+from ..lds_targets import SubsetLosses
 from .posterior import PosteriorScores
 from .pvalues import lead_rows, lead_test
-from .targets import SubsetLosses
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,18 @@ def _same_items(scores: PosteriorScores, other: PosteriorScores | SubsetLosses) 
     return np.array_equal(scores.train_idx, other.train_idx) and np.array_equal(scores.test_idx, other.test_idx)
 
 
+def pearson_per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of a[..., :, j] and b[..., :, j] over the train axis (-2), per test item j; NaN where
+    either column is constant."""
+    a = a - a.mean(axis=-2, keepdims=True)
+    b = b - b.mean(axis=-2, keepdims=True)
+    norm = np.sqrt((a**2).sum(axis=-2) * (b**2).sum(axis=-2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, (a * b).sum(axis=-2) / np.where(norm > 0, norm, 1.0), np.nan)
+
+
 def loo_correlation(scores: PosteriorScores, truth: PosteriorScores, k: int, sign: int = 1,
-                    truth_sign: int = 1) -> tuple[float, float]:
+                    truth_sign: int = 1, per_column=spearman_per_column) -> tuple[float, float]:
     """(single, mean) LOO correlation of a method at K = k (each seed's last k checkpoints are its samples) against
     the truth's posterior mean over all its samples: one ground truth for every method, whatever its K (TracInCP
     has one sample per seed, K = 1, yet sums every checkpoint)."""
@@ -70,8 +81,8 @@ def loo_correlation(scores: PosteriorScores, truth: PosteriorScores, k: int, sig
                             "both must score the same pairs")
     target = truth_sign * truth.values.mean(axis=(0, 1))  # [n_train, n_test]
     samples = sign * scores.values[:, -k:]  # [seeds, k, n_train, n_test]
-    single = _mean_over_items(spearman_per_column(samples, target[None, None]), f"LOO correlation of {scores.method} (single)")
-    mean = _mean_over_items(spearman_per_column(samples.mean(axis=(0, 1)), target), f"LOO correlation of {scores.method} (mean)")
+    single = _mean_over_items(per_column(samples, target[None, None]), f"LOO correlation of {scores.method} (single)")
+    mean = _mean_over_items(per_column(samples.mean(axis=(0, 1)), target), f"LOO correlation of {scores.method} (mean)")
     return single, mean
 
 
@@ -111,6 +122,8 @@ def methods_table(posteriors: dict[str, PosteriorScores], significance: pd.DataF
             row["loo_truth"] = truth
             row["loo_corr_single"], row["loo_corr_mean"] = loo_correlation(
                 scores, posteriors[truth], row["K"], signs.get(method, 1), signs.get(truth, 1))
+            row["loo_pearson_single"], row["loo_pearson_mean"] = loo_correlation(
+                scores, posteriors[truth], row["K"], signs.get(method, 1), signs.get(truth, 1), pearson_per_column)
         if subset_losses is not None:
             row["lds_single"], row["lds_mean"] = lds(scores, subset_losses, row["K"], signs.get(method, 1))
         if seconds is not None:

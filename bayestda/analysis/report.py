@@ -16,6 +16,7 @@ import pandas as pd
 from ..attribution.registry import helpful_signs
 from ..errors import BadInput
 from ..io import save_csv, save_text
+from ..lds_targets import SubsetLosses
 from .correlations import compute_correlations, save_correlations
 from .figures import correlation_heatmaps, noise_figure
 from .metrics import LOO_TRUTH, methods_table
@@ -23,7 +24,6 @@ from .noise import compute_noise
 from .posterior import PosteriorScores
 from .pvalues import compute_pvalues, mean_pvalues, pvalue_tables, save_pvalues
 from .summary import write_summary
-from .targets import SubsetLosses
 
 log = logging.getLogger(__name__)
 

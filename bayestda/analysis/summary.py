@@ -139,10 +139,10 @@ def methods_section(methods: pd.DataFrame, truth: str | None) -> str:
     """The per-method table of summary.md, with what its LOO correlation columns mean."""
     text = _table(methods)
     if "loo_corr_single" in methods.columns:
-        text += (f"\n\nLOO correlation: per test item, Spearman over train items between a method's scores (helpful "
-                 f"sign applied) and the posterior mean of `{truth}`, averaged over test items; single = one posterior "
-                 "sample (averaged over every seed and checkpoint), mean = the method's posterior mean. "
-                 f"(`{truth}`'s own mean is 1 by construction.)")
+        text += (f"\n\nLOO correlation: per test item, Spearman (`loo_corr_*`) and Pearson (`loo_pearson_*`, as dattri's "
+                 f"loo_corr) over train items between a method's scores (helpful sign applied) and the posterior mean of "
+                 f"`{truth}`, averaged over test items; single = one posterior sample (averaged over every seed and "
+                 f"checkpoint), mean = the method's posterior mean. (`{truth}`'s own mean is 1 by construction.)")
     if "lds_single" in methods.columns:
         text += ("\n\nLDS (linear datamodeling score): per test item, Spearman over the random half subsets of the "
                  "train set between the sum of a method's scores over a subset (helpful sign applied) and minus the "

@@ -9,6 +9,7 @@ prints the table. Importing this package registers the built-in methods; the def
 
 from .arnoldi import ArnoldiSettings, arnoldi_influence
 from .context import CheckpointContext
+from .controls import random_scores, same_class_scores
 from .ekfac import EKFACSettings, ekfac_influence, ekfac_method
 from .gradients import grad_cos, grad_dot, tracin, tracin_term
 from .influence import ConvergedSettings, InverseHVP, LissaSettings, converged, influence_scores, lissa
@@ -35,5 +36,5 @@ __all__ = [
     "LissaSettings", "Method", "RPSSettings", "TrakSettings", "all_methods", "arnoldi_influence", "ats",
     "check_methods", "configured", "converged", "default_methods", "describe", "ekfac_influence", "ekfac_method",
     "get", "grad_cos", "grad_dot", "helpful_signs", "influence_scores", "lissa", "loo", "loo_pretrained", "register",
-    "rps", "script_methods", "tracin", "tracin_term", "trak", "trak_method", "unregister",
+    "random_scores", "rps", "same_class_scores", "script_methods", "tracin", "tracin_term", "trak", "trak_method", "unregister",
 ]

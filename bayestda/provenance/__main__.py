@@ -13,7 +13,7 @@ from ..cli import run
 from ..errors import MissingOutput
 from ..experiment import Experiment
 from ..flags import Parser, experiment_name, method_list
-from ..results import record_results  # noqa: F401  (declares the results kind, so that `show` can judge it)
+from ..results_records import record_results  # noqa: F401  (declares the results kind, so that `show` can judge it)
 from ..scores import record_method
 from ..seeds import load_seeds
 from . import problem, read, record_path

@@ -28,7 +28,7 @@ class LoraViTTask(ModelTask):
     supports_lds = False  # its fine-tuning draws random crops, which the LDS retraining does not repeat
     recipe = Recipe(linear_decay=True)
     gpu_training = True
-    reproduce_methods = ("loo_pretrained", "trak", "tracincp", "rps")  # the paper's ViT LOO and the methods on request
+    reproduce_methods = ("loo_pretrained", "trak", "tracincp", "rps", "random", "same_class")  # and the controls
     lds_subsets = 0  # its fine-tuning draws random crops: the LDS retraining (the paper's CNN loop) does not apply
 
     def __init__(self, name: str) -> None:

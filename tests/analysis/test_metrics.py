@@ -4,10 +4,10 @@ sample vs the posterior mean, and the per-method table methods.csv on real score
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import spearmanr
+from scipy.stats import pearsonr, spearmanr
 
 from bayestda.analysis import PosteriorScores, posterior_test
-from bayestda.analysis.metrics import loo_correlation, spearman_per_column
+from bayestda.analysis.metrics import loo_correlation, pearson_per_column, spearman_per_column
 from bayestda.attribution import helpful_signs
 from bayestda.errors import BayesTDAError
 from bayestda.results import load_all
@@ -68,6 +68,8 @@ def test_methods_table_on_real_scores_matches_a_direct_computation(small_run, tm
                                 for s in range(gd.shape[0]) for c in range(gd.shape[1])])
     assert table.loc["gd", "loo_corr_mean"] == pytest.approx(direct_mean, abs=1e-9)
     assert table.loc["gd", "loo_corr_single"] == pytest.approx(direct_single, abs=1e-9)
+    pearson_mean = np.nanmean([pearsonr(gd.mean(axis=(0, 1))[:, j], truth[:, j]).statistic for j in range(truth.shape[1])])
+    assert table.loc["gd", "loo_pearson_mean"] == pytest.approx(pearson_mean, abs=1e-9)  # dattri's loo_corr
     assert "## Methods (methods.csv)" in result.summary and "posterior mean of `ats`" in result.summary
 
 
@@ -76,3 +78,12 @@ def test_scores_of_other_items_are_refused_in_one_line():
     b = PosteriorScores.from_array("loo_corrected", np.ones((2, 1, 3, 2)), train_idx=[7, 8, 9])
     with pytest.raises(BayesTDAError, match="score other train or test items"):
         loo_correlation(a, b, k=1)
+
+
+def test_pearson_per_column_is_scipys_pearsonr():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(20, 6)), rng.normal(size=(20, 6))
+    b[:, 0] = a[:, 0] * 2 + 1  # a perfect linear relation reads 1
+    ours = pearson_per_column(a, b)
+    assert ours[0] == pytest.approx(1.0)
+    np.testing.assert_allclose(ours, [pearsonr(a[:, j], b[:, j]).statistic for j in range(6)], atol=1e-12)

@@ -20,13 +20,13 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "io": ("io",),
     "records and numerics": ("provenance", "provenance.records", "training", "gradient_matrix", "per_sample",
                              "layer_grads", "hvp", "evaluation", "models", "models.cnn", "models.vit"),
-    "data": ("data", "vit_data"),
+    "data": ("data", "vit_data", "lds_targets"),
     "declarations": ("attribution", "attribution.*", "tasks", "tasks.*"),
     "analysis": ("analysis", "analysis.*"),
     "naming": ("experiment", "commands"),
     "producers": ("checkpoints", "ensemble", "vit_finetuning", "vit_pretraining", "trainers", "scores", "pipeline",
-                  "lds", "results"),
-    "entry points": ("cli", "flags", "launch", "slurm", "provenance.__main__"),
+                  "lds", "results", "results_records"),
+    "entry points": ("cli", "cli_analysis", "flags", "launch", "slurm", "provenance.__main__"),
 }
 # records and numerics share a layer but not a job: neither imports the other
 APART = ({"provenance", "provenance.records"},

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import BadInput
+from .errors import BadInput
 
 
 @dataclass(frozen=True)
