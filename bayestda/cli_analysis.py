@@ -7,13 +7,11 @@ never use: 2 s of every script's start.
 
 from __future__ import annotations
 
-import logging
-
 from .analysis import correlations_of, load_scores_dir, pvalues_of, roles_for
 from .attribution.registry import check_methods, helpful_signs
 from .errors import BadInput
 from .experiment import Experiment
-from .flags import Parser, analysis_seed_ids, experiment_name, method_name_list, sign_map
+from .flags import Parser, analysis_seed_ids, experiment_name, method_name_list, sign_map, unique
 from .flags import lds_subsets as lds_subsets_type
 from .results import run_correlations, run_pvalues
 from .seeds import load_seeds
@@ -50,7 +48,7 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
     if args.scores_dir is not None:
         if args.out is None or args.experiment:
             raise BadInput("--scores-dir needs --out OUT and no --experiment; e.g. "
-                                "python run_compute_pvalues.py --scores-dir my_scores --out results/my_scores")
+                           "python run_compute_pvalues.py --scores-dir my_scores --out results/my_scores")
         if args.seed_ids:
             raise BadInput("--seed_ids is for --experiment; --scores-dir takes every seed folder it holds")
         posteriors = load_scores_dir(args.scores_dir, args.methods)
@@ -58,7 +56,7 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
         unknown = [m for m in signs if m not in posteriors]
         if unknown:
             raise BadInput(f"--signs names {unknown[0]!r}, which is not among the scores; methods: "
-                                f"{', '.join(posteriors)}")
+                           f"{', '.join(posteriors)}")
         if args.builtin_signs:
             builtin = helpful_signs()
             signs = {**{m: builtin[m] for m in posteriors if m in builtin}, **signs}
@@ -73,10 +71,11 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
         return 0
     if args.signs or args.builtin_signs or args.truth:
         raise BadInput("--signs, --builtin-signs and --truth are for --scores-dir; an experiment's methods carry "
-                            "the registry's signs and loo_corrected as the LOO ground truth")
+                       "the registry's signs and loo_corrected as the LOO ground truth")
     if args.out is not None:
         raise BadInput("--out is for --scores-dir; an experiment's results go to results/<experiment>/")
-    experiments = [Experiment.parse(name) for name in _once(args.experiment or ["cnn_mnist3_10pc"], "--experiment")]
+    experiments = [Experiment.parse(name) for name in unique(args.experiment or ["cnn_mnist3_10pc"], "--experiment",
+                                                               refuse=False)]
     seeds = [load_seeds()[k] for k in args.seed_ids] if args.seed_ids else None
     methods = check_methods(args.methods) if args.methods else None
     for experiment in experiments:
@@ -88,13 +87,3 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
             print(f"wrote {experiment.results_dir() / 'summary.md'}")
     return 0
 
-
-def _once(values: list[str], flag: str) -> list[str]:
-    """A repeatable flag's values, each once (a repeat is dropped with a one-line warning)."""
-    out = []
-    for value in values:
-        if value in out:
-            logging.getLogger("bayestda").warning("%s %s is given twice; using it once", flag, value)
-        else:
-            out.append(value)
-    return out

@@ -14,17 +14,17 @@ import math
 import sys
 from collections.abc import Callable
 
+from .attribution.ekfac import DAMPING_RANGE
 from .attribution.registry import check_methods
 from .attribution.trak import MAX_DIM, MIN_DIM
 from .device import device_problem
 from .errors import BayesTDAError
 from .experiment import TASKS, Experiment, load_seeds
 from .lds import MAX_SUBSETS
+from .training import STRATEGIES
 
 log = logging.getLogger("bayestda")
 
-STRATEGIES = ("auto", "loop", "stacked")
-DAMPING_RANGE = (1e-12, 1e6)
 
 
 class Parser(argparse.ArgumentParser):
@@ -102,7 +102,7 @@ def _items(text: str) -> list[str]:
     return items
 
 
-def _unique(values: list, what: str, refuse: bool) -> list:
+def unique(values: list, what: str, refuse: bool) -> list:
     """The values without repeats: refused (an error naming the repeat) or dropped with a one-line warning."""
     seen: list = []
     for value in values:
@@ -122,7 +122,7 @@ def seed_id(text: str) -> int:
 
 def seed_id_list(text: str) -> list[int]:
     """Comma-separated seed ids 0..9, each once (a repeated seed would count one posterior sample twice)."""
-    return _unique([seed_id(item) for item in _items(text)], "seed id", refuse=True)
+    return unique([seed_id(item) for item in _items(text)], "seed id", refuse=True)
 
 
 def analysis_seed_ids(text: str) -> list[int]:
@@ -135,7 +135,7 @@ def analysis_seed_ids(text: str) -> list[int]:
 
 def method_name_list(text: str) -> list[str]:
     """Comma-separated method names (a registered method or a --scores-dir folder), repeats dropped."""
-    return _unique(_items(text), "method", refuse=False)
+    return unique(_items(text), "method", refuse=False)
 
 
 def method_list(text: str) -> list[str]:
@@ -157,17 +157,17 @@ def experiment_name(text: str) -> str:
 
 def experiment_list(text: str) -> list[str]:
     """Comma-separated experiment names, repeats dropped."""
-    return _unique([experiment_name(item) for item in _items(text)], "experiment", refuse=False)
+    return unique([experiment_name(item) for item in _items(text)], "experiment", refuse=False)
 
 
 def trak_dims(text: str) -> list[int]:
     """Comma-separated TRAK projection dimensions, repeats dropped."""
-    return _unique([int_range(MIN_DIM, MAX_DIM)(item) for item in _items(text)], "dimension", refuse=False)
+    return unique([int_range(MIN_DIM, MAX_DIM)(item) for item in _items(text)], "dimension", refuse=False)
 
 
 def gpu_list(text: str) -> list[str]:
     """Comma-separated GPU indices, each once."""
-    return [str(g) for g in _unique([non_negative_int(item) for item in _items(text)], "GPU", refuse=True)]
+    return [str(g) for g in unique([non_negative_int(item) for item in _items(text)], "GPU", refuse=True)]
 
 
 def device(text: str) -> str:
@@ -195,7 +195,7 @@ class UniqueInts(argparse.Action):
     """nargs='+' integers, repeats dropped with a one-line warning (checkpoints)."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        setattr(namespace, self.dest, _unique(list(values), option_string or self.dest, refuse=False))
+        setattr(namespace, self.dest, unique(list(values), option_string or self.dest, refuse=False))
 
 
 # --- the shared flags ------------------------------------------------------------------------------------------

@@ -258,16 +258,15 @@ class Slot:
 
 def check_gpus(gpus: list[str]) -> None:
     """Refuse GPU ids that this machine does not have, in one line saying that CPU workers work."""
-    why = device_problem(f"cuda:{max(int(g) for g in gpus)}")
+    why = device_problem(f"cuda:{max(int(g) for g in gpus)}", remedy="--workers N (CPU) works")
     if why is not None:
-        raise BadInput(f"--gpus {','.join(gpus)}: {why.replace('--device cpu works', '--workers N (CPU) works')}")
+        raise BadInput(f"--gpus {','.join(gpus)}: {why}")
 
 
-def make_slots(gpus: str | list[str] | None, workers: int | None) -> list[Slot]:
+def make_slots(gpus: list[str] | None, workers: int | None) -> list[Slot]:
     """--gpus 0,1,2,3: one slot per GPU; --workers N: N CPU slots sharing the cores evenly."""
     if gpus:
-        ids = gpus.split(",") if isinstance(gpus, str) else gpus
-        return [Slot(f"gpu{g}", gpu=str(g).strip()) for g in ids if str(g).strip()]
+        return [Slot(f"gpu{g}", gpu=g) for g in gpus]
     n = workers or 1
     if n < 1:
         raise BadInput(f"--workers {n} is not allowed; allowed: 1 or more")

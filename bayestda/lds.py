@@ -46,7 +46,7 @@ def check_subsets(m: int) -> int:
     """The number of LDS subsets, or a one-line error (the issue's M >= 100 is the default)."""
     if not isinstance(m, int) or m < 2 or m > MAX_SUBSETS:
         raise BadInput(f"--lds-subsets {m}: must be an integer from 2 to {MAX_SUBSETS} (Spearman over subsets "
-                            "needs two or more; the default is 100)")
+                       "needs two or more; the default is 100)")
     return m
 
 
@@ -173,7 +173,7 @@ def load_subset_losses(experiment: Experiment, m: int, seeds: list[int] | None =
         why = provenance.problem(path)
         if why is not None:
             raise type(why)(f"LDS needs the models retrained on {m} subsets for every seed; {path} is {why}; "
-                                f"run: {lds_command(experiment, m)}")
+                            f"run: {lds_command(experiment, m)}")
         blobs.append(torch.load(path, map_location="cpu"))
     first = blobs[0]
     for seed, blob in zip(seeds, blobs):

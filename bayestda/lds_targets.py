@@ -26,7 +26,7 @@ class SubsetLosses:
     def __post_init__(self) -> None:
         if self.subsets.ndim != 2 or self.losses.ndim != 3 or self.losses.shape[1] != self.subsets.shape[0]:
             raise BadInput(f"subset losses: subsets {self.subsets.shape} and losses {self.losses.shape} do not "
-                                "match; expected [M, n_train] and [seeds, M, n_test]")
+                           "match; expected [M, n_train] and [seeds, M, n_test]")
         if self.subsets.shape[1] != len(self.train_idx) or self.losses.shape[2] != len(self.test_idx):
             raise BadInput("subset losses: their train or test items do not match the subsets' shapes")
         if not np.isfinite(self.losses).all():

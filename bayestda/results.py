@@ -63,7 +63,7 @@ def check_current(experiment, methods, seeds=None) -> None:
     if isinstance(why, UnrecordedOutput):
         remedy += f" (or record them as they are: {adopt_command(experiment)})"
     raise type(why)(f"{len(bad)} score files of {experiment.name} are not current, e.g. "
-                        f"{experiment.scores_path(method, seed, epoch)}: {why}; {remedy}")
+                    f"{experiment.scores_path(method, seed, epoch)}: {why}; {remedy}")
 
 
 def load_posterior(experiment, method: str, seeds=None) -> PosteriorScores:

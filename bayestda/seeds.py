@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import torch
 
 from .errors import BadInput
@@ -10,9 +12,14 @@ from .paths import SEEDS_FILE
 PAPER_SEEDS = (446, 724, 571, 296, 854, 968, 245, 374, 829, 470)
 
 
+@cache
+def _seeds_file() -> tuple[int, ...]:
+    return tuple(int(s) for s in torch.load(SEEDS_FILE))
+
+
 def load_seeds() -> list[int]:
-    """The paper's 10 seeds, in order, from random_seeds.pt."""
-    return [int(s) for s in torch.load(SEEDS_FILE)]
+    """The paper's 10 seeds, in order, from random_seeds.pt (read once per process)."""
+    return list(_seeds_file())
 
 
 def check_seed_id(seed_id: int) -> int:

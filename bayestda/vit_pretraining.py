@@ -64,7 +64,7 @@ class PretrainSettings:
             raise BadInput(f"--hidden-size {self.hidden_size} is not a multiple of --heads {self.num_heads}")
         if self.patch_size < 1 or self.image_size < self.patch_size or self.image_size % self.patch_size:
             raise BadInput(f"--image-size {self.image_size} does not fit --patch-size {self.patch_size}: "
-                                "the image size must be a positive multiple of the patch size (e.g. 28 and 7)")
+                           "the image size must be a positive multiple of the patch size (e.g. 28 and 7)")
         if self.train_items is not None and self.train_items < self.batch_size:
             raise BadInput(f"--train-items {self.train_items} is smaller than --batch-size {self.batch_size}")
         return self

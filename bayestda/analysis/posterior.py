@@ -35,7 +35,7 @@ class PosteriorScores:
     def __post_init__(self) -> None:
         if self.values.ndim == 4 and self.values.shape[0] < 2:
             raise BadInput(f"scores of {self.method!r} have {self.values.shape[0]} seed(s) ({', '.join(map(str, self.seeds))}); "
-                                "the posterior test needs at least 2 seeds, e.g. --seed_ids 0,1")
+                           "the posterior test needs at least 2 seeds, e.g. --seed_ids 0,1")
         if self.test_columns is None:
             self.test_columns = [f"z_test_{i}" for i in self.test_idx]
 
@@ -59,16 +59,14 @@ class PosteriorScores:
         values = np.asarray(array.detach().cpu().double().numpy() if hasattr(array, "detach") else array, dtype=np.float64)
         if values.ndim != 4:
             raise BadInput(f"scores of {method!r} have shape {values.shape}; expected (seeds, checkpoints, n_train, n_test)")
-        seeds_n, ckpts_n, n_train, n_test = values.shape
-        if seeds_n < 2:
-            raise BadInput(f"scores of {method!r} have {seeds_n} seed(s); the posterior test needs at least 2")
+        seeds_n, ckpts_n, n_train, n_test = values.shape  # under 2 seeds: refused by __post_init__
         if min(ckpts_n, n_train, n_test) < 1:
             raise BadInput(f"scores of {method!r} have shape {values.shape}; every axis needs at least one entry")
         bad = ~np.isfinite(values)
         if bad.any():
             where = tuple(int(i) for i in np.argwhere(bad)[0])
             raise BadInput(f"scores of {method!r} hold {int(bad.sum())} NaN or infinite values (first at "
-                                f"[seed, checkpoint, train, test] = {list(where)})")
+                           f"[seed, checkpoint, train, test] = {list(where)})")
         name = lambda given, n: list(range(n)) if given is None else list(given)  # noqa: E731
         return cls(method, values, name(seeds, seeds_n), name(checkpoints, ckpts_n), np.asarray(name(train_idx, n_train)),
                    np.asarray(name(test_idx, n_test)))
@@ -156,7 +154,7 @@ def load_scores_dir(folder: Path, methods: list[str] | None = None) -> dict[str,
                            key=lambda d: _natural_key(d.name))
         if len(seed_dirs) < 2:
             raise BadInput(f"method {method!r} has scores of {len(seed_dirs)} seed ({found[method]}); the posterior "
-                                "test needs at least 2 seeds")
+                           "test needs at least 2 seeds")
         checkpoints = None
         files = []
         for seed_dir in seed_dirs:

@@ -52,9 +52,9 @@ def as_posteriors(scores) -> dict[str, PosteriorScores]:
         if post.values.shape[2:] != first.values.shape[2:] or not (
                 np.array_equal(post.train_idx, first.train_idx) and list(post.test_columns) == list(first.test_columns)):
             raise BadInput(f"scores of {post.method!r} ({post.values.shape[2]} train x {post.values.shape[3]} test "
-                                f"items) score other pairs than {first.method!r} ({first.values.shape[2]} x "
-                                f"{first.values.shape[3]}); methods are compared pair by pair: give every method the "
-                                "same train and test items in the same order")
+                           f"items) score other pairs than {first.method!r} ({first.values.shape[2]} x "
+                           f"{first.values.shape[3]}); methods are compared pair by pair: give every method the "
+                           "same train and test items in the same order")
     return posteriors
 
 

@@ -37,7 +37,7 @@ class ArnoldiSettings:
     def check(self, num_params: int) -> ArnoldiSettings:
         if not 1 <= self.top <= self.iterations:
             raise BadInput(f"Arnoldi keeps {self.top} eigenvalues of {self.iterations} iterations; "
-                                "allowed: 1 <= top <= iterations")
+                           "allowed: 1 <= top <= iterations")
         if self.iterations > num_params:
             raise BadInput(f"Arnoldi iterations {self.iterations} exceed the model's {num_params} trainable parameters")
         return self

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 FISHERS = ("expected", "empirical")
 
 
+DAMPING_RANGE = (1e-12, 1e6)  # λ the settings and the --ekfac-damping flag allow
+
+
 @dataclass(frozen=True)
 class EKFACSettings:
     """Damping λ added to every eigenvalue (default: the training weight decay, as if_converged) and the Fisher."""
@@ -42,9 +45,10 @@ class EKFACSettings:
     fisher: str = "expected"
 
     def check(self) -> None:
-        if not (isinstance(self.damping, (int, float)) and 1e-12 <= self.damping <= 1e6):
+        low, high = DAMPING_RANGE
+        if not (isinstance(self.damping, (int, float)) and low <= self.damping <= high):
             raise BadInput(f"--ekfac-damping {self.damping}: must be a number from 1e-12 to 1e6 (default 5e-3, "
-                                "the training's weight decay)")
+                           "the training's weight decay)")
         if self.fisher not in FISHERS:
             raise BadInput(f"EK-FAC fisher {self.fisher!r}; allowed: {', '.join(FISHERS)}")
 

@@ -43,10 +43,10 @@ class TrakSettings:
     def check(self, num_params: int | None = None) -> TrakSettings:
         if not isinstance(self.dim, int) or not MIN_DIM <= self.dim <= MAX_DIM:
             raise BadInput(f"TRAK projection dimension {self.dim!r} is out of range; allowed: {MIN_DIM}..{MAX_DIM} "
-                                f"(default {TrakSettings.dim})")
+                           f"(default {TrakSettings.dim})")
         if num_params is not None and self.dim > num_params:
             raise BadInput(f"TRAK projection dimension {self.dim} exceeds the model's {num_params} trainable "
-                                "parameters; pick a smaller --trak-dim")
+                           "parameters; pick a smaller --trak-dim")
         return self
 
 

@@ -144,7 +144,7 @@ def local_weights_dir(weights: str) -> Path | None:
         return None
     if not (folder / "config.json").is_file():
         raise BadInput(f"--vit-weights {weights}: {folder} has no config.json; a ViT weights folder holds "
-                            "config.json and model.safetensors (as save_pretrained writes them)")
+                       "config.json and model.safetensors (as save_pretrained writes them)")
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
         raise BadInput(f"--vit-weights {weights}: {folder} has no model weights (looked for {', '.join(WEIGHT_FILES)})")
     return folder
@@ -155,10 +155,10 @@ def check_fits_images(config, weights: str) -> None:
     size, patch = getattr(config, "image_size", None), getattr(config, "patch_size", None)
     if not isinstance(size, int) or not isinstance(patch, int) or patch < 1 or size < patch or size % patch:
         raise BadInput(f"--vit-weights {weights}: image_size {size} does not fit patch_size {patch} (images are "
-                            "resized to image_size, which must be a positive multiple of patch_size)")
+                       "resized to image_size, which must be a positive multiple of patch_size)")
     if getattr(config, "num_channels", 3) != 3:
         raise BadInput(f"--vit-weights {weights}: num_channels {config.num_channels}, but the images are RGB "
-                            "(3 channels; grey digits are repeated over 3)")
+                       "(3 channels; grey digits are repeated over 3)")
 
 
 def _quiet_load(load, source: str, **options) -> nn.Module:

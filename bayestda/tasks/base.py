@@ -11,17 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from torch import nn
 
 from ..data import Subset, load_experiment_data
+from ..datasets import TaskSpec
 from ..losses import Loss, cross_entropy
 from ..params import Params, detached_params
 from ..training import AdamSettings, linear_decay_factor
 
-if TYPE_CHECKING:  # annotations only: the experiment (a higher layer) is what callers pass in
-    from ..experiment import Experiment
+
+class Experiment(Protocol):
+    """What a model family reads of the experiment it is given (bayestda.experiment.Experiment, a higher layer,
+    is what callers pass in)."""
+
+    model: str
+    task: str
+    num_per_class: int
+    vit_weights: str | None
+
+    @property
+    def spec(self) -> TaskSpec: ...
 
 
 @dataclass(frozen=True)
