@@ -1,4 +1,5 @@
-"""The main job: data, training, all TDA methods for all 10 seeds, the LDS retraining, p-values, correlations,
+"""The main job: data, training, all TDA methods for all 10 seeds, the LDS retraining (random and class-stratified
+halves, an independent target), p-values, correlations,
 the methods table and summary.
 
 `python run_reproduce.py --experiment cnn_mnist3_10pc` (what `make reproduce` runs). Every stage skips
@@ -14,10 +15,19 @@ from tqdm import tqdm
 
 from bayestda.attribution import default_methods
 from bayestda.cli import run
+from bayestda.damping import run_damping_curve
 from bayestda.data import generate_subsets, subset_path
 from bayestda.experiment import Experiment, load_seeds
-from bayestda.flags import Parser, add_device_flag, add_jobs_flag, experiment_name, lds_subsets, method_list
-from bayestda.lds import check_subsets, retrain_seeds
+from bayestda.flags import (
+    Parser,
+    add_device_flag,
+    add_jobs_flag,
+    add_lds_target_flags,
+    experiment_name,
+    lds_subsets,
+    method_list,
+)
+from bayestda.lds import HALVES, LdsDesign, retrain
 from bayestda.parallel import default_workers, process_map
 from bayestda.pipeline import run_scores
 from bayestda.results import load_all, run_correlations, run_pvalues
@@ -46,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated methods (default: every default method and the model family's own, "
                              "e.g. the ViT's loo_pretrained)")
     parser.add_argument("--lds-subsets", type=lds_subsets("no LDS"), default=None,
-                        help="M random half subsets retrained per seed for LDS (default: the model family's, 100 for "
-                             "the CNNs, 0 = no LDS for the ViTs)")
+                        help="M half subsets (random and class-stratified) retrained for LDS (default: the model "
+                             "family's, 100 for the CNNs, 0 = no LDS for the ViTs)")
+    add_lds_target_flags(parser)
     add_device_flag(parser)
     add_jobs_flag(parser, "seeds scored")
     args = parser.parse_args(argv)
@@ -67,12 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     times["tda"] = time.perf_counter() - start - sum(times.values())
     m = experiment.model_task.lds_subsets if args.lds_subsets is None else args.lds_subsets
     if m:
-        retrain_seeds(experiment, seeds, check_subsets(m), device=args.device, jobs=jobs)
+        designs = [LdsDesign(m, args.lds_target, halves, args.lds_models) for halves in HALVES]
+        retrain(experiment, designs, device=args.device, jobs=jobs)
         times["lds_retraining"] = time.perf_counter() - start - sum(times.values())
     posteriors = load_all(experiment, methods)  # read once for both analysis stages
     run_pvalues(experiment, methods, posteriors=posteriors)
-    run_correlations(experiment, methods, lds_subsets=m, posteriors=posteriors)
+    run_correlations(experiment, methods, lds_subsets=m, posteriors=posteriors, lds_target=args.lds_target if m else None,
+                     lds_models=args.lds_models)
     times["analysis"] = time.perf_counter() - start - sum(times.values())
+    if experiment.model_task.damping_curve and "loo_corrected" in methods:
+        run_damping_curve(experiment, device=args.device, jobs=jobs)
+        times["damping_curve"] = time.perf_counter() - start - sum(times.values())
     log.info("done in %.0f s (%s); results in %s", time.perf_counter() - start,
              ", ".join(f"{k} {v:.0f} s" for k, v in times.items()), experiment.results_dir())
     print((experiment.results_dir() / "summary.md").read_text())

@@ -11,8 +11,9 @@ from .analysis import correlations_of, load_scores_dir, pvalues_of, roles_for
 from .attribution.registry import check_methods, helpful_signs
 from .errors import BadInput
 from .experiment import Experiment
-from .flags import Parser, analysis_seed_ids, experiment_name, method_name_list, sign_map, unique
+from .flags import Parser, analysis_seed_ids, experiment_name, int_range, method_name_list, sign_map, unique
 from .flags import lds_subsets as lds_subsets_type
+from .lds import MAX_MODELS, TARGETS
 from .results import run_correlations, run_pvalues
 from .seeds import load_seeds
 
@@ -44,6 +45,11 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
         parser.add_argument("--lds-subsets", type=lds_subsets_type("no LDS"), default=None,
                             help="M of the LDS retraining to use (required then); default: the model family's M where "
                                  "its subset models exist; 0: no LDS")
+        parser.add_argument("--lds-target", default=None, choices=TARGETS,
+                            help="the LDS target to use: independent or paired (default: independent where its subset "
+                                 "models exist, else paired)")
+        parser.add_argument("--lds-models", type=int_range(1, MAX_MODELS), default=10,
+                            help="R of the independent target (default 10)")
     args = parser.parse_args(argv)
     if args.scores_dir is not None:
         if args.out is None or args.experiment:
@@ -83,7 +89,8 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
             table = run_pvalues(experiment, methods, seeds)
             print(table[(table["K"] == table["K"].max())].to_string(index=False))
         else:
-            run_correlations(experiment, methods, seeds, lds_subsets=args.lds_subsets)
+            run_correlations(experiment, methods, seeds, lds_subsets=args.lds_subsets, lds_target=args.lds_target,
+                             lds_models=args.lds_models)
             print(f"wrote {experiment.results_dir() / 'summary.md'}")
     return 0
 

@@ -47,9 +47,17 @@ def first_score_command(experiment: Experiment, method: str, seed: int) -> str:
     return shlex.join(["python", *score_argvs(experiment, method, seed)[0]])
 
 
-def lds_command(experiment: Experiment, m: int, seed: int | None = None) -> str:
-    """The command that makes (or remakes) the LDS subset models, for messages."""
+def lds_command(experiment: Experiment, m: int, seed: int | None = None, target: str = "independent",
+                halves: str | None = None, models: int = 10) -> str:
+    """The command that makes (or remakes) the LDS subset models, for messages (halves None: both; seed: a paired
+    target's posterior seed)."""
     argv = ["python", "run_lds_retraining.py", "--experiment", experiment.name, "--lds-subsets", str(m)]
+    if target != "independent":
+        argv += ["--lds-target", target]
+    elif models != 10:
+        argv += ["--lds-models", str(models)]
+    if halves is not None:
+        argv += ["--halves", halves]
     if seed is not None:
         argv += ["--seed_id", str(seed_id_of(seed))]
     return shlex.join(argv)

@@ -113,6 +113,10 @@ class Experiment:
     def model_dir(self, seed: int) -> Path:
         return output_root() / "models" / self.model / self.subset / str(seed)
 
+    def lds_target_dir(self, seed: int) -> Path:
+        """The LDS subset models of an independent target seed (not one of the posterior's)."""
+        return output_root() / "models" / self.model / self.subset / "lds_targets" / str(seed)
+
     def checkpoint_path(self, seed: int, epoch: int) -> Path:
         return self.model_dir(seed) / f"ckpt_epoch_{epoch}.pth"
 

@@ -20,7 +20,7 @@ from .attribution.trak import MAX_DIM, MIN_DIM
 from .device import device_problem
 from .errors import BayesTDAError
 from .experiment import TASKS, Experiment, load_seeds
-from .lds import MAX_SUBSETS
+from .lds import MAX_MODELS, MAX_SUBSETS, TARGETS
 from .training import STRATEGIES
 
 log = logging.getLogger("bayestda")
@@ -92,6 +92,26 @@ def float_range(low: float, high: float, what: str = "") -> Callable[[str], floa
         return value
 
     parse.__name__ = "number"
+    return parse
+
+
+def float_list(low: float, high: float) -> Callable[[str], list[float]]:
+    """Comma-separated numbers, each low..high, repeated ones refused."""
+
+    def parse(text: str) -> list[float]:
+        return unique([float_range(low, high)(item) for item in _items(text)], "value", refuse=True)
+
+    parse.__name__ = "list of numbers"
+    return parse
+
+
+def int_list(low: int, high: int | None = None) -> Callable[[str], list[int]]:
+    """Comma-separated integers, each low..high, repeated ones refused."""
+
+    def parse(text: str) -> list[int]:
+        return unique([int_range(low, high)(item) for item in _items(text)], "value", refuse=True)
+
+    parse.__name__ = "list of integers"
     return parse
 
 
@@ -231,6 +251,15 @@ def lds_subsets(zero_means: str | None = None) -> Callable[[str], int]:
 
     parse.__name__ = "integer"
     return parse
+
+
+def add_lds_target_flags(parser: argparse.ArgumentParser) -> None:
+    """Which models LDS's target is made of: an independent set of R seeds (default) or the posterior seeds."""
+    parser.add_argument("--lds-target", default="independent", choices=TARGETS,
+                        help="independent (default): R models per subset under seeds disjoint from the posterior's; "
+                             "paired: the posterior seeds' own retraining (bayestda 0.2)")
+    parser.add_argument("--lds-models", type=int_range(1, MAX_MODELS), default=10,
+                        help="R, the independent target's models per subset (default 10)")
 
 
 def add_strategy_flags(parser: argparse.ArgumentParser) -> None:

@@ -36,3 +36,23 @@ def batch_hvp(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, 
         return jvp(grad_flat, (theta,), (v,))[1]
 
     return vmap(one)(vectors)
+
+
+class HessianOperator:
+    """v -> H v for the batch's mean loss at fixed parameters, reverse-over-reverse: the gradient's graph is built
+    once (one forward and one differentiable backward) and every product is one backward through it, where
+    `batch_hvp` re-runs the forward and backward per call. For the many sequential products of a Krylov method."""
+
+    def __init__(self, net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, loss: Loss = cross_entropy):
+        self.view = FlatView.of(params)
+        self.leaves = [p.detach().clone().requires_grad_(True) for p in params.values()]
+        with torch.enable_grad():
+            value = mean_loss_fn(net, loss)(dict(zip(params, self.leaves)), x, y)
+            self.grads = torch.autograd.grad(value, self.leaves, create_graph=True)
+
+    def __call__(self, vector: torch.Tensor) -> torch.Tensor:
+        """[P] H v for a flat [P] vector."""
+        pieces = [piece.view_as(g) for piece, g in zip(torch.split(vector, self.view.sizes), self.grads)]
+        with torch.enable_grad():
+            product = torch.autograd.grad(self.grads, self.leaves, grad_outputs=pieces, retain_graph=True)
+        return torch.cat([p.reshape(-1) for p in product])

@@ -22,6 +22,7 @@ class SubsetLosses:
     losses: np.ndarray
     train_idx: np.ndarray
     test_idx: np.ndarray
+    target: str = "given"  # which models the losses are of (methods.csv's lds_target column)
 
     def __post_init__(self) -> None:
         if self.subsets.ndim != 2 or self.losses.ndim != 3 or self.losses.shape[1] != self.subsets.shape[0]:

@@ -8,16 +8,17 @@ for both (run_reproduce.py).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import pandas as pd
 
 from . import provenance
-from .analysis import PosteriorScores, builtin_roles, correlations_of, load_files, pvalues_of
+from .analysis import ItemClasses, PosteriorScores, builtin_roles, correlations_of, load_files, pvalues_of
 from .attribution.registry import default_methods, per_seed_methods
-from .commands import adopt_command, lds_command, score_command
+from .commands import adopt_command, score_command
 from .data import load_subset
 from .errors import CorruptOutput, MissingOutput, UnrecordedOutput
-from .lds import check_subsets, lds_available, load_subset_losses
+from .lds import TARGETS, LdsDesign, check_subsets, lds_available, load_subset_losses
 from .lds_targets import SubsetLosses
 from .results_records import record_results
 from .scores import missing
@@ -96,27 +97,52 @@ def load_all(experiment, methods, seeds=None) -> dict[str, PosteriorScores]:
     return {m: post.summed_over_checkpoints() if m in per_seed else post for m, post in loaded.items()}
 
 
-def _record(experiment, methods, seeds, names, lds_subsets: int | None = None) -> None:
+def _record(experiment, methods, seeds, names, designs=()) -> None:
     folder = experiment.results_dir()
     record_results(experiment, methods, seeds or load_seeds(), [folder / n for n in names if (folder / n).exists()],
-                   lds_subsets)
+                   designs)
 
 
-def subset_losses_for(experiment, seeds=None, lds_subsets: int | None = None) -> tuple[SubsetLosses | None, int | None]:
-    """(the LDS subset models' test losses, M) of an experiment. lds_subsets None: the model task's M when every
-    seed's file is current (else LDS is left out, saying which command adds it); 0: no LDS; M: required."""
+@dataclass
+class LdsTargets:
+    """What an experiment's LDS columns are computed against: the random halves' and (where retrained) the
+    class-stratified halves' subset losses, and the designs they come from."""
+
+    random: SubsetLosses | None = None
+    stratified: SubsetLosses | None = None
+    designs: tuple[LdsDesign, ...] = ()
+
+
+def lds_targets_for(experiment, seeds=None, lds_subsets: int | None = None, target: str | None = None,
+                    models: int = 10) -> LdsTargets:
+    """The LDS targets of an experiment. lds_subsets None: the model family's M where its files are current (else
+    LDS is left out, saying which command adds it); 0: no LDS; M: required. target None: the independent target
+    where current, else bayestda 0.2's paired one; a named target is required. The stratified halves join where
+    their files of the same target are current."""
     if lds_subsets == 0:
-        return None, None
-    if lds_subsets is None:
-        m = experiment.model_task.lds_subsets
-        if not m:  # a family without LDS (the ViTs)
-            return None, None
-        if not lds_available(experiment, m, seeds):
-            log.info("LDS left out of %s's methods table: no current subset models (add them with: %s)",
-                     experiment.name, lds_command(experiment, m))
-            return None, None
-        lds_subsets = m
-    return load_subset_losses(experiment, check_subsets(lds_subsets), seeds), lds_subsets
+        return LdsTargets()
+    required = lds_subsets is not None or target is not None
+    m = check_subsets(lds_subsets) if lds_subsets is not None else experiment.model_task.lds_subsets
+    if not m:  # a family without LDS (the ViTs)
+        return LdsTargets()
+    candidates = [LdsDesign(m, t, "random", models) for t in ([target] if target else TARGETS)]
+    design = next((d for d in candidates if lds_available(experiment, d, seeds)), None)
+    if design is None:
+        if required:
+            load_subset_losses(experiment, candidates[0], seeds)  # raises, naming the command
+        log.info("LDS left out of %s's methods table: no current subset models (add them with: %s)",
+                 experiment.name, candidates[0].command(experiment))
+        return LdsTargets()
+    if design.target == "paired" and target is None:
+        log.info("LDS of %s uses the paired target (the posterior seeds' retraining): the independent one is not "
+                 "retrained (add it with: %s)", experiment.name, candidates[0].command(experiment))
+    stratified = design.with_halves("stratified")
+    if not lds_available(experiment, stratified, seeds):
+        log.info("within-class LDS left out of %s's methods table: no current stratified subset models (add them "
+                 "with: %s)", experiment.name, stratified.command(experiment))
+        return LdsTargets(load_subset_losses(experiment, design, seeds), None, (design,))
+    return LdsTargets(load_subset_losses(experiment, design, seeds), load_subset_losses(experiment, stratified, seeds),
+                      (design, stratified))
 
 
 def seconds_per_checkpoint(experiment, methods, seeds=None) -> dict[str, float]:
@@ -130,19 +156,26 @@ def seconds_per_checkpoint(experiment, methods, seeds=None) -> dict[str, float]:
     return out
 
 
+def experiment_classes(experiment) -> ItemClasses:
+    """The labels of the experiment's train and test items, in the score files' order (subset order)."""
+    return ItemClasses(load_subset(experiment.task, "train", experiment.num_per_class).y.numpy(),
+                       load_subset(experiment.task, "test").y.numpy())
+
+
 def run_pvalues(experiment, methods=None, seeds=None, posteriors=None) -> pd.DataFrame:
     """The p-value CSVs of an experiment (posteriors: load_all's result, when the caller has it already)."""
     methods = methods or default_methods()
     posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
-    table = pvalues_of(posteriors, experiment.results_dir())
+    table = pvalues_of(posteriors, experiment.results_dir(), experiment_classes(experiment))
     names = ["mean_p_values.csv", "significance.csv"] + [f"pvalues_{m}_across_{k}_ckpts.csv" for m in methods
                                                          for k in range(1, len(experiment.checkpoint_epochs) + 1)]
     _record(experiment, methods, seeds, names)
     return table
 
 
-def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | None = None, posteriors=None) -> str:
-    """Correlations, noise decomposition, their figures, methods.csv (with LDS: see subset_losses_for) and the
+def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | None = None, posteriors=None,
+                     lds_target: str | None = None, lds_models: int = 10) -> str:
+    """Correlations, noise decomposition, their figures, methods.csv (with LDS: see lds_targets_for) and the
     summary (p-values are reused where current)."""
     methods = methods or default_methods()
     posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
@@ -150,11 +183,12 @@ def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | No
     reuse = provenance.is_current(significance_path) and (provenance.read(significance_path) or {}).get(
         "what", {}).get("methods") == list(methods)
     significance = pd.read_csv(significance_path) if reuse else None
-    subset_losses, lds_subsets = subset_losses_for(experiment, seeds, lds_subsets)
+    targets = lds_targets_for(experiment, seeds, lds_subsets, lds_target, lds_models)
     summary = correlations_of(posteriors, experiment.results_dir(), experiment.name, significance,
-                              builtin_roles(methods), subset_losses=subset_losses,
-                              seconds=seconds_per_checkpoint(experiment, methods, seeds)).summary
+                              builtin_roles(methods), subset_losses=targets.random,
+                              seconds=seconds_per_checkpoint(experiment, methods, seeds),
+                              classes=experiment_classes(experiment), within_class_losses=targets.stratified).summary
     names = ["summary.md", "noise_decomposition.csv", "methods.csv"] + [f"{kind}_corr_{s}.csv" for kind in ("pearson", "spearman")
                                                          for s in ("mu", "sigma", "snr")]
-    _record(experiment, methods, seeds, names, lds_subsets)
+    _record(experiment, methods, seeds, names, targets.designs)
     return summary

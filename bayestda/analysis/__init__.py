@@ -11,6 +11,7 @@ LDS models) is `bayestda.results`.
 """
 
 from ..lds_targets import SubsetLosses
+from .classes import ItemClasses
 from .metrics import LOO_TRUTH
 from .posterior import PosteriorScores, load_files, load_scores_dir
 from .report import (
@@ -24,6 +25,6 @@ from .report import (
     roles_for,
 )
 
-__all__ = ["LOO_TRUTH", "PosteriorResult", "PosteriorScores", "Roles", "SubsetLosses", "as_posteriors",
+__all__ = ["LOO_TRUTH", "ItemClasses", "PosteriorResult", "PosteriorScores", "Roles", "SubsetLosses", "as_posteriors",
            "builtin_roles", "correlations_of", "load_files", "load_scores_dir", "posterior_test", "pvalues_of",
            "roles_for"]

@@ -53,3 +53,29 @@ def noise_figure(noise: pd.DataFrame, title: str, path: Path) -> list[Path]:
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title(title)
     return _save(fig, path)
+
+
+def damping_figure(table: pd.DataFrame, metrics: dict[str, str], defaults: dict[str, float], title: str,
+                   path: Path) -> list[Path]:
+    """One panel per metric: its posterior-mean value (95% interval shaded) against the damping λ (log axis), a
+    line per method, each method's default λ marked (an undamped default, 0, is drawn as a dashed level)."""
+    present = {c: label for c, label in metrics.items() if c in table.columns}
+    fig = Figure(figsize=(3.6 * len(present), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(present), squeeze=False)[0]
+    for ax, (column, label) in zip(axes, present.items()):
+        for method, rows in table.groupby("method", sort=False):
+            curve = rows[rows["damping"] > 0].sort_values("damping")
+            line = ax.plot(curve["damping"], curve[column], marker="o", markersize=3, label=method)[0]
+            ax.fill_between(curve["damping"], curve[f"{column}_lo"], curve[f"{column}_hi"], alpha=0.15,
+                            color=line.get_color())
+            default = rows[rows["damping"] == defaults.get(method)]
+            if defaults.get(method) == 0 and len(default):
+                ax.axhline(default[column].iloc[0], linestyle="--", linewidth=0.8, color=line.get_color())
+            elif len(default):
+                ax.plot(default["damping"], default[column], marker="*", markersize=11, color=line.get_color())
+        ax.set_xscale("log")
+        ax.set_xlabel("damping λ")
+        ax.set_title(label, fontsize=9)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title)
+    return _save(fig, path)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import save_csv
+from .classes import ItemClasses
 from .posterior import PosteriorScores
 from .statistics import benjamini_hochberg, t_pvalues, z_pvalues
 
@@ -37,12 +38,25 @@ class PValues:
     matrices: dict[str, pd.DataFrame]  # file name -> matrix
 
 
-def pvalue_tables(posteriors: dict[str, PosteriorScores]) -> PValues:
+def class_split(p: np.ndarray, significant: np.ndarray, same: np.ndarray) -> dict:
+    """The fraction of pairs with p < 0.05 and the Benjamini-Hochberg count (over all pairs, as the whole table's)
+    among same-class and among cross-class pairs."""
+    out = {}
+    for name, mask in (("same_class", same), ("cross_class", ~same)):
+        out[f"fraction_p_below_0.05_{name}"] = float((p[mask] < 0.05).mean()) if mask.any() else float("nan")
+        out[f"significant_after_BH_5%_{name}"] = int(significant[mask].sum())
+    return out
+
+
+def pvalue_tables(posteriors: dict[str, PosteriorScores], classes: ItemClasses | None = None) -> PValues:
     """Every p-value, in memory (K is the number of last checkpoints averaged per seed before the statistics
-    across seeds, the paper's)."""
+    across seeds, the paper's); with the items' classes, each row also splits its pairs into same-class and
+    cross-class ones."""
     ks = range(1, max(p.num_checkpoints for p in posteriors.values()) + 1)
     mean_p = pd.DataFrame(index=pd.Index(list(ks), name="K"))
     rows, matrices = [], {}
+    first = next(iter(posteriors.values()))
+    same = None if classes is None else classes.check(len(first.train_idx), len(first.test_idx)).same()
     for method, post in posteriors.items():
         seeds = len(post.seeds)
         for k in range(1, post.num_checkpoints + 1):
@@ -51,10 +65,11 @@ def pvalue_tables(posteriors: dict[str, PosteriorScores]) -> PValues:
             matrices[f"pvalues_{method}_across_{k}_ckpts.csv"] = pvalue_frame(p_z, post)
             mean_p.loc[k, method] = p_z.mean()
             for test, p in ((Z_TEST, p_z), (f"t, {seeds - 1} dof", p_t)):
+                significant = benjamini_hochberg(p)
                 rows.append({"method": method, "K": k, "test": test, "mean_p": p.mean(),
                              "fraction_p_below_0.05": float((p < 0.05).mean()),
-                             "significant_after_BH_5%": int(benjamini_hochberg(p).sum()), "pairs": p.size,
-                             "seeds": seeds})
+                             "significant_after_BH_5%": int(significant.sum()), "pairs": p.size, "seeds": seeds,
+                             **({} if same is None else class_split(p, significant, same))})
     return PValues(pd.DataFrame(rows), mean_p, matrices)
 
 
@@ -67,10 +82,11 @@ def save_pvalues(pvalues: PValues, out: Path) -> None:
     log.info("wrote p-values of %d methods to %s", pvalues.table["method"].nunique(), out)
 
 
-def compute_pvalues(posteriors: dict[str, PosteriorScores], out: Path | None = None) -> pd.DataFrame:
-    """The significance table (one row per method, K and test); with `out`, every p-value file is written there
-    once all are computed."""
-    pvalues = pvalue_tables(posteriors)
+def compute_pvalues(posteriors: dict[str, PosteriorScores], out: Path | None = None,
+                    classes: ItemClasses | None = None) -> pd.DataFrame:
+    """The significance table (one row per method, K and test; split by class where `classes` are given); with
+    `out`, every p-value file is written there once all are computed."""
+    pvalues = pvalue_tables(posteriors, classes)
     if out is not None:
         save_pvalues(pvalues, out)
     return pvalues.table

@@ -17,6 +17,7 @@ from ..attribution.registry import helpful_signs
 from ..errors import BadInput
 from ..io import save_csv, save_text
 from ..lds_targets import SubsetLosses
+from .classes import ItemClasses
 from .correlations import compute_correlations, save_correlations
 from .figures import correlation_heatmaps, noise_figure
 from .metrics import LOO_TRUTH, methods_table
@@ -110,25 +111,33 @@ def builtin_roles(methods) -> Roles:
     return Roles({m: signs.get(m, 1) for m in methods}, LOO_TRUTH if LOO_TRUTH in methods else None)
 
 
-def pvalues_of(scores, out: Path | str | None = None) -> pd.DataFrame:
-    """The significance table of the scores; with `out`, the p-value CSVs are written there."""
-    return compute_pvalues(as_posteriors(scores), None if out is None else Path(out))
+def pvalues_of(scores, out: Path | str | None = None, classes: ItemClasses | None = None) -> pd.DataFrame:
+    """The significance table of the scores (split into same-class and cross-class pairs where `classes` are
+    given); with `out`, the p-value CSVs are written there."""
+    return compute_pvalues(as_posteriors(scores), None if out is None else Path(out), classes)
 
 
 def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
                     significance: pd.DataFrame | None = None, roles: Roles | None = None,
-                    subset_losses: SubsetLosses | None = None, seconds: dict[str, float] | None = None) -> PosteriorResult:
+                    subset_losses: SubsetLosses | None = None, seconds: dict[str, float] | None = None,
+                    classes: ItemClasses | None = None, within_class_losses: SubsetLosses | None = None) -> PosteriorResult:
     """Correlations, noise decomposition, the methods table and summary (p-values computed unless given); with
     `out`, every file. `roles` (default: every sign +1, no truth) gives each method's helpful sign and the method
     whose posterior mean is the LOO ground truth; `subset_losses` (the LDS retraining's test losses) adds LDS;
-    `seconds` (per method) adds its time column."""
+    `seconds` (per method) adds its time column; `classes` (the items' labels) adds the same-class/cross-class
+    split and the within-class LOO correlation; `within_class_losses` (class-stratified halves) the within-class
+    LDS."""
     posteriors = as_posteriors(scores)
     roles = roles if roles is not None else roles_for(posteriors)
     folder = None if out is None else Path(out)
-    significance = compute_pvalues(posteriors) if significance is None else significance
+    first = next(iter(posteriors.values()))
+    if classes is not None:
+        classes.check(len(first.train_idx), len(first.test_idx))
+    significance = compute_pvalues(posteriors, classes=classes) if significance is None else significance
     correlations = compute_correlations(posteriors)
     noise = compute_noise(posteriors)
-    methods = methods_table(posteriors, significance, roles.signs, roles.truth, subset_losses, seconds)
+    methods = methods_table(posteriors, significance, roles.signs, roles.truth, subset_losses, seconds, classes,
+                            within_class_losses)
     n_seeds = min(len(p.seeds) for p in posteriors.values())
     n_checkpoints = max(p.num_checkpoints for p in posteriors.values())
     summary = write_summary(name, significance, correlations, noise, n_seeds, n_checkpoints, methods, roles.truth,
@@ -145,7 +154,8 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
 
 
 def posterior_test(scores, out: Path | str | None = None, name: str = "scores", truth: str | None = None,
-                   subset_losses: SubsetLosses | None = None, signs: dict[str, int] | None = None) -> PosteriorResult:
+                   subset_losses: SubsetLosses | None = None, signs: dict[str, int] | None = None,
+                   classes: ItemClasses | None = None, within_class_losses: SubsetLosses | None = None) -> PosteriorResult:
     """The paper's test for any scores: z-test p-values (and the t-test with S − 1 dof), Benjamini-Hochberg
     counts, correlations between methods and the noise decomposition; with `out`, every CSV, figure and
     summary.md, as for an experiment. Everything is checked before anything is written.
@@ -161,6 +171,10 @@ def posterior_test(scores, out: Path | str | None = None, name: str = "scores", 
             adds LDS.
         signs: {method: +1 or -1}, the sign that means "helpful" (default +1 for every method: scores are read as
             given, positive = helpful; `bayestda.attribution.helpful_signs()` has the built-in methods' signs).
+        classes: ItemClasses(train_labels, test_labels) in the scores' item order: splits the significant pairs
+            into same-class and cross-class ones and adds the within-class LOO correlation.
+        within_class_losses: SubsetLosses over class-stratified halves (every subset keeps half of each class):
+            adds the within-class LDS.
 
     Returns:
         PosteriorResult: the significance table, mean p-values, correlations, noise decomposition, methods table
@@ -168,8 +182,12 @@ def posterior_test(scores, out: Path | str | None = None, name: str = "scores", 
     """
     posteriors = as_posteriors(scores)
     roles = roles_for(posteriors, signs, truth)
-    pvalues = pvalue_tables(posteriors)
-    result = correlations_of(posteriors, out, name, pvalues.table, roles, subset_losses)  # writes only when all is computed
+    first = next(iter(posteriors.values()))
+    if classes is not None:
+        classes.check(len(first.train_idx), len(first.test_idx))
+    pvalues = pvalue_tables(posteriors, classes)
+    result = correlations_of(posteriors, out, name, pvalues.table, roles, subset_losses, classes=classes,
+                             within_class_losses=within_class_losses)  # writes only when all is computed
     if out is not None:
         save_pvalues(pvalues, Path(out))
     return result

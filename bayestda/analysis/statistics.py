@@ -22,7 +22,7 @@ def mean_std(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _ratio(numerator: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = numerator / sigma
-    return np.where(sigma == 0, np.where(numerator == 0, 0.0, np.sign(numerator) * np.inf), ratio)
+        return np.where(sigma == 0, np.where(numerator == 0, 0.0, np.sign(numerator) * np.inf), ratio)
 
 
 def z_pvalues(samples: np.ndarray) -> np.ndarray:

@@ -135,23 +135,101 @@ def _test_note(n_seeds: int, test: str) -> str:
             f"{n_seeds - 1} dof; the z-test's numbers are beside it.")
 
 
+CONTROLS = ("random", "same_class")
+# (methods.csv column, what it is, whether the LOO ground truth's own retraining is excluded from its ranking)
+RANKED_METRICS = (("loo_corr_mean", "LOO correlation (Spearman, posterior mean)", True),
+                  ("loo_corr_within_class_mean", "within-class LOO correlation (posterior mean)", True),
+                  ("lds_mean", "LDS (posterior mean)", False),
+                  ("lds_within_class_mean", "within-class LDS (posterior mean)", False))
+INTERVAL_COLUMNS = (("loo_corr", "LOO"), ("loo_corr_within_class", "LOO within class"), ("lds", "LDS"),
+                    ("lds_within_class", "LDS within class"))
+
+
+def _with_interval(methods: pd.DataFrame, method: str, column: str) -> str:
+    value, low, high = (methods.loc[method, c] for c in (column, f"{column}_lo", f"{column}_hi"))
+    return "-" if np.isnan(value) else f"{value:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def compact_table(methods: pd.DataFrame) -> pd.DataFrame:
+    """summary.md's view of methods.csv: the lead test's fractions (same-class, cross-class) and each metric's
+    posterior-mean value with its 95% interval."""
+    view = pd.DataFrame(index=methods.index)
+    view["K"] = methods["K"]
+    view["p < 0.05"] = methods["fraction_p_below_0.05"].map(lambda v: f"{v:.0%}")
+    if "fraction_p_below_0.05_same_class" in methods.columns:
+        view["same / cross class"] = [f"{a:.0%} / {b:.0%}" for a, b in zip(
+            methods["fraction_p_below_0.05_same_class"], methods["fraction_p_below_0.05_cross_class"])]
+    for column, title in INTERVAL_COLUMNS:
+        if f"{column}_mean" in methods.columns:
+            view[title] = [_with_interval(methods, m, f"{column}_mean") for m in methods.index]
+    if "seconds_per_checkpoint" in methods.columns:
+        view["s/ckpt"] = methods["seconds_per_checkpoint"]
+    return view
+
+
+def _separated(methods: pd.DataFrame, a: str, b: str, column: str) -> bool:
+    """Whether a's interval lies wholly above b's."""
+    return methods.loc[a, f"{column}_lo"] > methods.loc[b, f"{column}_hi"]
+
+
+def ranking_claims(methods: pd.DataFrame, truth: str | None) -> list[str]:
+    """Per metric: which methods beat each control (intervals separated) and by how much, and which methods cannot
+    be told from the best (intervals overlapping): rankings only where the intervals separate."""
+    sentences = []
+    for column, title, skip_truth in RANKED_METRICS:
+        if column not in methods.columns or f"{column}_lo" not in methods.columns:
+            continue
+        excluded = {truth, "loo"} if skip_truth else set()
+        values = methods[column].dropna()
+        ranked = [m for m in values.sort_values(ascending=False).index if m not in excluded and m not in CONTROLS]
+        if not ranked or (len(ranked) < 2 and not any(c in values.index for c in CONTROLS)):
+            continue
+        parts = []
+        for control in (c for c in CONTROLS if c in values.index):
+            above = [m for m in ranked if _separated(methods, m, control, column)]
+            below = [m for m in ranked if _separated(methods, control, m, column)]
+            tied = [m for m in ranked if m not in above and m not in below]
+            margin = ", ".join(f"{m} +{values[m] - values[control]:.2f}" for m in above)
+            parts.append(f"against `{control}` ({_with_interval(methods, control, column)}), above it: "
+                         f"{_which(above, ranked)}{f' (by {margin})' if above else ''}; not separated: "
+                         f"{_which(tied, ranked)}; below it: {_which(below, ranked)}")
+        best = ranked[0]
+        ties = [m for m in ranked[1:] if not _separated(methods, best, m, column)]
+        parts.append(f"highest: {best} ({_with_interval(methods, best, column)})"
+                     + (f", not separated from {listing(ties)}" if ties else ", separated from every other method"))
+        sentences.append(f"- {title}: " + "; ".join(parts) + ".")
+    return sentences
+
+
 def methods_section(methods: pd.DataFrame, truth: str | None) -> str:
-    """The per-method table of summary.md, with what its LOO correlation columns mean."""
-    text = _table(methods)
+    """The per-method view of summary.md (every column is in methods.csv), what its columns mean, and the rankings
+    that survive the controls and the intervals."""
+    text = _table(compact_table(methods))
+    text += ("\n\np < 0.05: the fraction of pairs whose score keeps its sign across the posterior (the lead test); "
+             "same / cross class: the same fraction among pairs whose train and test items share a class, and among "
+             "the others. Each metric is the posterior mean's value with its 95% bootstrap interval over test items "
+             "(methods.csv also has the single-sample values, whose intervals resample seeds too, and Pearson).")
     if "loo_corr_single" in methods.columns:
         text += (f"\n\nLOO correlation: per test item, Spearman (`loo_corr_*`) and Pearson (`loo_pearson_*`, as dattri's "
                  f"loo_corr) over train items between a method's scores (helpful sign applied) and the posterior mean of "
                  f"`{truth}`, averaged over test items; single = one posterior sample (averaged over every seed and "
-                 f"checkpoint), mean = the method's posterior mean. (`{truth}`'s own mean is 1 by construction.)")
+                 f"checkpoint), mean = the method's posterior mean. (`{truth}`'s own mean is 1 by construction.) "
+                 "Within class: over the train items of the test item's class only.")
     if "lds_single" in methods.columns:
-        text += ("\n\nLDS (linear datamodeling score): per test item, Spearman over the random half subsets of the "
+        text += ("\n\nLDS (linear datamodeling score): per test item, Spearman over the half subsets of the "
                  "train set between the sum of a method's scores over a subset (helpful sign applied) and minus the "
-                 "test loss of the models trained on that subset (mean over the seeds), averaged over test items; "
-                 "single and mean as above.")
+                 "test loss of the models trained on that subset (mean over the target's models), averaged over test "
+                 "items; random halves (LDS) and class-stratified halves (within class: every subset keeps half of each "
+                 f"class). Target: {methods['lds_target'].iloc[0]}.")
     if "seconds_per_checkpoint" in methods.columns:
         text += ("\n\nseconds_per_checkpoint: mean wall time of one checkpoint's scores on the machine that made "
                  "them, counting every gradient or retraining the method used even where another method made it "
                  "first (what the method costs on its own).")
+    rankings = ranking_claims(methods, truth)
+    if rankings:
+        text += ("\n\nWhat survives the controls and the intervals (a method is above another only where their "
+                 "95% intervals do not overlap; the controls: `random` scores, and `same_class`, 1 where the train "
+                 "and test labels match):\n\n" + "\n".join(rankings))
     return text
 
 

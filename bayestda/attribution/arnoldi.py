@@ -5,7 +5,8 @@ eigenpairs, found by the Arnoldi iteration on Hessian-vector products.
 
 over the `top` eigenvalues of largest magnitude of the train loss's Hessian at the checkpoint (the mean loss
 over the train items, as `if`), from a Krylov space of `iterations` Hessian-vector products started at a fixed
-random vector, with full re-orthogonalisation (twice, modified Gram-Schmidt) in float64. The Krylov matrix is
+random vector (each product one backward through the train gradient's graph, built once), with the
+symmetric three-term step and one full re-orthogonalisation per product, in float64. The Krylov matrix is
 symmetrised and diagonalised (the Hessian is symmetric). Negative eigenvalues are kept, as in the paper's
 distillation by magnitude; how many are negative is logged, and so are the kept pairs' residuals ‖Hv − λv‖
 relative to |λ| (from the Arnoldi relation, no extra Hessian-vector product). Negative = helpful, as `if`.
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ..errors import BadInput
-from ..hvp import batch_hvp
+from ..hvp import HessianOperator
 from .context import CheckpointContext
 from .registry import Method, register
 
@@ -33,6 +34,7 @@ class ArnoldiSettings:
     iterations: int = 200
     top: int = 50
     seed: int = 0
+    damping: float = 0.0  # δ added to each kept |λ_k| (0: Schioppa et al.'s undamped inverse; the damping curve)
 
     def check(self, num_params: int) -> ArnoldiSettings:
         if not 1 <= self.top <= self.iterations:
@@ -53,12 +55,19 @@ def arnoldi_eigenpairs(ctx: CheckpointContext, settings: ArnoldiSettings) -> tup
     basis[0] = (start / start.norm()).to(ctx.device)
     krylov = torch.zeros(settings.iterations + 1, settings.iterations, dtype=torch.float64)
     size = settings.iterations
+    hessian = HessianOperator(ctx.net, ctx.params, ctx.train.x, ctx.train.y, loss=ctx.loss)
     for j in range(settings.iterations):
-        w = batch_hvp(ctx.net, ctx.params, ctx.train.x, ctx.train.y, basis[j][None].to(ctx.dtype), loss=ctx.loss)[0].double()
-        for _ in range(2):  # re-orthogonalise twice: the basis stays orthonormal to float64 rounding
-            coefficients = basis[: j + 1] @ w
-            w = w - coefficients @ basis[: j + 1]
-            krylov[: j + 1, j] += coefficients.cpu()
+        w = hessian(basis[j].to(ctx.dtype)).double()
+        # the symmetric (Lanczos) three-term step first, then one full re-orthogonalisation against the whole basis:
+        # what is left to remove is rounding-sized (the float32 products' rounding, which a partial scheme would have
+        # to remove nearly every step too), so one pass restores orthogonality to float64 rounding
+        for i in range(max(0, j - 1), j + 1):
+            coefficient = basis[i] @ w
+            w = w - coefficient * basis[i]
+            krylov[i, j] += coefficient.cpu()
+        coefficients = basis[: j + 1] @ w
+        w = w - coefficients @ basis[: j + 1]
+        krylov[: j + 1, j] += coefficients.cpu()
         krylov[j + 1, j] = w.norm().cpu()
         if krylov[j + 1, j] <= 1e-12 * krylov[: j + 1, : j + 1].abs().max():
             size = j + 1  # the Krylov space is invariant: its eigenpairs are exact
@@ -79,14 +88,23 @@ def arnoldi_eigenpairs(ctx: CheckpointContext, settings: ArnoldiSettings) -> tup
 
 
 def arnoldi_influence(ctx: CheckpointContext, settings: ArnoldiSettings = ArnoldiSettings()) -> torch.Tensor:
-    """[n_train, n_test] Arnoldi influence scores."""
+    """[n_train, n_test] Arnoldi influence scores; with a damping δ, 1/λ_k becomes 1/(λ_k + sign(λ_k) δ): every
+    kept eigenvalue moves away from zero, whatever its sign (the eigenpairs are computed once per context)."""
+    key = f"arnoldi_{settings.iterations}_{settings.top}_{settings.seed}"
+    values, train, test = ctx.cached(key, lambda: _projected(ctx, settings))
+    values = values + torch.sign(values) * settings.damping
+    return -(train.T / values[None, :]) @ test
+
+
+def _projected(ctx: CheckpointContext, settings: ArnoldiSettings) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The eigenvalues and the train [top, n_train] and test [top, n_test] gradients' projections on the
+    eigenvectors (float64): all the scores need, at any damping."""
     values, vectors = arnoldi_eigenpairs(ctx, settings)
     ctx64 = ctx.at_dtype(torch.float64)
-    train = ctx64.train_gradients().products(vectors)  # [top, n_train]
-    test = ctx64.test_gradients().products(vectors)  # [top, n_test]
-    return -(train.T / values[None, :]) @ test
+    return values, ctx64.train_gradients().products(vectors), ctx64.test_gradients().products(vectors)
 
 
 register(Method("arnoldi", lambda ctx: arnoldi_influence(ctx).to(ctx.dtype), -1, "Arnoldi influence: the top 50 "
                 "Hessian eigenpairs of 200 Arnoldi iterations (on request)", default=False,
-                settings=asdict(ArnoldiSettings())))
+                settings=asdict(ArnoldiSettings()),
+                damped=lambda ctx, damping: arnoldi_influence(ctx, ArnoldiSettings(damping=damping)).to(ctx.dtype)))

@@ -16,7 +16,7 @@ applied in closed form, and the score error bound |Δτ| ≤ ‖∇L(z_j)‖ ‖
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 
 import torch
@@ -211,7 +211,8 @@ def ekfac_method(settings: EKFACSettings = EKFACSettings()) -> Method:
     settings.check()
     return Method("ekfac", partial(ekfac_influence, settings=settings), -1, "influence with the EK-FAC curvature "
                   f"(Linear and Conv2d layers, {settings.fisher} Fisher, λ = {settings.damping:g}; on request)",
-                  default=False, settings=asdict(settings), configure=ekfac_method)
+                  default=False, settings=asdict(settings), configure=ekfac_method,
+                  damped=lambda ctx, damping: ekfac_influence(ctx, replace(settings, damping=damping)))
 
 
 register(ekfac_method())

@@ -170,7 +170,7 @@ def converged(ctx: CheckpointContext, settings: ConvergedSettings = ConvergedSet
     ctx = ctx.at_dtype(getattr(torch, settings.precision))
     side = choose_side(ctx, side)
     rhs, indices = (ctx.test_grads(), ctx.test.idx) if side == "test" else (ctx.train_grads(), ctx.train.idx)
-    rows = gauss_newton_rows(ctx)
+    rows = ctx.cached("gauss_newton_rows", lambda: gauss_newton_rows(ctx))  # shared by every damping of the curve
     solution, residual = solve_gauss_newton(rows, rhs, settings.damping, settings.tolerance)
     worst = residual.max().item()
     if worst > settings.tolerance:
@@ -209,7 +209,13 @@ def converged_scores(ctx: CheckpointContext, inverse: InverseHVP) -> torch.Tenso
     return scores
 
 
+def converged_at(ctx: CheckpointContext, damping: float) -> torch.Tensor:
+    """if_converged's scores at another damping λ (the Gauss-Newton rows are computed once per context)."""
+    return influence_scores(ctx, converged(ctx, ConvergedSettings(damping=damping)))
+
+
 register(Method("if", influence_scores, -1, "influence function, the paper's one-pass LiSSA", script="if", inverse_hvp=lissa,
                 settings=asdict(LissaSettings())))
 register(Method("if_converged", converged_scores, -1, "influence function, exact damped Gauss-Newton inverse",
-                script="if", inverse_hvp=converged, settings=asdict(ConvergedSettings()), version="2"))
+                script="if", inverse_hvp=converged, settings=asdict(ConvergedSettings()), version="2",
+                damped=converged_at))

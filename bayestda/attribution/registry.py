@@ -57,6 +57,7 @@ class Method:
     settings: dict = field(default_factory=dict)  # settings that change its numbers (recorded with every file)
     per_seed: bool = False  # one score per seed, the sum of its checkpoints' files: the posterior samples are the seeds
     configure: Callable[[Any], Method] | None = None  # settings object -> this method with those settings
+    damped: Callable[[Any, float], Any] | None = None  # (ctx, λ) -> scores at damping λ (the damping curve)
 
     def with_settings(self, settings: Any) -> Method:
         """This method with other settings (e.g. TRAK's k), for one call: the registry keeps its defaults, and the

@@ -70,7 +70,7 @@ class ModelTask:
             the training script (messages and the launcher build commands from them).
         trainer: the training loop by name (bayestda.trainers): "paper" or "lora_vit", or one registered there.
         loss, measurement, recipe: the per-item losses and the training recipe (Adam, batch, epochs, lr decay).
-        gpu_training, reproduce_methods, supports_lds, lds_subsets: launcher and `make reproduce` settings.
+        gpu_training, reproduce_methods, supports_lds, lds_subsets, damping_curve: launcher and `make reproduce` settings.
 
     Returns (of its methods): `build_model` a fresh model, `load_data` (train, test) Subsets, `epochs` the
     experiment's epochs; the others as their docstrings say.
@@ -88,6 +88,7 @@ class ModelTask:
     reproduce_methods: tuple[str, ...] = ()  # on-request methods the family's whole analysis adds (run_reproduce.py)
     supports_lds: bool = True  # the LDS retraining repeats the paper's loop: only for families trained by it
     lds_subsets: int = 100  # LDS subsets the whole analysis retrains (0: LDS on request only)
+    damping_curve: bool = True  # the whole analysis adds the damping curve (run_damping.py) of its damped methods
 
     # --- model ---------------------------------------------------------------------------------
     def build_model(self, experiment: Experiment) -> nn.Module:

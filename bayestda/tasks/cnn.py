@@ -12,7 +12,7 @@ from .registry import register_task
 class CNNTask(ModelTask):
     """A paper CNN on the task's images (1 or 3 channels), trained with the paper's loop (the base recipe)."""
 
-    reproduce_methods = ("trak", "tracincp", "rps", "ekfac", "random", "same_class")  # beside the paper's, and controls
+    reproduce_methods = ("trak", "tracincp", "rps", "ekfac", "arnoldi", "random", "same_class")  # beside the paper's, and controls
 
     def __init__(self, name: str) -> None:
         self.name = name

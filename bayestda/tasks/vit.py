@@ -29,6 +29,7 @@ class LoraViTTask(ModelTask):
     recipe = Recipe(linear_decay=True)
     gpu_training = True
     reproduce_methods = ("loo_pretrained", "trak", "tracincp", "rps", "random", "same_class")  # and the controls
+    damping_curve = False  # on request (run_damping.py): its cost on the ViT is not measured here
     lds_subsets = 0  # its fine-tuning draws random crops: the LDS retraining (the paper's CNN loop) does not apply
 
     def __init__(self, name: str) -> None:

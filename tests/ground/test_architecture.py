@@ -25,7 +25,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "analysis": ("analysis", "analysis.*"),
     "naming": ("experiment", "commands"),
     "producers": ("checkpoints", "ensemble", "vit_finetuning", "vit_pretraining", "trainers", "scores", "pipeline",
-                  "lds", "results", "results_records"),
+                  "lds", "results", "results_records", "damping"),
     "entry points": ("cli", "cli_analysis", "flags", "launch", "slurm", "provenance.__main__"),
 }
 # records and numerics share a layer but not a job: neither imports the other

@@ -15,7 +15,7 @@ from bayestda.checkpoints import build_model, load_checkpoint
 from bayestda.data import load_experiment_data
 from bayestda.errors import BayesTDAError
 from bayestda.experiment import Experiment
-from bayestda.results import load_all, run_correlations
+from bayestda.results import experiment_classes, load_all, run_correlations
 
 
 def test_subsets_are_halves_drawn_once_for_every_seed_and_method():
@@ -82,27 +82,59 @@ def test_lds_equals_scipys_spearman_over_subsets_from_samples_and_from_the_mean(
 
 
 def test_the_retraining_stage_feeds_the_methods_table_and_is_skipped_when_done(small_run):
-    """The small real run (full MNIST, 100 train items, 3 seeds): 4 subsets per seed retrained, then methods.csv."""
+    """The small real run (full MNIST, 100 train items, 3 seeds): 4 subsets per seed retrained (the paired target,
+    0.2's files), then methods.csv."""
     experiment, seeds, methods = small_run
-    lds.retrain_seeds(experiment, seeds, 4, jobs=1)
-    paths = [lds.lds_path(experiment, s, 4) for s in seeds]
+    design = lds.LdsDesign(4, "paired")
+    lds.retrain(experiment, [design], seeds, jobs=1)
+    paths = [design.path(experiment, s) for s in seeds]
+    assert paths[0] == experiment.model_dir(seeds[0]) / "lds_4_subsets.pt"  # 0.2's path: its files stay current
     assert all(provenance.is_current(p) for p in paths)
     stamps = [p.stat().st_mtime_ns for p in paths]
-    lds.retrain_seeds(experiment, seeds, 4, jobs=1)
+    lds.retrain(experiment, [design], seeds, jobs=1)
     assert [p.stat().st_mtime_ns for p in paths] == stamps
     run_correlations(experiment, methods, seeds, lds_subsets=4)
     table = pd.read_csv(experiment.results_dir() / "methods.csv").set_index("method")
-    targets = lds.load_subset_losses(experiment, 4, seeds)
+    targets = lds.load_subset_losses(experiment, design, seeds)
     assert targets.losses.shape == (3, 4, 10) and (targets.subsets.sum(1) == 50).all()
     gd = load_all(experiment, ["gd"], seeds)["gd"]
     assert table.loc["gd", "lds_single"] == pytest.approx(lds_score(gd, targets, 5)[0], abs=1e-12)
+    assert table.loc["gd", "lds_target"].startswith("paired")
     assert (table["seconds_per_checkpoint"] > 0).all()
     assert "LDS (linear datamodeling score)" in (experiment.results_dir() / "summary.md").read_text()
 
 
+def test_the_independent_target_retrains_under_seeds_disjoint_from_the_posterior(small_run):
+    """R = 2 models per subset under drawn seeds, random and class-stratified halves: LDS and within-class LDS."""
+    experiment, seeds, methods = small_run
+    designs = [lds.LdsDesign(4, "independent", halves, models=2) for halves in lds.HALVES]
+    lds.retrain(experiment, designs, jobs=1)
+    target_seeds = designs[0].seeds()
+    assert not set(target_seeds) & set(lds.load_seeds()) and target_seeds == lds.independent_seeds(5)[:2]
+    assert all(provenance.is_current(experiment.lds_target_dir(s) / "lds_4_stratified_subsets.pt") for s in target_seeds)
+    run_correlations(experiment, methods, seeds, lds_subsets=4, lds_target="independent", lds_models=2)
+    table = pd.read_csv(experiment.results_dir() / "methods.csv").set_index("method")
+    stratified = lds.load_subset_losses(experiment, designs[1], seeds)
+    labels = experiment_classes(experiment).train
+    assert all((stratified.subsets[:, labels == c].sum(1) == (labels == c).sum() // 2).all() for c in set(labels))
+    gd = load_all(experiment, ["gd"], seeds)["gd"]
+    assert table.loc["gd", "lds_within_class_mean"] == pytest.approx(lds_score(gd, stratified, 5)[1], abs=1e-12)
+    assert table.loc["gd", "lds_target"].startswith("independent (2 models per subset")
+    record = provenance.read(experiment.results_dir() / "methods.csv")
+    assert record["what"]["lds_target"] == "independent" and record["what"]["lds_halves"] == ["random", "stratified"]
+
+
+def test_stratified_halves_keep_half_of_every_class_and_the_same_draws_for_every_m():
+    labels = torch.tensor([0, 1, 2] * 10)
+    masks = lds.draw_subsets(30, 50, labels)
+    assert all((masks[:, labels == c].sum(1) == 5).all() for c in range(3))
+    assert torch.equal(lds.draw_subsets(30, 80, labels)[:50], masks)
+
+
 def test_lds_without_its_retrained_models_names_the_command(small_run):
     experiment, seeds, methods = small_run
-    with pytest.raises(BayesTDAError, match=r"run: python run_lds_retraining.py --experiment cnn_mnist_10pc --lds-subsets 7$"):
+    with pytest.raises(BayesTDAError, match=r"run: python run_lds_retraining.py --experiment cnn_mnist_10pc "
+                                            r"--lds-subsets 7 --halves random$"):
         run_correlations(experiment, methods, seeds, lds_subsets=7)
 
 
@@ -114,4 +146,4 @@ def test_a_number_of_subsets_out_of_range_is_one_line(m):
 
 def test_a_family_that_trains_its_own_way_is_refused_in_one_line():
     with pytest.raises(BayesTDAError, match="LDS retraining repeats the paper's CNN training loop"):
-        lds.retrain_seed(Experiment.parse("vitmnist_mnist3_10pc"), 446, 4)
+        lds.retrain_seed(Experiment.parse("vitmnist_mnist3_10pc"), 446, lds.LdsDesign(4))

@@ -1,0 +1,43 @@
+"""The class of every train and test item, in the scores' order: what splits the posterior test into same-class
+and cross-class pairs and restricts the within-class metrics to the train items of a test item's class.
+
+Random halves of a few classes differ in class make-up, and a label alone (the `same_class` control) predicts
+much of what LOO and LDS measure; the within-class views say what a method knows beyond the label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import BadInput
+
+
+@dataclass(frozen=True)
+class ItemClasses:
+    """Labels of the train items [n_train] and of the test items [n_test], in the order the scores hold them."""
+
+    train: np.ndarray
+    test: np.ndarray
+
+    def __post_init__(self) -> None:
+        if np.ndim(self.train) != 1 or np.ndim(self.test) != 1:
+            raise BadInput(f"item classes: train {np.shape(self.train)} and test {np.shape(self.test)} labels must "
+                           "be 1-D, one per item")
+
+    def check(self, n_train: int, n_test: int) -> ItemClasses:
+        """These classes, or one line saying they do not match the scores' items."""
+        if len(self.train) != n_train or len(self.test) != n_test:
+            raise BadInput(f"item classes give {len(self.train)} train and {len(self.test)} test labels; the scores "
+                           f"have {n_train} train and {n_test} test items")
+        return self
+
+    def same(self) -> np.ndarray:
+        """[n_train, n_test] True where the train item's class is the test item's."""
+        return np.asarray(self.train)[:, None] == np.asarray(self.test)[None, :]
+
+    def blocks(self):
+        """Per class present among the test items: (train positions, test positions) of that class."""
+        for label in np.unique(self.test):
+            yield np.flatnonzero(self.train == label), np.flatnonzero(self.test == label)

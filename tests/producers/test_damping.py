@@ -1,0 +1,61 @@
+"""The damping curve: each damped method at its own default λ is the method itself, a huge λ turns every inverse
+into a multiple of the identity (the scores become Grad-Dot's ranking), and the curve's table is methods.csv's
+metrics at each λ."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from bayestda import damping
+from bayestda.attribution.registry import get
+from bayestda.pipeline import make_context
+from bayestda.results import experiment_classes, load_all
+
+
+@pytest.fixture(scope="module")
+def ctx(trained_seed, experiment):
+    return make_context(experiment, 446, experiment.checkpoint_epochs[-1])
+
+
+@pytest.mark.parametrize("method", ["if_converged", "ekfac", "arnoldi"])
+def test_a_damped_method_at_its_default_is_the_method(ctx, method):
+    default = damping.default_damping(method)
+    ours = get(method).damped(ctx.fork(), default).double()
+    registered = get(method)
+    plain = registered.score(ctx.fork(), registered.inverse_hvp(ctx.fork())) if registered.inverse_hvp else \
+        registered.score(ctx.fork())
+    torch.testing.assert_close(ours, plain.double(), rtol=0, atol=1e-6 * plain.abs().max().item())
+
+
+@pytest.mark.parametrize("method", ["if_converged", "ekfac"])
+def test_a_huge_damping_ranks_like_grad_dot(ctx, method):
+    """(C + λI)⁻¹ → I/λ: −τ·λ is the gradient product, so Spearman with gd over train items is 1 per test item."""
+    scores = -get(method).damped(ctx.fork(), 1e6).double()
+    gd = ctx.fork().gradient_products().double()  # [n_train, n_test]
+    rho = [spearmanr(scores[:, j], gd[:, j]).statistic for j in range(0, 900, 97)]
+    assert min(rho) > 0.999
+
+
+def test_the_curve_is_the_methods_table_at_each_damping(small_run):
+    """Two methods, two dampings and each default, on the small real run, ats standing in as the LOO truth."""
+    experiment, seeds, methods = small_run
+    table = damping.run_damping_curve(experiment, [experiment.checkpoint_epochs[-1]], ("if_converged", "ekfac"),
+                                      (1e-4, 1.0), jobs=1, seeds=seeds, truth_method="ats")
+    assert sorted(table["damping"].unique()) == [1e-4, 5e-3, 1.0] and table["default"].sum() == 2
+    written = pd.read_csv(experiment.results_dir() / "damping.csv")
+    assert len(written) == 6 and (experiment.results_dir() / "damping.png").exists()
+    truth = load_all(experiment, ["ats"], seeds)["ats"]
+    target = -truth.values.mean(axis=(0, 1))  # ats: negative = helpful
+    labels = experiment_classes(experiment)
+    same = labels.train[:, None] == labels.test[None, :]
+    direct = []
+    for seed in seeds:
+        blob = torch.load(damping.curve_path(experiment, seed, experiment.checkpoint_epochs[-1]))
+        score = -blob["ekfac"][1.0].double().numpy()
+        direct += [spearmanr(score[same[:, j], j], target[same[:, j], j]).statistic for j in range(score.shape[1])]
+    row = written[(written["method"] == "ekfac") & (written["damping"] == 1.0)].iloc[0]
+    assert row["loo_corr_within_class_single"] == pytest.approx(np.nanmean(direct), abs=1e-9)
+    assert row["loo_corr_mean_lo"] < row["loo_corr_mean"] < row["loo_corr_mean_hi"]
+    assert "Best λ per metric beside the default" in (experiment.results_dir() / "damping.md").read_text()
