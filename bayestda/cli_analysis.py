@@ -7,7 +7,7 @@ never use: 2 s of every script's start.
 
 from __future__ import annotations
 
-from .analysis import correlations_of, load_scores_dir, pvalues_of, roles_for
+from .analysis import correlations_of, load_scores_dir, pvalues_of, read_classes, roles_for
 from .attribution.registry import check_methods, helpful_signs
 from .errors import BadInput
 from .experiment import Experiment
@@ -41,6 +41,9 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
     parser.add_argument("--truth", default=None,
                         help="--scores-dir only: the method whose posterior mean is the LOO ground truth "
                              "(default: none, no LOO correlation)")
+    parser.add_argument("--classes", default=None,
+                        help="--scores-dir only: a CSV split,item,label with the class of every train and test item "
+                             "(adds the same-class/cross-class split and the within-class LOO correlation)")
     if stage == "correlations":
         parser.add_argument("--lds-subsets", type=lds_subsets_type("no LDS"), default=None,
                             help="M of the LDS retraining to use (required then); default: the model family's M where "
@@ -67,17 +70,19 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
             builtin = helpful_signs()
             signs = {**{m: builtin[m] for m in posteriors if m in builtin}, **signs}
         roles = roles_for(posteriors, signs, args.truth, command_line=True)
+        first = next(iter(posteriors.values()))
+        classes = read_classes(args.classes, first.train_idx, first.test_idx) if args.classes else None
         print(roles.describe())
         if stage == "pvalues":
-            table = pvalues_of(posteriors, args.out)
+            table = pvalues_of(posteriors, args.out, classes)
             print(table[table["K"] == table["K"].max()].to_string(index=False))
         else:
-            correlations_of(posteriors, args.out, name=args.scores_dir, roles=roles)
+            correlations_of(posteriors, args.out, name=args.scores_dir, roles=roles, classes=classes)
             print(f"wrote {args.out}/summary.md")
         return 0
-    if args.signs or args.builtin_signs or args.truth:
-        raise BadInput("--signs, --builtin-signs and --truth are for --scores-dir; an experiment's methods carry "
-                       "the registry's signs and loo_corrected as the LOO ground truth")
+    if args.signs or args.builtin_signs or args.truth or args.classes:
+        raise BadInput("--signs, --builtin-signs, --truth and --classes are for --scores-dir; an experiment's methods "
+                       "carry the registry's signs, loo_corrected as the LOO ground truth and the data's labels")
     if args.out is not None:
         raise BadInput("--out is for --scores-dir; an experiment's results go to results/<experiment>/")
     experiments = [Experiment.parse(name) for name in unique(args.experiment or ["cnn_mnist3_10pc"], "--experiment",

@@ -11,7 +11,7 @@ LDS models) is `bayestda.results`.
 """
 
 from ..lds_targets import SubsetLosses
-from .classes import ItemClasses
+from .classes import ItemClasses, read_classes
 from .metrics import LOO_TRUTH
 from .posterior import PosteriorScores, load_files, load_scores_dir
 from .report import (
@@ -26,5 +26,5 @@ from .report import (
 )
 
 __all__ = ["LOO_TRUTH", "ItemClasses", "PosteriorResult", "PosteriorScores", "Roles", "SubsetLosses", "as_posteriors",
-           "builtin_roles", "correlations_of", "load_files", "load_scores_dir", "posterior_test", "pvalues_of",
+           "builtin_roles", "correlations_of", "load_files", "load_scores_dir", "posterior_test", "pvalues_of", "read_classes",
            "roles_for"]

@@ -8,8 +8,10 @@ much of what LOO and LDS measure; the within-class views say what a method knows
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..errors import BadInput
 
@@ -41,3 +43,27 @@ class ItemClasses:
         """Per class present among the test items: (train positions, test positions) of that class."""
         for label in np.unique(self.test):
             yield np.flatnonzero(self.train == label), np.flatnonzero(self.test == label)
+
+
+def read_classes(path, train_idx, test_idx) -> ItemClasses:
+    """The classes of a score folder's items from a CSV with columns split (train or test), item and label (items
+    named as in the score files: train_idx values, test columns without `z_test_`), or one line naming what is
+    missing or wrong."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={"split": str, "item": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise BadInput(f"--classes {path}: cannot be read ({type(error).__name__}); expected a CSV with columns "
+                       "split,item,label") from None
+    if not {"split", "item", "label"} <= set(frame.columns):
+        raise BadInput(f"--classes {path} has columns {', '.join(map(str, frame.columns))}; expected split,item,label "
+                       "(split: train or test)")
+    labels = {}
+    for split, items in (("train", train_idx), ("test", test_idx)):
+        known = dict(zip(frame.loc[frame["split"] == split, "item"], frame.loc[frame["split"] == split, "label"]))
+        absent = [str(i) for i in items if str(i) not in known]
+        if absent:
+            raise BadInput(f"--classes {path} gives no label for {split} item {absent[0]} ({len(absent)} of "
+                           f"{len(items)} {split} items have none)")
+        labels[split] = np.array([known[str(i)] for i in items])
+    return ItemClasses(labels["train"], labels["test"])

@@ -11,7 +11,7 @@ import pytest
 import torch
 from scipy import stats
 
-from bayestda.analysis import PosteriorScores, load_scores_dir, posterior_test
+from bayestda.analysis import ItemClasses, PosteriorScores, load_scores_dir, posterior_test
 from bayestda.errors import BayesTDAError
 from bayestda.paths import REPO_ROOT
 from bayestda.results import load_posterior
@@ -163,3 +163,29 @@ def test_importing_and_running_the_analysis_leaves_matplotlibs_backend_alone(tmp
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "svg" and (tmp_path / "out" / "spearman_corr.png").exists()
+
+
+@pytest.mark.slow
+def test_a_folders_classes_file_splits_the_pairs_and_adds_the_within_class_metric(tmp_path):
+    truth = scores(2.0)
+    folder = write_folder(tmp_path / "scores", {"mine": scores(2.0), "truth": truth})
+    train_labels, test_labels = np.arange(N_TRAIN) % 3, np.arange(N_TEST) % 3
+    rows = [("train", i * 3, train_labels[i]) for i in range(N_TRAIN)] + \
+        [("test", 100 + j, test_labels[j]) for j in range(N_TEST)]
+    pd.DataFrame(rows, columns=["split", "item", "label"]).to_csv(tmp_path / "classes.csv", index=False)
+    out = tmp_path / "out"
+    for script in ("run_compute_pvalues.py", "run_correlation_analysis.py"):
+        result = analyse(script, "--scores-dir", str(folder), "--out", str(out), "--truth", "truth", "--classes",
+                         str(tmp_path / "classes.csv"))
+        assert result.returncode == 0, result.stderr
+    methods = pd.read_csv(out / "methods.csv").set_index("method")
+    direct = posterior_test(load_scores_dir(folder), truth="truth",
+                            classes=ItemClasses(train_labels, test_labels)).methods
+    assert methods.loc["mine", "loo_corr_within_class_mean"] == pytest.approx(direct.loc["mine", "loo_corr_within_class_mean"])
+    significance = pd.read_csv(out / "significance.csv")
+    assert {"fraction_p_below_0.05_same_class", "significant_after_BH_5%_cross_class"} <= set(significance.columns)
+    pd.DataFrame(rows[:-1], columns=["split", "item", "label"]).to_csv(tmp_path / "short.csv", index=False)
+    result = analyse("run_compute_pvalues.py", "--scores-dir", str(folder), "--out", str(tmp_path / "o2"), "--classes",
+                     str(tmp_path / "short.csv"))
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith(
+        "gives no label for test item 106 (1 of 7 test items have none)")
