@@ -190,9 +190,9 @@ def ranking_claims(methods: pd.DataFrame, truth: str | None) -> list[str]:
             below = [m for m in ranked if _separated(methods, control, m, column)]
             tied = [m for m in ranked if m not in above and m not in below]
             margin = ", ".join(f"{m} +{values[m] - values[control]:.2f}" for m in above)
+            above_text = f"{len(above)} of {len(ranked)} ({margin})" if above else _which(above, ranked)
             parts.append(f"against `{control}` ({_with_interval(methods, control, column)}), above it: "
-                         f"{_which(above, ranked)}{f' (by {margin})' if above else ''}; not separated: "
-                         f"{_which(tied, ranked)}; below it: {_which(below, ranked)}")
+                         f"{above_text}; not separated: {_which(tied, ranked)}; below it: {_which(below, ranked)}")
         best = ranked[0]
         ties = [m for m in ranked[1:] if not _separated(methods, best, m, column)]
         parts.append(f"highest: {best} ({_with_interval(methods, best, column)})"
