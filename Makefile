@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EXPERIMENT ?= cnn_mnist3_10pc
 
-.PHONY: setup reproduce test test-fast test-slurm bench lint clean
+.PHONY: setup reproduce study test test-fast test-slurm bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,11 @@ $(VENV)/.installed: req.txt req-dev.txt req-nodeps.txt pyproject.toml
 reproduce: setup
 	$(PY) run_subset_generation.py --task $(word 2,$(subst _, ,$(EXPERIMENT)))
 	$(PY) run_reproduce.py --experiment $(EXPERIMENT)
+
+# a named set of experiments, read side by side in results/study_$(STUDY)/ (run_study.py --help)
+STUDY ?= fragility
+study: setup
+	$(PY) run_study.py --study $(STUDY)
 
 test: setup
 	$(PY) -m pytest -q

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from bayestda.attribution import default_methods
 from bayestda.cli import run
-from bayestda.flags import Parser, experiment_list, gpu_list, method_list, non_negative_int, positive_int, seed_id_list
+from bayestda.flags import (
+    Parser,
+    experiment_list,
+    gpu_list,
+    lds_subsets,
+    method_list,
+    non_negative_int,
+    positive_int,
+    seed_id_list,
+)
 from bayestda.launch import check_gpus, describe, ensure_subsets, grid_experiments, make_slots, plan, run_local
 from bayestda.slurm import SlurmOptions, submit
 
@@ -28,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_renamed("--seeds", "--seed_ids")
     grid.add_argument("--vit-weights", default=None, help="ViT backbone for vit_* experiments (default: the paper's)")
     grid.add_argument("--no-analysis", action="store_true", help="skip p-values and correlations")
+    grid.add_argument("--lds-subsets", type=lds_subsets("no LDS, the default"), default=0,
+                      help="add the LDS retraining: M random and M class-stratified halves under 10 independent seeds "
+                           "per experiment of a family that supports it (default 0: none)")
     grid.add_argument("--dry-run", action="store_true", help="print the plan and what is already done, run nothing")
     local = parser.add_argument_group("local launcher")
     local.add_argument("--gpus", type=gpu_list, default=None, help="GPU ids, one job per GPU at a time (CUDA_VISIBLE_DEVICES)")
@@ -49,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         check_gpus(args.gpus)
     experiments = grid_experiments(args.experiments, args.all, args.vit_weights)
     methods = args.methods or default_methods()
-    jobs = plan(experiments, methods, args.seed_ids, analysis=not args.no_analysis)
+    jobs = plan(experiments, methods, args.seed_ids, analysis=not args.no_analysis, lds_subsets=args.lds_subsets)
     if args.dry_run:
         print(describe(jobs))
         return 0

@@ -54,6 +54,9 @@ def training_inputs(experiment: Experiment, seed: int) -> dict:
     recipe["epochs"] = experiment.epochs
     inputs = {"data": data_hashes(experiment), "model": experiment.model, "backbone": experiment.backbone,
               "loss": task.loss.name, "recipe": recipe, "seed": seed, "training_version": TRAINING_VERSION}
+    variant = task.variant()
+    if variant is not None:  # only variants have one: the paper's families' records stay as they were
+        inputs["variant"] = variant
     fingerprint = task.backbone_fingerprint(experiment)
     if fingerprint is not None:  # only local weights have one: other records stay as they were
         inputs["backbone_sha256"] = fingerprint

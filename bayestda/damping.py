@@ -67,6 +67,16 @@ provenance.declare(provenance.Kind(
     lambda w: curve_path(Experiment.from_record(w), w["seed"], w["epoch"])))
 
 
+def curve_results_inputs(experiment: Experiment, seeds, epochs) -> dict:
+    """What damping.csv, .png and .md are made from: every curve file read (by hash; None where not current)."""
+    return {f"{s}/{e}": file_hash(curve_path(experiment, s, e)) if provenance.is_current(curve_path(experiment, s, e))
+            else None for s in seeds for e in epochs}
+
+
+provenance.declare(provenance.Kind(
+    "damping_results", lambda w: curve_results_inputs(Experiment.from_record(w), w["seeds"], w["epochs"])))
+
+
 def score_checkpoint(experiment: Experiment, seed: int, epoch: int, methods=DAMPED_METHODS, dampings=DAMPINGS,
                      device: str = "cpu") -> None:
     """Every method's scores at every damping for one checkpoint (skipped when current)."""
@@ -151,13 +161,13 @@ def run_damping_curve(experiment: Experiment, epochs: list[int] | None = None, m
     table = curve_table(experiment, epochs, methods, dampings, seeds, truth_method)
     folder = experiment.results_dir()
     save_csv(table, folder / "damping.csv")
+    checkpoints = f"checkpoint{'s' if len(epochs) > 1 else ''} {listing([str(e) for e in epochs])}"
     damping_figure(table, METRICS, {m: default_damping(m) for m in methods},
-                   f"{experiment.name}: the damping curve (checkpoints {listing([str(e) for e in epochs])}, "
-                   f"{len(seeds)} seeds)", folder / "damping")
+                   f"{experiment.name}: the damping curve ({checkpoints}, {len(seeds)} seeds)", folder / "damping")
     text = "\n\n".join([
         f"# {experiment.name}: the damping curve",
         f"{listing(list(methods))} at λ in {', '.join(f'{d:g}' for d in dampings)} and each default, scored at "
-        f"checkpoints {listing([str(e) for e in epochs])} of {len(seeds)} seeds (K = {len(epochs)}); LOO truth: "
+        f"{checkpoints} of {len(seeds)} seeds (K = {len(epochs)}); LOO truth: "
         f"{truth_method}; metrics as in "
         "methods.csv (posterior mean, 95% bootstrap interval over test items). arnoldi's damping δ moves each kept "
         "eigenvalue away from zero (1/(λ_k + sign(λ_k) δ)); its default is undamped (δ = 0).",
@@ -166,4 +176,8 @@ def run_damping_curve(experiment: Experiment, epochs: list[int] | None = None, m
         "\n".join(best_dampings(table)),
         "![damping](damping.png)"]) + "\n"
     save_text(text, folder / "damping.md")
+    what = experiment.record_what("damping_results", seeds=list(seeds), epochs=list(epochs))
+    inputs = curve_results_inputs(experiment, seeds, epochs)
+    for name in ("damping.csv", "damping.md", "damping.png", "damping.pdf"):
+        provenance.write(folder / name, what, inputs)
     return table

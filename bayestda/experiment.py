@@ -30,7 +30,7 @@ def check_arch(arch: str) -> str:
     return arch
 
 
-_NAME = re.compile(r"^(?P<model>[a-z0-9]+)_(?P<task>[a-z0-9]+)_(?P<n>\d+)pc$")
+_NAME = re.compile(r"^(?P<model>[a-z0-9]+(?:-[a-z0-9]+)*)_(?P<task>[a-z0-9]+)_(?P<n>\d+)pc$")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 A job is one call of a per-seed script (or the analysis scripts) with its flags: the launcher runs the
 same commands a user would type. Stages, in order of dependence:
-    train -> inverse_hvp (s_test) -> if;   train -> scores (loo, ats, gd_and_gc, tracin, ...);   all -> analysis.
+    train -> inverse_hvp (s_test) -> if;   train -> scores (loo, ats, gd_and_gc, tracin, ...);
+    lds (the LDS retraining, on request: one job per halves and target seed);   all -> analysis.
 Which scripts write which methods, and in which stage, comes from the method registry.
 A job is done when all its output files exist; every file is written atomically by the scripts, so a
 killed job leaves only hidden temporary files, which the next run of that job removes. Each job holds a
@@ -33,6 +34,7 @@ from .device import device_problem
 from .errors import BadInput
 from .experiment import TASKS, Experiment
 from .io import process_alive
+from .lds import HALVES, LdsDesign
 from .paths import REPO_ROOT, output_root
 from .pipeline import inverse_hvp_path
 from .results_records import record_results  # noqa: F401  (declares the results kind: analysis jobs are done when current)
@@ -41,7 +43,7 @@ from .seeds import load_seeds
 log = logging.getLogger(__name__)
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # a job's share of the cores
-STAGES = ("train", "inverse_hvp", "if", "scores", "analysis")
+STAGES = ("train", "inverse_hvp", "if", "scores", "lds", "analysis")
 
 
 @dataclass(frozen=True)
@@ -135,9 +137,23 @@ def _seed_jobs(experiment: Experiment, seed: int, calls: list[ScriptCall]) -> li
     return jobs
 
 
+def _lds_jobs(experiment: Experiment, m: int, models: int) -> list[Job]:
+    """The LDS retraining of an experiment: one job per halves (random, stratified) and independent target seed."""
+    jobs = []
+    for halves in HALVES:
+        design = LdsDesign(m, "independent", halves, models)
+        for k, seed in enumerate(design.seeds()):
+            argv = ("run_lds_retraining.py", "--experiment", experiment.name, "--lds-subsets", str(m), "--halves",
+                    halves, "--lds-models", str(models), "--seed_id", str(k), "--jobs", "1")
+            jobs.append(Job(f"{experiment.name}/lds/{halves}/{k}", "lds", (argv,), (design.path(experiment, seed),)))
+    return jobs
+
+
 def plan(experiments: list[Experiment], methods: list[str], seed_ids: list[int] | None = None,
-         analysis: bool = True) -> list[Job]:
-    """Every job of the grid, in stage order; analysis jobs need every score job of their experiment."""
+         analysis: bool = True, lds_subsets: int = 0, lds_models: int = 10) -> list[Job]:
+    """Every job of the grid, in stage order; analysis jobs need every score job of their experiment (and, with
+    lds_subsets M, its LDS retraining over M random and M class-stratified halves, for the families that
+    support it)."""
     seeds = load_seeds()
     seed_ids = list(range(len(seeds))) if seed_ids is None else seed_ids
     for k in seed_ids:
@@ -149,13 +165,18 @@ def plan(experiments: list[Experiment], methods: list[str], seed_ids: list[int] 
         experiment_jobs = []
         for k in seed_ids:
             experiment_jobs += _seed_jobs(experiment, seeds[k], calls)
+        lds = bool(lds_subsets) and experiment.model_task.supports_lds
+        if lds:
+            experiment_jobs += _lds_jobs(experiment, lds_subsets, lds_models)
         jobs += experiment_jobs
         if analysis and methods and len(seed_ids) >= 2:
             flags = ("--experiment", experiment.name, "--methods", ",".join(methods),
                      "--seed_ids", ",".join(map(str, seed_ids)))
+            lds_flags = ("--lds-subsets", str(lds_subsets), "--lds-target", "independent", "--lds-models",
+                         str(lds_models)) if lds else ()
             results = experiment.results_dir()
             jobs.append(Job(f"{experiment.name}/analysis", "analysis",
-                            (("run_compute_pvalues.py", *flags), ("run_correlation_analysis.py", *flags)),
+                            (("run_compute_pvalues.py", *flags), ("run_correlation_analysis.py", *flags, *lds_flags)),
                             (results / "mean_p_values.csv", results / "summary.md"),
                             tuple(j.name for j in experiment_jobs if j.stage != "inverse_hvp")))
     jobs.sort(key=lambda j: STAGES.index(j.stage))

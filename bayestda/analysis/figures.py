@@ -16,7 +16,7 @@ from ..io import atomic_write
 from .correlations import STATISTICS
 
 
-def _save(fig: Figure, path: Path) -> list[Path]:
+def save_figure(fig: Figure, path: Path) -> list[Path]:
     """PNG and PDF beside each other, each written atomically."""
     out = []
     for suffix in (".png", ".pdf"):
@@ -38,7 +38,7 @@ def correlation_heatmaps(correlations: dict[str, pd.DataFrame], kind: str, title
         ax.set_xlabel("method")
         ax.set_ylabel("method")
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def noise_figure(noise: pd.DataFrame, title: str, path: Path) -> list[Path]:
@@ -52,7 +52,7 @@ def noise_figure(noise: pd.DataFrame, title: str, path: Path) -> list[Path]:
     ax.tick_params(axis="x", rotation=45)
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def damping_figure(table: pd.DataFrame, metrics: dict[str, str], defaults: dict[str, float], title: str,
@@ -78,4 +78,4 @@ def damping_figure(table: pd.DataFrame, metrics: dict[str, str], defaults: dict[
         ax.set_title(label, fontsize=9)
     axes[0].legend(fontsize=7)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -25,22 +25,25 @@ class _PaperCNN(nn.Module):
 
 
 class CNN2(_PaperCNN):
-    """2-layer CNN: conv(k) -> conv(k) -> fc 64*5*5 -> 128 -> 10 (k = 3 for MNIST, 5 for CIFAR-10)."""
+    """2-layer CNN: conv(k) -> conv(k) -> fc 64*5*5 -> 128 -> 10 (k = 3 for MNIST, 5 for CIFAR-10); `width`
+    scales every hidden width (32, 64, 128; 1 is the paper's), the study of model choices' variants."""
 
-    def __init__(self, in_channels: int = 1) -> None:
+    def __init__(self, in_channels: int = 1, width: float = 1.0) -> None:
         super().__init__()
         kernel = 3 if in_channels == 1 else 5
+        first, second, hidden = (max(1, round(c * width)) for c in (32, 64, 128))
+        self.features = second * 5 * 5
         self.conv_names = ("conv1", "conv2")
-        self.conv1 = nn.Conv2d(in_channels, 32, kernel_size=kernel)
+        self.conv1 = nn.Conv2d(in_channels, first, kernel_size=kernel)
         self.pool = nn.MaxPool2d(kernel_size=2)
-        self.conv2 = nn.Conv2d(32, 64, kernel_size=kernel)
-        self.fc1 = nn.Linear(64 * 5 * 5, 128)
-        self.fc2 = nn.Linear(128, 10)
+        self.conv2 = nn.Conv2d(first, second, kernel_size=kernel)
+        self.fc1 = nn.Linear(self.features, hidden)
+        self.fc2 = nn.Linear(hidden, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._pool(F.gelu(self.conv1(x)))
         x = self._pool(F.gelu(self.conv2(x)))
-        x = x.reshape(-1, 64 * 5 * 5)
+        x = x.reshape(-1, self.features)
         return self.fc2(F.gelu(self.fc1(x)))
 
 
@@ -66,10 +69,12 @@ class CNN3(_PaperCNN):
         return self.fc2(F.gelu(self.fc1(x)))
 
 
-def build_cnn(arch: str, in_channels: int) -> nn.Module:
+def build_cnn(arch: str, in_channels: int, width: float = 1.0) -> nn.Module:
     """A freshly initialised CNN (draws from torch's global RNG, as the paper's constructors do)."""
     if arch == "cnn":
-        return CNN2(in_channels)
+        return CNN2(in_channels, width)
+    if width != 1.0:
+        raise ValueError(f"CNN arch {arch!r} has no width variants; only cnn does")
     if arch == "cnn3":
         return CNN3(in_channels)
     raise ValueError(f"unknown CNN arch {arch!r}; allowed: cnn, cnn3")

@@ -90,6 +90,11 @@ class ModelTask:
     lds_subsets: int = 100  # LDS subsets the whole analysis retrains (0: LDS on request only)
     damping_curve: bool = True  # the whole analysis adds the damping curve (run_damping.py) of its damped methods
 
+    def variant(self) -> dict | None:
+        """What makes this family a variant of another (architecture, width, recipe), recorded with its
+        checkpoints; None for a family of its own."""
+        return None
+
     # --- model ---------------------------------------------------------------------------------
     def build_model(self, experiment: Experiment) -> nn.Module:
         """A freshly initialised model (draws from torch's global RNG after torch.manual_seed(seed))."""

@@ -1,25 +1,48 @@
-"""The paper's CNNs as model tasks: `cnn` (2-layer, the paper's main model) and `cnn3` (3-layer)."""
+"""The paper's CNNs as model tasks: `cnn` (2-layer, the paper's main model) and `cnn3` (3-layer), and the
+variants of the fragility study (Basu et al. 2021: influence depends on depth, width and weight decay), each a
+family of its own so that its experiments, files and records are its own: `cnn-wd0` and `cnn-wd10x` (weight
+decay 0 and 5e-2 instead of 5e-3), `cnn-halfwidth` and `cnn-doublewidth` (every hidden width x0.5, x2)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from torch import nn
 
 from ..models.cnn import build_cnn
-from .base import ModelTask
+from .base import ModelTask, Recipe
 from .registry import register_task
 
 
 class CNNTask(ModelTask):
-    """A paper CNN on the task's images (1 or 3 channels), trained with the paper's loop (the base recipe)."""
+    """A paper CNN on the task's images (1 or 3 channels), trained with the paper's loop (the base recipe, or
+    another weight decay); `architecture` and `width` choose the network."""
 
     reproduce_methods = ("trak", "tracincp", "rps", "ekfac", "arnoldi", "random", "same_class")  # beside the paper's, and controls
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, architecture: str | None = None, width: float = 1.0,
+                 weight_decay: float | None = None) -> None:
         self.name = name
+        self.architecture = architecture or name
+        self.width = width
+        self.weight_decay = weight_decay
+        if weight_decay is not None:
+            self.recipe = replace(Recipe(), adam=replace(Recipe().adam, weight_decay=weight_decay))
 
     def build_model(self, experiment) -> nn.Module:
-        return build_cnn(self.name, experiment.spec.channels)
+        return build_cnn(self.architecture, experiment.spec.channels, self.width)
+
+    def variant(self) -> dict | None:
+        """What makes this family a variant of the paper's (recorded with its checkpoints); None for cnn, cnn3."""
+        if self.architecture == self.name and self.width == 1.0 and self.weight_decay is None:
+            return None
+        return {"architecture": self.architecture, "width": self.width,
+                "weight_decay": self.recipe.adam.weight_decay}
 
 
 register_task(CNNTask("cnn"))
 register_task(CNNTask("cnn3"))
+register_task(CNNTask("cnn-wd0", "cnn", weight_decay=0.0))
+register_task(CNNTask("cnn-wd10x", "cnn", weight_decay=5e-2))
+register_task(CNNTask("cnn-halfwidth", "cnn", width=0.5))
+register_task(CNNTask("cnn-doublewidth", "cnn", width=2.0))

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 from ..errors import BadInput
 from ..plugins import load_plugins
 from .base import ModelTask
 
 _TASKS: dict[str, ModelTask] = {}
+MODEL_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # e.g. cnn, cnn3, cnn-wd0
 
 
 def register_task(task: ModelTask) -> ModelTask:
     """Add (or replace, by name) the task of a model name."""
-    if not task.name or not task.name.isalnum() or task.name != task.name.lower():
-        raise ValueError(f"model task name {task.name!r} must be lower-case letters and digits (it starts experiment names)")
+    if not MODEL_NAME.fullmatch(task.name or ""):
+        raise ValueError(f"model task name {task.name!r} must be lower-case letters and digits, parts joined by '-' "
+                         "(it starts experiment names, e.g. cnn-wd0)")
     _TASKS[task.name] = task
     return task
 

@@ -23,9 +23,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "data": ("data", "vit_data", "lds_targets"),
     "declarations": ("attribution", "attribution.*", "tasks", "tasks.*"),
     "analysis": ("analysis", "analysis.*"),
-    "naming": ("experiment", "commands"),
+    "naming": ("experiment", "commands", "studies"),
     "producers": ("checkpoints", "ensemble", "vit_finetuning", "vit_pretraining", "trainers", "scores", "pipeline",
-                  "lds", "results", "results_records", "damping"),
+                  "lds", "results", "results_records", "damping", "study_results"),
     "entry points": ("cli", "cli_analysis", "flags", "launch", "slurm", "provenance.__main__"),
 }
 # records and numerics share a layer but not a job: neither imports the other
