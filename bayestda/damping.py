@@ -57,7 +57,8 @@ def curve_path(experiment: Experiment, seed: int, epoch: int):
 
 def curve_inputs(experiment: Experiment, seed: int, epoch: int, methods, dampings) -> dict:
     return {**training_inputs(experiment, seed), "checkpoint": file_hash(experiment.checkpoint_path(seed, epoch)),
-            "methods": {m: {"settings": get(m).settings, "dampings": dampings_of(m, dampings)} for m in methods},
+            "methods": {m: {"settings": get(m).settings, "version": get(m).version, "dampings": dampings_of(m, dampings)}
+                        for m in methods},
             "damping_version": DAMPING_VERSION}
 
 

@@ -67,7 +67,7 @@ STUDIES = {study.name: study for study in (
           ("per_class", "depth"), "the paper's CNN grid: mnist3 and CIFAR-10 at every size, cnn and cnn3"),
     Study("tiny", ("cnn_mnist_10pc", "cnn-halfwidth_mnist_10pc"), ("width",),
           "two experiments on the appendix's full-MNIST task (the suite's end-to-end study: a few seeds)",
-          only_methods=("gd", "random"), lds_subsets=4, lds_models=2),
+          only_methods=("gd", "random"), lds_subsets=2, lds_models=2),
 )}
 
 

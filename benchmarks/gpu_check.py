@@ -118,7 +118,7 @@ def main_experiment(report: Report, device: str, quick: bool, root: Path) -> dic
 
     experiment = Experiment.parse(MAIN)
     seeds = load_seeds()[: 2 if quick else 10]
-    epochs = experiment.checkpoint_epochs[-2:] if quick else experiment.checkpoint_epochs
+    epochs = experiment.checkpoint_epochs[-1:] if quick else experiment.checkpoint_epochs
     methods = default_methods()
     strategy = "stacked" if device.startswith("cuda") else "auto"
     generate_subsets("mnist3", [10])
@@ -253,7 +253,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="folder for gpu_check.md and gpu_check.json")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--quick", action="store_true", help="2 seeds, 2 checkpoints, small ViT (CPU smoke run)")
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 1 checkpoint, small ViT (CPU smoke run)")
     parser.add_argument("--work", type=Path, default=None, help="outputs of the runs (default: a temporary folder)")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():

@@ -5,11 +5,12 @@ eigenpairs, found by the Arnoldi iteration on Hessian-vector products.
 
 over the `top` eigenvalues of largest magnitude of the train loss's Hessian at the checkpoint (the mean loss
 over the train items, as `if`), from a Krylov space of `iterations` Hessian-vector products started at a fixed
-random vector (each product one backward through the train gradient's graph, built once), with the
-symmetric three-term step and one full re-orthogonalisation per product, in float64. The Krylov matrix is
-symmetrised and diagonalised (the Hessian is symmetric). Negative eigenvalues are kept, as in the paper's
-distillation by magnitude; how many are negative is logged, and so are the kept pairs' residuals ‖Hv − λv‖
-relative to |λ| (from the Arnoldi relation, no extra Hessian-vector product). Negative = helpful, as `if`.
+random vector (each product one backward through the train gradient's graph, built once), with the symmetric
+three-term step and one full re-orthogonalisation per product, the basis in the products' precision (float32
+for the CNNs). The Krylov matrix (float64) is symmetrised and diagonalised (the Hessian is symmetric). Negative
+eigenvalues are kept, as in the paper's distillation by magnitude; how many are negative is logged, and so are
+the kept pairs' residuals ‖Hv − λv‖ relative to |λ| (from the Arnoldi relation, no extra Hessian-vector
+product). Negative = helpful, as `if`.
 """
 
 from __future__ import annotations
@@ -51,28 +52,30 @@ def arnoldi_eigenpairs(ctx: CheckpointContext, settings: ArnoldiSettings) -> tup
     settings.check(numel)
     generator = torch.Generator().manual_seed(settings.seed)
     start = torch.randn(numel, generator=generator, dtype=torch.float64)
-    basis = torch.empty(settings.iterations + 1, numel, dtype=torch.float64, device=ctx.device)
-    basis[0] = (start / start.norm()).to(ctx.device)
+    # the basis is kept in the products' precision (float32 for the CNNs: the operator is known to no better, and
+    # re-orthogonalising against 200 x P vectors is memory traffic, half of it in float32); the Krylov matrix,
+    # its eigendecomposition and the Ritz vectors are float64
+    basis = torch.empty(settings.iterations + 1, numel, dtype=ctx.dtype, device=ctx.device)
+    basis[0] = (start / start.norm()).to(ctx.device, ctx.dtype)
     krylov = torch.zeros(settings.iterations + 1, settings.iterations, dtype=torch.float64)
     size = settings.iterations
     hessian = HessianOperator(ctx.net, ctx.params, ctx.train.x, ctx.train.y, loss=ctx.loss)
     for j in range(settings.iterations):
-        w = hessian(basis[j].to(ctx.dtype)).double()
+        w = hessian(basis[j])
         # the symmetric (Lanczos) three-term step first, then one full re-orthogonalisation against the whole basis:
-        # what is left to remove is rounding-sized (the float32 products' rounding, which a partial scheme would have
-        # to remove nearly every step too), so one pass restores orthogonality to float64 rounding
+        # what is left to remove is rounding-sized, so one pass restores orthogonality to the basis's rounding
         for i in range(max(0, j - 1), j + 1):
             coefficient = basis[i] @ w
             w = w - coefficient * basis[i]
-            krylov[i, j] += coefficient.cpu()
+            krylov[i, j] += coefficient.double().cpu()
         coefficients = basis[: j + 1] @ w
         w = w - coefficients @ basis[: j + 1]
-        krylov[: j + 1, j] += coefficients.cpu()
-        krylov[j + 1, j] = w.norm().cpu()
+        krylov[: j + 1, j] += coefficients.double().cpu()
+        krylov[j + 1, j] = w.double().norm().cpu()
         if krylov[j + 1, j] <= 1e-12 * krylov[: j + 1, : j + 1].abs().max():
             size = j + 1  # the Krylov space is invariant: its eigenpairs are exact
             break
-        basis[j + 1] = w / krylov[j + 1, j]
+        basis[j + 1] = w / krylov[j + 1, j].to(w.dtype)
     square = krylov[:size, :size]
     values, vectors = torch.linalg.eigh((square + square.T) / 2)
     order = values.abs().argsort(descending=True)[: settings.top]
@@ -84,7 +87,7 @@ def arnoldi_eigenpairs(ctx: CheckpointContext, settings: ArnoldiSettings) -> tup
     negative = int((values < 0).sum())
     if negative:
         log.info("arnoldi: %d of the %d kept eigenvalues are negative (the checkpoint is not a minimum)", negative, len(values))
-    return values, (vectors.T.to(basis.device) @ basis[:size])
+    return values, (vectors.T.to(basis.device, basis.dtype) @ basis[:size]).double()
 
 
 def arnoldi_influence(ctx: CheckpointContext, settings: ArnoldiSettings = ArnoldiSettings()) -> torch.Tensor:
@@ -97,14 +100,16 @@ def arnoldi_influence(ctx: CheckpointContext, settings: ArnoldiSettings = Arnold
 
 
 def _projected(ctx: CheckpointContext, settings: ArnoldiSettings) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The eigenvalues and the train [top, n_train] and test [top, n_test] gradients' projections on the
-    eigenvectors (float64): all the scores need, at any damping."""
+    """The eigenvalues (float64) and the train [top, n_train] and test [top, n_test] gradients' projections on the
+    eigenvectors, in the context's precision (the shared per-sample gradients; float32 for the CNNs, as the
+    eigenvectors' basis): all the scores need, at any damping."""
     values, vectors = arnoldi_eigenpairs(ctx, settings)
-    ctx64 = ctx.at_dtype(torch.float64)
-    return values, ctx64.train_gradients().products(vectors), ctx64.test_gradients().products(vectors)
+    vectors = vectors.to(ctx.dtype)
+    return (values, ctx.train_gradients().products(vectors).double(),
+            ctx.test_gradients().products(vectors).double())
 
 
 register(Method("arnoldi", lambda ctx: arnoldi_influence(ctx).to(ctx.dtype), -1, "Arnoldi influence: the top 50 "
-                "Hessian eigenpairs of 200 Arnoldi iterations (on request)", default=False,
-                settings=asdict(ArnoldiSettings()),
+                "Hessian eigenpairs of 200 Arnoldi iterations (in the CNN's make reproduce)", default=False,
+                settings=asdict(ArnoldiSettings()), version="2",  # 2: the basis in the products' precision
                 damped=lambda ctx, damping: arnoldi_influence(ctx, ArnoldiSettings(damping=damping)).to(ctx.dtype)))

@@ -109,6 +109,14 @@ CASES = [
     ("run_damping.py", "--jobs 0", "argument --jobs: 0 is out of range; allowed: 1 or more"),
     ("run_damping.py", "--experiment foo", "experiment name 'foo' is not of the form"),
     ("run_reproduce.py", "--lds-target none", "argument --lds-target: invalid choice: 'none'"),
+    ("run_study.py", "--study nope", "argument --study: invalid choice: 'nope' (choose from 'fragility', 'paper-mnist3', "
+                                     "'paper', 'tiny')"),
+    ("run_study.py", "", "the following arguments are required: --study"),
+    ("run_study.py", "--study tiny --workers 0", "argument --workers: 0 is out of range; allowed: 1 or more"),
+    ("run_study.py", "--study tiny --seed_ids 0,0", "argument --seed_ids: seed id 0 is given twice"),
+    ("run_study.py", "--study tiny --gpus 0 --workers 2", "--gpus and --workers exclude each other"),
+    ("run_all.py", "--experiments cnn_mnist3_10pc --lds-subsets 1", "argument --lds-subsets: 1 is out of range; "
+                                                                    "allowed: 0 (no LDS, the default) or 2..10000"),
     ("run_reproduce.py", "--jobs 0", "argument --jobs: 0 is out of range; allowed: 1 or more"),
     ("run_reproduce.py", "--lds-subsets 1", "argument --lds-subsets: 1 is out of range; allowed: 0 (no LDS) or 2..10000"),
     ("run_reproduce.py", "--methods gd,foo", "argument --methods: unknown method 'foo'"),
