@@ -5,6 +5,7 @@ retraining, the analysis), then read side by side in results/study_<NAME>/.
     python run_study.py --study fragility --workers 2      # run (resumable: finished jobs are skipped)
     python run_study.py --study paper --slurm --partition gpu --gpus-per-job 1 --wait
     python run_study.py --study fragility --table-only     # only rewrite the table and figures
+    python run_study.py --study fragility --experiments cnn-wd0_mnist3_10pc   # one of its experiments
 
 Studies (bayestda/studies.py): fragility, paper-mnist3, paper, tiny. Experiments estimated above the study's
 budget here (2 hours each) are listed with their estimate and left out unless --include-large (for a GPU or SLURM).
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from bayestda.checkpoints import build_model
 from bayestda.cli import run
-from bayestda.flags import Parser, gpu_list, non_negative_int, positive_int, seed_id_list
+from bayestda.flags import Parser, experiment_list, gpu_list, non_negative_int, positive_int, seed_id_list
 from bayestda.launch import check_gpus, describe, ensure_subsets, make_slots, plan, run_local
 from bayestda.slurm import SlurmOptions, submit
 from bayestda.studies import STUDIES, estimate_seconds, get_study
@@ -30,6 +31,8 @@ def _params(experiment) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(description=__doc__)
     parser.add_argument("--study", required=True, choices=tuple(STUDIES), help="the study to run")
+    parser.add_argument("--experiments", type=experiment_list, default=None,
+                        help="run only these of the study's experiments (the table still reads every finished one)")
     parser.add_argument("--seed_ids", type=seed_id_list, default=None, help="comma-separated seed ids (default: all 10)")
     parser.add_argument("--include-large", action="store_true",
                         help="also run the experiments estimated above the study's budget here")
@@ -54,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     estimates = {e.name: estimate_seconds(e, _params(e), seeds, args.workers or 2, 2 * study.lds_models)
                  for e in experiments}
     chosen = [e for e in experiments if args.include_large or estimates[e.name] <= study.budget_s]
+    if args.experiments:
+        stray = [name for name in args.experiments if name not in study.experiments]
+        if stray:
+            parser.error(f"argument --experiments: {stray[0]} is not in study {study.name}; allowed: "
+                         f"{', '.join(study.experiments)}")
+        chosen = [e for e in experiments if e.name in args.experiments]
     print(f"study {study.name}: {study.description}; methods {', '.join(study.methods)}")
     for experiment in experiments:
         left = "" if experiment in chosen else "  (left out: above the budget here; --include-large, a GPU or SLURM)"

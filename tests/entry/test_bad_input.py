@@ -115,6 +115,8 @@ CASES = [
     ("run_study.py", "--study tiny --workers 0", "argument --workers: 0 is out of range; allowed: 1 or more"),
     ("run_study.py", "--study tiny --seed_ids 0,0", "argument --seed_ids: seed id 0 is given twice"),
     ("run_study.py", "--study tiny --gpus 0 --workers 2", "--gpus and --workers exclude each other"),
+    ("run_study.py", "--study tiny --experiments cnn_mnist3_10pc", "argument --experiments: cnn_mnist3_10pc is not in "
+                                                                   "study tiny; allowed: cnn_mnist_10pc, "),
     ("run_all.py", "--experiments cnn_mnist3_10pc --lds-subsets 1", "argument --lds-subsets: 1 is out of range; "
                                                                     "allowed: 0 (no LDS, the default) or 2..10000"),
     ("run_reproduce.py", "--jobs 0", "argument --jobs: 0 is out of range; allowed: 1 or more"),
