@@ -155,11 +155,6 @@ def draw_subsets(n_train: int, m: int, labels: torch.Tensor | None = None) -> to
     return masks
 
 
-def lds_path(experiment: Experiment, seed: int, m: int) -> Path:
-    """bayestda 0.2's file: the paired target's random halves."""
-    return LdsDesign(m, "paired").path(experiment, seed)
-
-
 def lds_inputs(experiment: Experiment, seed: int, design: LdsDesign) -> dict:
     """What a seed's subset-model file is made from: what its training run is made from, M, the halves, how the
     independent seeds were drawn, and this code's version (0.2's paired random files keep their inputs)."""
@@ -294,11 +289,6 @@ def load_subset_losses(experiment: Experiment, design: LdsDesign, seeds: list[in
                                 f"{target_seeds[0]}'s; remake it: {design.command(experiment)} --overwrite")
     return SubsetLosses(first["subsets"].numpy(), np.stack([b["test_losses"].double().numpy() for b in blobs]),
                         first["train_idx"].numpy(), first["test_idx"].numpy(), design.describe())
-
-
-def lds_files(experiment: Experiment, design: LdsDesign, seeds: list[int] | None = None) -> list[Path]:
-    """The files an LDS of this design reads."""
-    return [design.path(experiment, s) for s in design.seeds(seeds)]
 
 
 def lds_available(experiment: Experiment, design: LdsDesign, seeds: list[int] | None = None) -> bool:
