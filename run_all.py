@@ -15,15 +15,12 @@ from bayestda.cli import run
 from bayestda.flags import (
     Parser,
     experiment_list,
-    gpu_list,
     lds_subsets,
     method_list,
-    non_negative_int,
-    positive_int,
     seed_id_list,
 )
-from bayestda.launch import check_gpus, describe, ensure_subsets, grid_experiments, make_slots, plan, run_local
-from bayestda.slurm import SlurmOptions, submit
+from bayestda.launch import describe, grid_experiments, plan
+from bayestda.launch_flags import add_launcher_flags, check_launcher_flags, launch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,38 +38,17 @@ def main(argv: list[str] | None = None) -> int:
                       help="add the LDS retraining: M random and M class-stratified halves under 10 independent seeds "
                            "per experiment of a family that supports it (default 0: none)")
     grid.add_argument("--dry-run", action="store_true", help="print the plan and what is already done, run nothing")
-    local = parser.add_argument_group("local launcher")
-    local.add_argument("--gpus", type=gpu_list, default=None, help="GPU ids, one job per GPU at a time (CUDA_VISIBLE_DEVICES)")
-    local.add_argument("--workers", type=positive_int, default=None, help="CPU workers; the cores are split between them")
-    slurm = parser.add_argument_group("SLURM launcher (submitit)")
-    slurm.add_argument("--slurm", action="store_true", help="submit job arrays to SLURM instead of running here")
-    slurm.add_argument("--partition", default=None)
-    slurm.add_argument("--time", type=positive_int, default=60, help="minutes per job")
-    slurm.add_argument("--gpus-per-job", type=non_negative_int, default=0)
-    slurm.add_argument("--cpus-per-job", type=positive_int, default=1)
-    slurm.add_argument("--mem-gb", type=positive_int, default=None)
-    slurm.add_argument("--array-parallelism", type=positive_int, default=32, help="tasks of one array running at once")
-    slurm.add_argument("--wait", action="store_true", help="wait for the arrays and report failures")
+    add_launcher_flags(parser)
     args = parser.parse_args(argv)
 
-    if args.gpus and args.workers:
-        parser.error("--gpus and --workers exclude each other: --gpus runs one job per GPU, --workers CPU jobs")
-    if args.gpus and not args.dry_run and not args.slurm:
-        check_gpus(args.gpus)
+    check_launcher_flags(parser, args)
     experiments = grid_experiments(args.experiments, args.all, args.vit_weights)
     methods = args.methods or default_methods()
     jobs = plan(experiments, methods, args.seed_ids, analysis=not args.no_analysis, lds_subsets=args.lds_subsets)
     if args.dry_run:
         print(describe(jobs))
         return 0
-    ensure_subsets(experiments)
-    if args.slurm:
-        options = SlurmOptions(args.partition, args.time, args.gpus_per_job, args.cpus_per_job, args.mem_gb,
-                               args.array_parallelism)
-        report = submit(jobs, options, wait=args.wait)
-    else:
-        report = run_local(jobs, make_slots(args.gpus, args.workers))
-    print(report.summary())
+    report = launch(jobs, experiments, args)
     return 1 if report.failed or report.blocked else 0
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from bayestda.checkpoints import build_model
 from bayestda.cli import run
-from bayestda.flags import Parser, experiment_list, gpu_list, non_negative_int, positive_int, seed_id_list
-from bayestda.launch import check_gpus, describe, ensure_subsets, make_slots, plan, run_local
-from bayestda.slurm import SlurmOptions, submit
+from bayestda.flags import Parser, experiment_list, seed_id_list
+from bayestda.launch import describe, plan
+from bayestda.launch_flags import add_launcher_flags, check_launcher_flags, launch
 from bayestda.studies import STUDIES, estimate_seconds, get_study
 from bayestda.study_results import study_dir, write_study
 
@@ -38,25 +38,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run the experiments estimated above the study's budget here")
     parser.add_argument("--dry-run", action="store_true", help="print the jobs and the estimates, run nothing")
     parser.add_argument("--table-only", action="store_true", help="only (re)write the study's table and figures")
-    parser.add_argument("--gpus", type=gpu_list, default=None, help="GPU ids, one job per GPU at a time")
-    parser.add_argument("--workers", type=positive_int, default=None, help="CPU workers; the cores are split between them")
-    parser.add_argument("--slurm", action="store_true", help="submit job arrays to SLURM instead of running here")
-    parser.add_argument("--partition", default=None)
-    parser.add_argument("--time", type=positive_int, default=60, help="minutes per SLURM job")
-    parser.add_argument("--gpus-per-job", type=non_negative_int, default=0)
-    parser.add_argument("--cpus-per-job", type=positive_int, default=1)
-    parser.add_argument("--mem-gb", type=positive_int, default=None)
-    parser.add_argument("--array-parallelism", type=positive_int, default=32)
-    parser.add_argument("--wait", action="store_true", help="wait for the SLURM arrays")
+    add_launcher_flags(parser)
     args = parser.parse_args(argv)
-    if args.gpus and args.workers:
-        parser.error("--gpus and --workers exclude each other: --gpus runs one job per GPU, --workers CPU jobs")
+    check_launcher_flags(parser, args)
     study = get_study(args.study)
     experiments = study.parsed()
     seeds = len(args.seed_ids) if args.seed_ids else 10
     estimates = {e.name: estimate_seconds(e, _params(e), seeds, args.workers or 2, 2 * study.lds_models)
                  for e in experiments}
-    chosen = [e for e in experiments if args.include_large or estimates[e.name] <= study.budget_s]
+    large = {e.name for e in experiments if not args.include_large and estimates[e.name] > study.budget_s}
+    chosen = [e for e in experiments if e.name not in large]
     if args.experiments:
         stray = [name for name in args.experiments if name not in study.experiments]
         if stray:
@@ -65,23 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [e for e in experiments if e.name in args.experiments]
     print(f"study {study.name}: {study.description}; methods {', '.join(study.methods)}")
     for experiment in experiments:
-        left = "" if experiment in chosen else "  (left out: above the budget here; --include-large, a GPU or SLURM)"
+        left = "" if experiment in chosen else "  (left out: above the budget here; --include-large, a GPU or SLURM)" \
+            if experiment.name in large else "  (not in --experiments)"
         print(f"  {experiment.name:<30} estimate here {estimates[experiment.name] / 60:7.0f} min{left}")
     if not args.table_only:
         jobs = plan(chosen, study.methods, args.seed_ids, lds_subsets=study.lds_subsets, lds_models=study.lds_models)
         if args.dry_run:
             print(describe(jobs))
             return 0
-        if args.gpus and not args.slurm:
-            check_gpus(args.gpus)
-        ensure_subsets(chosen)
-        if args.slurm:
-            options = SlurmOptions(args.partition, args.time, args.gpus_per_job, args.cpus_per_job, args.mem_gb,
-                                   args.array_parallelism)
-            report = submit(jobs, options, wait=args.wait)
-        else:
-            report = run_local(jobs, make_slots(args.gpus, args.workers))
-        print(report.summary())
+        report = launch(jobs, chosen, args)
         if report.failed or report.blocked:
             return 1
     table = write_study(study)

@@ -26,7 +26,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "naming": ("experiment", "commands", "studies"),
     "producers": ("checkpoints", "ensemble", "vit_finetuning", "vit_pretraining", "trainers", "scores", "pipeline",
                   "lds", "results", "results_records", "damping", "study_results"),
-    "entry points": ("cli", "cli_analysis", "flags", "launch", "slurm", "provenance.__main__"),
+    "entry points": ("cli", "cli_analysis", "flags", "launch", "slurm", "launch_flags", "provenance.__main__"),
 }
 # records and numerics share a layer but not a job: neither imports the other
 APART = ({"provenance", "provenance.records"},
