@@ -3,6 +3,7 @@ knows beyond the label), the posterior test split by class, and intervals; each 
 
 import numpy as np
 import pytest
+import torch
 from scipy.stats import bootstrap, spearmanr
 
 from bayestda.analysis import ItemClasses, PosteriorScores, SubsetLosses, posterior_test
@@ -41,7 +42,7 @@ def test_the_label_alone_knows_nothing_within_a_class():
     control = _posterior("same_class", np.broadcast_to(same, (3, 1, 24, 7)))
     assert loo_correlation(control, _posterior("loo_corrected", truth), 1, classes=CLASSES) == (0.0, 0.0)
     assert loo_correlation(control, _posterior("loo_corrected", truth + 3 * same), 1)[1] > 0.5  # across classes
-    subsets = draw_subsets(24, 40, labels=__import__("torch").as_tensor(TRAIN_LABELS)).numpy()
+    subsets = draw_subsets(24, 40, labels=torch.as_tensor(TRAIN_LABELS)).numpy()
     losses = RNG.normal(size=(2, 40, 7))
     result = posterior_test({"same_class": np.broadcast_to(same, (3, 1, 24, 7)), "gd": truth},
                             within_class_losses=SubsetLosses(subsets, losses, np.arange(24), np.arange(7)))

@@ -14,6 +14,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 
+from bayestda.attribution import default_methods
 from bayestda.data import generate_subsets
 from bayestda.ensemble import train_seed
 from bayestda.experiment import Experiment
@@ -45,7 +46,7 @@ def run_all(*flags, wait=True):
 
 
 def test_the_full_grid_plans_every_job_in_stage_order_and_no_two_jobs_share_an_output(fresh_root):
-    jobs = plan(grid_experiments(None, True), __import__("bayestda.attribution").attribution.default_methods())
+    jobs = plan(grid_experiments(None, True), default_methods())
     per_stage = Counter(j.stage for j in jobs)
     experiments = 2 * (3 + 6)  # cnn and vit; mnist3 sizes 10/20/50, cifar10 sizes 10..60
     assert per_stage == {"train": experiments * 10, "inverse_hvp": experiments * 10, "if": experiments * 10,
