@@ -37,6 +37,8 @@ from bayestda.seeds import load_seeds
 from bayestda.trainers import train_seed
 
 REPO = Path(__file__).resolve().parents[1]
+# --quick: one method per code path (retraining, per-sample gradients, the Hessian), for a CPU smoke run
+QUICK_METHODS = ["loo", "gd", "if_converged"]
 MAIN = "cnn_mnist3_10pc"
 
 
@@ -119,7 +121,7 @@ def main_experiment(report: Report, device: str, quick: bool, root: Path) -> dic
     experiment = Experiment.parse(MAIN)
     seeds = load_seeds()[: 2 if quick else 10]
     epochs = experiment.checkpoint_epochs[-1:] if quick else experiment.checkpoint_epochs
-    methods = default_methods()
+    methods = QUICK_METHODS if quick else default_methods()
     strategy = "stacked" if device.startswith("cuda") else "auto"
     generate_subsets("mnist3", [10])
     with Stage(device) as train:
@@ -186,14 +188,14 @@ def launcher(report: Report, device: str, quick: bool, root: Path) -> None:
     """run_all.py on a slice of the grid, one job per GPU slot (CUDA_VISIBLE_DEVICES) or one CPU worker."""
     out = root / "launcher"
     slots = ["--gpus", "0"] if device.startswith("cuda") else ["--workers", "1"]
-    seeds = "0" if quick else "0,1"
+    seeds, methods = ("0", "gd") if quick else ("0,1", "gd,gc,if")
     with Stage(device) as stage:
-        result = script(["run_all.py", "--experiments", MAIN, "--methods", "gd,gc,if", "--seed_ids", seeds, "--no-analysis",
-                         *slots], env={"BAYESTDA_OUTPUT_ROOT": str(out)})
+        result = script(["run_all.py", "--experiments", MAIN, "--methods", methods, "--seed_ids", seeds,
+                         "--no-analysis", *slots], env={"BAYESTDA_OUTPUT_ROOT": str(out)})
     logs = sorted((out / "logs").glob("*.log")) if (out / "logs").exists() else []
     on_slot = sum(1 for log in logs if log.read_text().splitlines()[0].endswith(("gpu0", "cpu0")))
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr.strip()[-300:]
-    report.section("The launcher", f"`run_all.py --experiments {MAIN} --methods gd,gc,if --seed_ids {seeds} "
+    report.section("The launcher", f"`run_all.py --experiments {MAIN} --methods {methods} --seed_ids {seeds} "
                    f"{' '.join(slots)}`: exit {result.returncode}, {summary}; {on_slot} of {len(logs)} job logs on "
                    f"slot {'gpu0' if device.startswith('cuda') else 'cpu0'}; {stage.seconds:.0f} s.",
                    launcher_ok=result.returncode == 0, launcher_s=stage.seconds)
@@ -202,7 +204,7 @@ def launcher(report: Report, device: str, quick: bool, root: Path) -> None:
 def cifar(report: Report, device: str, quick: bool) -> float:
 
     experiment, seed = Experiment.parse("cnn_cifar10_10pc"), load_seeds()[0]
-    methods = ["gd", "gc", "if"] if quick else default_methods()
+    methods = ["gd"] if quick else default_methods()
     epochs = experiment.checkpoint_epochs[-1:] if quick else experiment.checkpoint_epochs
     generate_subsets("cifar10", [10])
     strategy = "stacked" if device.startswith("cuda") else "auto"
@@ -253,7 +255,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="folder for gpu_check.md and gpu_check.json")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--quick", action="store_true", help="2 seeds, 1 checkpoint, small ViT (CPU smoke run)")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 seeds, 1 checkpoint, one method per code path, small ViT (CPU smoke run)")
     parser.add_argument("--work", type=Path, default=None, help="outputs of the runs (default: a temporary folder)")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():

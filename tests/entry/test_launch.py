@@ -106,17 +106,6 @@ def test_a_sigkilled_run_leaves_no_partial_output_and_a_rerun_finishes_only_what
     assert not list(EXPERIMENT.scores_dir("gd", 446).glob(".*.tmp")) and not lock.exists()
 
 
-def test_two_launchers_on_the_same_grid_never_run_the_same_job(fresh_root):
-    flags = ("--methods", "tracin", "--seed_ids", "0,1", "--no-analysis", "--workers", "1")
-    first, second = run_all(*flags, wait=False), run_all(*flags, wait=False)
-    outputs = [p.communicate(timeout=300) for p in (first, second)]
-    assert first.returncode == 0 and second.returncode == 0, outputs
-    started = Counter(line.split("started ")[1].split(" on ")[0] for _, err in outputs for line in err.splitlines()
-                      if "bayestda.launch: started" in line)
-    assert set(started) == {f"{EXPERIMENT.name}/{s}/{k}" for s in (446, 724) for k in ("train", "tracin")}
-    assert set(started.values()) == {1}
-
-
 def test_a_failed_job_is_reported_by_name_with_its_log_and_the_others_go_on(fresh_root):
     for seed in (446, 724):
         train_seed(EXPERIMENT, seed)
