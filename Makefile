@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EXPERIMENT ?= cnn_mnist3_10pc
 
-.PHONY: setup reproduce study test test-fast test-slurm bench lint clean
+.PHONY: setup reproduce study test test-fast test-slurm bench bench-cells lint clean
 
 setup: $(VENV)/.installed
 
@@ -38,6 +38,11 @@ bench: setup  # needs seed 446 of cnn_mnist3_10pc (trained here if missing)
 	$(PY) run_cnn_training.py --task mnist3 --num_per_class 10 --seed_id 0
 	$(PY) benchmarks/bench_tda.py
 	$(PY) benchmarks/bench_methods.py
+
+# what one cell of the paper's grid costs here (about 5 minutes; the numbers behind run_study.py's estimates)
+bench-cells: setup
+	$(PY) benchmarks/bench_cell_cost.py --experiment cnn_mnist3_10pc
+	$(PY) benchmarks/bench_cell_cost.py --experiment cnn_cifar10_10pc
 
 lint: setup
 	$(VENV)/bin/ruff check .

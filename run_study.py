@@ -9,6 +9,8 @@ retraining, the analysis), then read side by side in results/study_<NAME>/.
 
 Studies (bayestda/studies.py): fragility, paper-mnist3, paper, tiny. Experiments estimated above the study's
 budget here (2 hours each) are listed with their estimate and left out unless --include-large (for a GPU or SLURM).
+Estimates scale a measured cell of the same task (benchmarks/bench_cell_cost.py: cnn_mnist3_10pc, cnn_cifar10_10pc);
+the GPU figure is a model with two stated assumptions (bayestda/studies.py), not a measurement.
 Writes methods_by_experiment.csv (every experiment's methods.csv rows with the settings it varies), mean_p_by_k.png
 (the paper's view) and metrics_by_setting.png.
 """
@@ -20,7 +22,7 @@ from bayestda.cli import run
 from bayestda.flags import Parser, experiment_list, seed_id_list
 from bayestda.launch import describe, plan
 from bayestda.launch_flags import add_launcher_flags, check_launcher_flags, launch
-from bayestda.studies import STUDIES, estimate_seconds, get_study
+from bayestda.studies import STUDIES, estimate, get_study
 from bayestda.study_results import study_dir, write_study
 
 
@@ -44,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     study = get_study(args.study)
     experiments = study.parsed()
     seeds = len(args.seed_ids) if args.seed_ids else 10
-    estimates = {e.name: estimate_seconds(e, _params(e), seeds, args.workers or 2, 2 * study.lds_models)
+    estimates = {e.name: estimate(e, _params(e), seeds, args.workers or 2, 2 * study.lds_models, study.lds_subsets)
                  for e in experiments}
-    large = {e.name for e in experiments if not args.include_large and estimates[e.name] > study.budget_s}
+    large = {e.name for e in experiments if not args.include_large and estimates[e.name].cpu_s > study.budget_s}
     chosen = [e for e in experiments if e.name not in large]
     if args.experiments:
         stray = [name for name in args.experiments if name not in study.experiments]
@@ -58,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     for experiment in experiments:
         left = "" if experiment in chosen else "  (left out: above the budget here; --include-large, a GPU or SLURM)" \
             if experiment.name in large else "  (not in --experiments)"
-        print(f"  {experiment.name:<30} estimate here {estimates[experiment.name] / 60:7.0f} min{left}")
+        cost = estimates[experiment.name]
+        print(f"  {experiment.name:<30} here {cost.cpu_s / 60:6.0f} min ({cost.per_checkpoint_s:5.0f} s per checkpoint, "
+              f"{'measured' if cost.measured else 'scaled'}); one GPU {cost.gpu_s / 60:4.0f} min (model){left}")
     if not args.table_only:
         jobs = plan(chosen, study.methods, args.seed_ids, lds_subsets=study.lds_subsets, lds_models=study.lds_models)
         if args.dry_run:

@@ -77,23 +77,66 @@ def get_study(name: str) -> Study:
     return STUDIES[name]
 
 
-# --- how long an experiment takes here ------------------------------------------------------------
-# Measured on cnn_mnist3_10pc (30 train items, 225,034 parameters), two processes sharing the 2 cores (the
-# fresh-clone make reproduce of 46b1310, seconds per checkpoint as recorded): the LOO retraining 6.2 s per
-# checkpoint (it grows with n_train squared: n models of n items), the other study methods together 9.7 s (they
-# grow with n_train), one LDS job (100 halves under one seed) 32 s, training 1 s per seed, the analysis 100 s.
-BASE_ITEMS, BASE_PARAMS = 30, 225_034
-LOO_S, OTHER_S, LDS_JOB_S, TRAIN_S, ANALYSIS_S = 6.2, 9.7, 32.0, 1.0, 100.0
+# --- how long an experiment takes here, and on a GPU ------------------------------------------------
+@dataclass(frozen=True)
+class CellCost:
+    """One cell measured here by benchmarks/bench_cell_cost.py (one process, 2 torch threads, a quiet machine):
+    seconds of its parts, the study's methods sharing their gradients as in a run."""
+
+    experiment: str
+    n_train: int
+    params: int
+    train_seed_s: float
+    retraining_per_checkpoint_s: float  # loo and loo_corrected (the n + 1 retrained models)
+    other_methods_per_checkpoint_s: float  # every other study method
+    lds_model_s: float  # one LDS subset model (n/2 items)
+
+
+# benchmarks/cell_cost_<experiment>.json of 2026-11-30 (commit after 8fe15e5), the study's 11 methods
+MEASURED = {"mnist3": CellCost("cnn_mnist3_10pc", 30, 225_034, 1.95, 3.72, 7.18, 0.082),
+            "cifar10": CellCost("cnn_cifar10_10pc", 100, 259_914, 3.52, 91.2, 34.8, 0.656)}
+JOBS_PER_SEED = 10  # the launcher's jobs of one seed: training, s_test, IF and seven score jobs
+JOB_START_S = 4.0  # a job's fixed cost: a Python process importing torch and bayestda, reading its inputs
+ANALYSIS_S = 100.0  # p-values, correlations and intervals, one process
+# the GPU model's two assumptions (bench_cell_cost.py; benchmarks/gpu_check.sh measures the real thing)
+GPU_STEP_MS = 2.0  # one optimizer step of up to a few hundred stacked small CNNs (launch-bound)
+GPU_SPEEDUP = 10.0  # per-sample gradients and HVPs of a few hundred items, against 2 CPU cores
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An experiment's wall time here (CPU, the launcher's workers) and on one GPU; a guide, not a measurement."""
+
+    cpu_s: float
+    gpu_s: float
+    per_checkpoint_s: float  # every study method at one checkpoint here, one process
+    measured: bool  # the experiment itself was measured (else scaled from its task's measured cell)
+
+
+def estimate(experiment: Experiment, params: int, seeds: int = 10, workers: int = 2, lds_jobs: int = 20,
+             lds_subsets: int = 100, base: CellCost | None = None) -> Estimate:
+    """Scale the task's measured cell by train items (retraining by items squared: n models of n items) and
+    parameters; add each job's start and the analysis. On a GPU the stacked trainer runs a seed's retrained models
+    as one sequence of optimizer steps (GPU_STEP_MS each) and the other methods GPU_SPEEDUP times faster. `base`:
+    another measured cell (benchmarks/bench_cell_cost.py), else the task's in MEASURED."""
+    base = base or MEASURED.get(experiment.task, MEASURED["mnist3"])
+    items = experiment.num_per_class * len(experiment.spec.classes) / base.n_train
+    size = params / base.params
+    checkpoints = len(experiment.checkpoint_epochs)
+    retraining = base.retraining_per_checkpoint_s * items**2 * size
+    others = base.other_methods_per_checkpoint_s * items * size
+    lds = lds_jobs * lds_subsets * base.lds_model_s * items * size if experiment.model_task.supports_lds else 0.0
+    compute = seeds * (base.train_seed_s * items * size + checkpoints * (retraining + others)) + lds
+    jobs = seeds * JOBS_PER_SEED + lds_jobs + 1
+    cpu = (compute + jobs * JOB_START_S) / workers + ANALYSIS_S
+    steps = experiment.epochs * -(-experiment.num_per_class * len(experiment.spec.classes) // 32)
+    sequences = seeds * (1 + checkpoints) + (lds_jobs if experiment.model_task.supports_lds else 0)
+    gpu = sequences * steps * GPU_STEP_MS / 1e3 + seeds * checkpoints * others / GPU_SPEEDUP + jobs * JOB_START_S \
+        + ANALYSIS_S
+    return Estimate(cpu, gpu, retraining + others, base.experiment == experiment.name)
 
 
 def estimate_seconds(experiment: Experiment, params: int, seeds: int = 10, workers: int = 2,
                      lds_jobs: int = 20) -> float:
-    """A rough wall-time estimate of an experiment's jobs here (CPU, `workers` processes): the measured base
-    scaled by its train items and parameter count; what `--dry-run` prints, never a measurement."""
-    items = experiment.num_per_class * len(experiment.spec.classes) / BASE_ITEMS
-    size = params / BASE_PARAMS
-    checkpoints = len(experiment.checkpoint_epochs)
-    scores = seeds * checkpoints * (LOO_S * items**2 + OTHER_S * items) * size
-    lds = lds_jobs * LDS_JOB_S * items * size if experiment.model_task.supports_lds else 0.0
-    training = seeds * TRAIN_S * items * size * experiment.epochs / 15
-    return (scores + lds + training) / workers + ANALYSIS_S
+    """The wall-time estimate here (CPU, `workers` processes): what `--dry-run` prints, never a measurement."""
+    return estimate(experiment, params, seeds, workers, lds_jobs).cpu_s

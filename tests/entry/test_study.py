@@ -14,7 +14,7 @@ from bayestda import provenance
 from bayestda.data import generate_subsets
 from bayestda.errors import BayesTDAError
 from bayestda.experiment import Experiment
-from bayestda.studies import STUDIES, estimate_seconds, get_study, settings_of
+from bayestda.studies import MEASURED, STUDIES, estimate, estimate_seconds, get_study, settings_of
 from bayestda.study_results import TABLE, study_dir
 
 pytestmark = pytest.mark.slow
@@ -70,5 +70,10 @@ def test_every_defined_study_names_registered_experiments_and_their_settings():
     assert fragility["cnn-doublewidth_mnist3_10pc"]["width"] == 2.0
     assert estimate_seconds(Experiment.parse("cnn_mnist3_20pc"), 225_034) > estimate_seconds(
         Experiment.parse("cnn_mnist3_10pc"), 225_034)
+    cifar = estimate(Experiment.parse("cnn_cifar10_10pc"), MEASURED["cifar10"].params)
+    assert cifar.measured and cifar.per_checkpoint_s == pytest.approx(
+        MEASURED["cifar10"].retraining_per_checkpoint_s + MEASURED["cifar10"].other_methods_per_checkpoint_s)
+    larger = estimate(Experiment.parse("cnn_cifar10_20pc"), MEASURED["cifar10"].params)
+    assert not larger.measured and larger.cpu_s > cifar.cpu_s and larger.gpu_s < larger.cpu_s
     with pytest.raises(BayesTDAError, match="--study 'nope'; allowed: fragility, paper-mnist3, paper, tiny"):
         get_study("nope")
