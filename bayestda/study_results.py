@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 
+import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
 from . import provenance
 from .analysis.figures import save_figure
+from .analysis.summary import CONTROLS
 from .experiment import Experiment
 from .io import file_hash, save_csv
 from .paths import output_root
@@ -28,6 +30,15 @@ COLUMNS = ("K", "mean_p", "fraction_p_below_0.05", "significant_after_BH_5%", "f
 METRICS = {"fraction_p_below_0.05": "fraction of pairs with p < 0.05", "loo_corr_mean": "LOO correlation (mean)",
            "loo_corr_within_class_mean": "LOO correlation within class (mean)", "lds_mean": "LDS (mean)",
            "lds_within_class_mean": "LDS within class (mean)"}
+
+
+def _style(study: Study, method: str) -> dict:
+    """One colour per method in every panel (tab20: the study has more methods than the default cycle's ten
+    colours); the controls dashed."""
+    colours = matplotlib.colormaps["tab20"].colors
+    index = study.methods.index(method) if method in study.methods else len(study.methods)
+    return {"color": colours[(2 * index) % 20 + (2 * index) // 20 % 2],
+            "linestyle": "--" if method in CONTROLS else "-"}
 
 
 def study_dir(study: Study):
@@ -73,7 +84,7 @@ def paper_view(study: Study, experiments: list[Experiment], path) -> None:
     for ax, experiment in zip(axes, experiments):
         mean_p = pd.read_csv(experiment.results_dir() / "mean_p_values.csv", index_col="K")
         for method in mean_p.columns:
-            ax.plot(mean_p.index, mean_p[method], marker="o", markersize=3, label=method)
+            ax.plot(mean_p.index, mean_p[method], marker="o", markersize=3, label=method, **_style(study, method))
         ax.set_title(experiment.name, fontsize=8)
         ax.set_xlabel("K (last checkpoints per seed)")
         ax.set_ylim(0, 1)
@@ -104,7 +115,8 @@ def metric_view(study: Study, table: pd.DataFrame, path) -> None:
             ax = axes[row][col]
             for method, group in rows.groupby("method", sort=False):
                 group = group.sort_values(setting)
-                line = ax.plot(group[setting], group[metric], marker="o", markersize=3, label=method)[0]
+                line = ax.plot(group[setting], group[metric], marker="o", markersize=3, label=method,
+                               **_style(study, method))[0]
                 if f"{metric}_lo" in group:
                     ax.fill_between(group[setting], group[f"{metric}_lo"], group[f"{metric}_hi"], alpha=0.12,
                                     color=line.get_color())
