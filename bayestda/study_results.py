@@ -83,7 +83,7 @@ def paper_view(study: Study, experiments: list[Experiment], path) -> None:
     axes = fig.subplots(1, len(experiments), squeeze=False)[0]
     for ax, experiment in zip(axes, experiments):
         mean_p = pd.read_csv(experiment.results_dir() / "mean_p_values.csv", index_col="K")
-        for method in mean_p.columns:
+        for method in (m for m in mean_p.columns if m in study.methods):  # an experiment may have run more
             ax.plot(mean_p.index, mean_p[method], marker="o", markersize=3, label=method, **_style(study, method))
         ax.set_title(experiment.name, fontsize=8)
         ax.set_xlabel("K (last checkpoints per seed)")
