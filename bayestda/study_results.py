@@ -14,7 +14,7 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import provenance
+from . import provenance, results_records  # noqa: F401 (declares the 'results' kind of the methods.csv read here)
 from .analysis.figures import save_figure
 from .analysis.summary import CONTROLS
 from .experiment import Experiment
