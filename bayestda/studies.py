@@ -92,12 +92,15 @@ class CellCost:
     lds_model_s: float  # one LDS subset model (n/2 items)
 
 
-# benchmarks/cell_cost_<experiment>.json of 2026-11-30 (commit after 8fe15e5), the study's 11 methods
+# benchmarks/cell_cost_<experiment>.json of 2026-11-30 (docs/results/cell_costs/), the study's 11 methods
 MEASURED = {"mnist3": CellCost("cnn_mnist3_10pc", 30, 225_034, 1.95, 3.72, 7.18, 0.082),
             "cifar10": CellCost("cnn_cifar10_10pc", 100, 259_914, 3.52, 91.2, 34.8, 0.656)}
 JOBS_PER_SEED = 10  # the launcher's jobs of one seed: training, s_test, IF and seven score jobs
 JOB_START_S = 4.0  # a job's fixed cost: a Python process importing torch and bayestda, reading its inputs
-ANALYSIS_S = 100.0  # p-values, correlations and intervals, one process
+ANALYSIS_S = 240.0  # p-values, correlations and intervals, one process (3-4 min in the fragility runs)
+# the fragility runs' walls (2 workers, one thread each, 2026-11-30) over the sum of their measured parts: the
+# workers' single threads, data loading and each job's imports; 1.6-2.1 on the five experiments
+CPU_RUN_FACTOR = 1.9
 # the GPU model's two assumptions (bench_cell_cost.py; benchmarks/gpu_check.sh measures the real thing)
 GPU_STEP_MS = 2.0  # one optimizer step of up to a few hundred stacked small CNNs (launch-bound)
 GPU_SPEEDUP = 10.0  # per-sample gradients and HVPs of a few hundred items, against 2 CPU cores
@@ -128,7 +131,7 @@ def estimate(experiment: Experiment, params: int, seeds: int = 10, workers: int 
     lds = lds_jobs * lds_subsets * base.lds_model_s * items * size if experiment.model_task.supports_lds else 0.0
     compute = seeds * (base.train_seed_s * items * size + checkpoints * (retraining + others)) + lds
     jobs = seeds * JOBS_PER_SEED + lds_jobs + 1
-    cpu = (compute + jobs * JOB_START_S) / workers + ANALYSIS_S
+    cpu = CPU_RUN_FACTOR * (compute + jobs * JOB_START_S) / workers + ANALYSIS_S
     steps = experiment.epochs * -(-experiment.num_per_class * len(experiment.spec.classes) // 32)
     sequences = seeds * (1 + checkpoints) + (lds_jobs if experiment.model_task.supports_lds else 0)
     gpu = sequences * steps * GPU_STEP_MS / 1e3 + seeds * checkpoints * others / GPU_SPEEDUP + jobs * JOB_START_S \

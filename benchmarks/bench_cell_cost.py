@@ -32,7 +32,7 @@ from bayestda.experiment import Experiment
 from bayestda.lds import LdsDesign, draw_subsets, seed_start, train_on_subset
 from bayestda.pipeline import run_scores
 from bayestda.seeds import load_seeds
-from bayestda.studies import ANALYSIS_S, GPU_SPEEDUP, GPU_STEP_MS, JOB_START_S, CellCost, estimate, get_study
+from bayestda.studies import ANALYSIS_S, CPU_RUN_FACTOR, GPU_SPEEDUP, GPU_STEP_MS, JOB_START_S, CellCost, estimate, get_study
 from bayestda.trainers import train_seed
 
 CHECKPOINTS_TIMED = 2  # the last two: per-seed set-up shared by a seed's checkpoints is counted once for both
@@ -86,7 +86,7 @@ def main() -> None:
     numbers["estimates"] = {"per_checkpoint_s": cell.per_checkpoint_s, "cpu_cell_min": cell.cpu_s / 60,
                             "gpu_cell_min": cell.gpu_s / 60}
     numbers["assumptions"] = {"gpu_step_ms": GPU_STEP_MS, "gpu_speedup_other_methods": GPU_SPEEDUP,
-                              "job_start_s": JOB_START_S, "analysis_s": ANALYSIS_S}
+                              "job_start_s": JOB_START_S, "analysis_s": ANALYSIS_S, "cpu_run_factor": CPU_RUN_FACTOR}
     out = args.out or Path(__file__).parent / f"cell_cost_{args.experiment}.json"
     out.write_text(json.dumps(numbers, indent=2) + "\n")
     print(json.dumps(numbers["estimates"], indent=2))
