@@ -50,6 +50,16 @@ def _remove_dead_temporaries(path: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def _plain_file_mode() -> int:
+    """The mode a plainly created file gets here (0o666 less the umask); mkstemp's temporary files are 0o600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+PLAIN_FILE_MODE = _plain_file_mode()
+
+
 @contextmanager
 def _temporary_beside(path: Path):
     """Yield a temporary path in the target's folder; on success move it onto the target. A failed write (a full
@@ -65,6 +75,7 @@ def _temporary_beside(path: Path):
     try:
         yield Path(tmp)
         _fault_point()
+        os.chmod(tmp, PLAIN_FILE_MODE)  # readable as any file written here, not only by its owner
         os.replace(tmp, path)
     except OSError as error:
         Path(tmp).unlink(missing_ok=True)
