@@ -17,17 +17,13 @@ Writes methods_by_experiment.csv (every experiment's methods.csv rows with the s
 
 from __future__ import annotations
 
-from bayestda.checkpoints import build_model
+from bayestda.checkpoints import parameter_count
 from bayestda.cli import run
 from bayestda.flags import Parser, experiment_list, seed_id_list
 from bayestda.launch import describe, plan
 from bayestda.launch_flags import add_launcher_flags, check_launcher_flags, launch
 from bayestda.studies import STUDIES, estimate, get_study
 from bayestda.study_results import study_dir, write_study
-
-
-def _params(experiment) -> int:
-    return sum(p.numel() for p in build_model(experiment).parameters())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     study = get_study(args.study)
     experiments = study.parsed()
     seeds = len(args.seed_ids) if args.seed_ids else 10
-    estimates = {e.name: estimate(e, _params(e), seeds, args.workers or 2, 2 * study.lds_models, study.lds_subsets)
+    estimates = {e.name: estimate(e, parameter_count(e), seeds, args.workers or 2, 2 * study.lds_models, study.lds_subsets)
                  for e in experiments}
     large = {e.name for e in experiments if not args.include_large and estimates[e.name].cpu_s > study.budget_s}
     chosen = [e for e in experiments if e.name not in large]

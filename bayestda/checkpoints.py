@@ -32,6 +32,11 @@ def build_model(experiment: Experiment) -> nn.Module:
     return experiment.model_task.build_model(experiment)
 
 
+def parameter_count(experiment: Experiment) -> int:
+    """The number of parameters of the experiment's model (what cost estimates scale by)."""
+    return sum(p.numel() for p in build_model(experiment).parameters())
+
+
 # --- what a seed's training is made from (its checkpoints' and metrics' records) ------------------------------
 _data: dict[tuple, dict] = {}
 

@@ -132,14 +132,9 @@ def estimate(experiment: Experiment, params: int, seeds: int = 10, workers: int 
     compute = seeds * (base.train_seed_s * items * size + checkpoints * (retraining + others)) + lds
     jobs = seeds * JOBS_PER_SEED + lds_jobs + 1
     cpu = CPU_RUN_FACTOR * (compute + jobs * JOB_START_S) / workers + ANALYSIS_S
-    steps = experiment.epochs * -(-experiment.num_per_class * len(experiment.spec.classes) // 32)
+    steps = experiment.epochs * -(-experiment.num_per_class * len(experiment.spec.classes)
+                                  // experiment.model_task.recipe.batch_size)
     sequences = seeds * (1 + checkpoints) + (lds_jobs if experiment.model_task.supports_lds else 0)
     gpu = sequences * steps * GPU_STEP_MS / 1e3 + seeds * checkpoints * others / GPU_SPEEDUP + jobs * JOB_START_S \
         + ANALYSIS_S
     return Estimate(cpu, gpu, retraining + others, base.experiment == experiment.name)
-
-
-def estimate_seconds(experiment: Experiment, params: int, seeds: int = 10, workers: int = 2,
-                     lds_jobs: int = 20) -> float:
-    """The wall-time estimate here (CPU, `workers` processes): what `--dry-run` prints, never a measurement."""
-    return estimate(experiment, params, seeds, workers, lds_jobs).cpu_s

@@ -35,9 +35,10 @@ METRICS = {"fraction_p_below_0.05": "fraction of pairs with p < 0.05", "loo_corr
 def _style(study: Study, method: str) -> dict:
     """One colour per method in every panel (tab20: the study has more methods than the default cycle's ten
     colours); the controls dashed."""
-    colours = matplotlib.colormaps["tab20"].colors
+    pairs = matplotlib.colormaps["tab20"].colors  # ten dark/light pairs: the dark ones first, then the light
+    palette = pairs[0::2] + pairs[1::2]
     index = study.methods.index(method) if method in study.methods else len(study.methods)
-    return {"color": colours[(2 * index) % 20 + (2 * index) // 20 % 2],
+    return {"color": palette[index % len(palette)],
             "linestyle": "--" if method in CONTROLS else "-"}
 
 

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import torch
 
-from bayestda.checkpoints import build_model
+from bayestda.checkpoints import parameter_count
 from bayestda.data import generate_subsets
 from bayestda.experiment import Experiment
-from bayestda.lds import LdsDesign, draw_subsets, seed_start, train_on_subset
+from bayestda.lds import draw_subsets, seed_start, train_on_subset
 from bayestda.pipeline import run_scores
 from bayestda.seeds import load_seeds
 from bayestda.studies import ANALYSIS_S, CPU_RUN_FACTOR, GPU_SPEEDUP, GPU_STEP_MS, JOB_START_S, CellCost, estimate, get_study
@@ -62,12 +62,10 @@ def measure(experiment_name: str, lds_models_measured: int) -> dict:
     for k in range(lds_models_measured):
         train_on_subset(experiment, seed, masks[k].nonzero().squeeze(1), "cpu", begun)
     lds_model_s = (time.perf_counter() - start) / lds_models_measured
-    design = LdsDesign()
     return {"experiment": experiment.name, "n_train": len(begun.train), "seed": seed, "checkpoints": epochs,
             "methods": methods, "torch_threads": torch.get_num_threads(), "train_seed_s": train_s,
             "retraining_per_checkpoint_s": retraining_s, "other_methods_per_checkpoint_s": others_s,
-            "lds_model_s": lds_model_s, "lds_seeds_per_cell": 2 * design.models, "lds_subsets": design.subsets,
-            "epochs": experiment.epochs, "steps_per_epoch": -(-len(begun.train) // 32)}
+            "lds_model_s": lds_model_s}
 
 
 def main() -> None:
@@ -78,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     numbers = measure(args.experiment, args.lds_models)
     experiment = Experiment.parse(args.experiment)
-    cost = CellCost(experiment.name, numbers["n_train"], sum(p.numel() for p in build_model(experiment).parameters()),
+    cost = CellCost(experiment.name, numbers["n_train"], parameter_count(experiment),
                     numbers["train_seed_s"], numbers["retraining_per_checkpoint_s"],
                     numbers["other_methods_per_checkpoint_s"], numbers["lds_model_s"])
     cell = estimate(experiment, cost.params, base=cost)

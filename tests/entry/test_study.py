@@ -14,7 +14,7 @@ from bayestda import provenance
 from bayestda.data import generate_subsets
 from bayestda.errors import BayesTDAError
 from bayestda.experiment import Experiment
-from bayestda.studies import MEASURED, STUDIES, estimate, estimate_seconds, get_study, settings_of
+from bayestda.studies import MEASURED, STUDIES, estimate, get_study, settings_of
 from bayestda.study_results import TABLE, study_dir
 
 pytestmark = pytest.mark.slow
@@ -68,8 +68,8 @@ def test_every_defined_study_names_registered_experiments_and_their_settings():
     fragility = {e.name: settings_of(e) for e in get_study("fragility").parsed()}
     assert fragility["cnn-wd0_mnist3_10pc"]["weight_decay"] == 0.0 and fragility["cnn3_mnist3_10pc"]["depth"] == 3
     assert fragility["cnn-doublewidth_mnist3_10pc"]["width"] == 2.0
-    assert estimate_seconds(Experiment.parse("cnn_mnist3_20pc"), 225_034) > estimate_seconds(
-        Experiment.parse("cnn_mnist3_10pc"), 225_034)
+    assert estimate(Experiment.parse("cnn_mnist3_20pc"), 225_034).cpu_s > estimate(
+        Experiment.parse("cnn_mnist3_10pc"), 225_034).cpu_s
     cifar = estimate(Experiment.parse("cnn_cifar10_10pc"), MEASURED["cifar10"].params)
     assert cifar.measured and cifar.per_checkpoint_s == pytest.approx(
         MEASURED["cifar10"].retraining_per_checkpoint_s + MEASURED["cifar10"].other_methods_per_checkpoint_s)
