@@ -5,12 +5,13 @@ eigenpairs, found by the Arnoldi iteration on Hessian-vector products.
 
 over the `top` eigenvalues of largest magnitude of the train loss's Hessian at the checkpoint (the mean loss
 over the train items, as `if`), from a Krylov space of `iterations` Hessian-vector products started at a fixed
-random vector (each product one backward through the train gradient's graph, built once), with the symmetric
-three-term step and one full re-orthogonalisation per product, the basis in the products' precision (float32
-for the CNNs). The Krylov matrix (float64) is symmetrised and diagonalised (the Hessian is symmetric). Negative
-eigenvalues are kept, as in the paper's distillation by magnitude; how many are negative is logged, and so are
-the kept pairs' residuals ‖Hv − λv‖ relative to |λ| (from the Arnoldi relation, no extra Hessian-vector
-product). Negative = helpful, as `if`.
+random vector (each product one backward through the train gradient's graph, built once with GELU's
+derivatives cached in it: `hvp.HessianOperator`), with the symmetric three-term step and one full
+re-orthogonalisation per product, the basis in the products' precision (float32 for the CNNs). The Krylov
+matrix (float64) is symmetrised and diagonalised (the Hessian is symmetric). Negative eigenvalues are kept, as
+in the paper's distillation by magnitude; how many are negative is logged, and so are the kept pairs' residuals
+‖Hv − λv‖ relative to |λ| (from the Arnoldi relation, no extra Hessian-vector product). Negative = helpful,
+as `if`.
 """
 
 from __future__ import annotations
@@ -111,5 +112,6 @@ def _projected(ctx: CheckpointContext, settings: ArnoldiSettings) -> tuple[torch
 
 register(Method("arnoldi", lambda ctx: arnoldi_influence(ctx).to(ctx.dtype), -1, "Arnoldi influence: the top 50 "
                 "Hessian eigenpairs of 200 Arnoldi iterations (in the CNN's make reproduce)", default=False,
-                settings=asdict(ArnoldiSettings()), version="2",  # 2: the basis in the products' precision
+                settings=asdict(ArnoldiSettings()), version="3",  # 2: the basis in the products' precision; 3: GELU's
+                # derivatives cached in the Hessian operator (the same eigenpairs to 3e-7)
                 damped=lambda ctx, damping: arnoldi_influence(ctx, ArnoldiSettings(damping=damping)).to(ctx.dtype)))
