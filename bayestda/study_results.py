@@ -123,9 +123,11 @@ def metric_view(study: Study, table: pd.DataFrame, path) -> None:
                                     color=line.get_color())
             if setting in ("weight_decay",):
                 ax.set_xscale("symlog", linthresh=1e-3)
+            values = sorted(rows[setting].unique())  # ticks at the settings run, not 2.2, 2.4, ... between them
+            ax.set_xticks(values, labels=[f"{v:g}" for v in values])
             ax.set_xlabel(setting)
             ax.set_ylabel(label, fontsize=7)
-    axes[0][-1].legend(fontsize=6, loc="best")
+    fig.legend(*axes[0][-1].get_legend_handles_labels(), fontsize=7, loc="outside right center")  # off the lines
     fig.suptitle(f"study {study.name}: each metric against each varied setting")
     save_figure(fig, path)
 
