@@ -46,7 +46,8 @@ def batch_hvp(net: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, 
 class _GeluGradient(torch.autograd.Function):
     """g -> g GELU'(x) at a fixed point: GELU's first and second derivatives, and the incoming gradient g times
     the second, are computed once, so a product through it is two multiplications (autograd's double backward
-    of GELU recomputes exp and erf in a dozen elementwise passes on every product)."""
+    of GELU recomputes exp and erf in a dozen elementwise passes on every product). x is an input only so that
+    autograd sends the d/dx term back along GELU's input."""
 
     @staticmethod
     def forward(ctx, g: torch.Tensor, x: torch.Tensor, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:

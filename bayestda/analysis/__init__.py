@@ -2,8 +2,8 @@
 
 For anyone's scores, without an experiment of this repository:
 
-    from bayestda.analysis import posterior_test
-    result = posterior_test({"gd": scores_gd, "if": scores_if}, out="results/mine")  # arrays (seeds, ckpts, train, test)
+    >>> from bayestda.analysis import posterior_test
+    >>> result = posterior_test({"gd": scores_gd, "if": scores_if}, out="results/mine")  # arrays (seeds, ckpts, train, test)
 
 or from a folder of score files in the paper's layout: `posterior_test(load_scores_dir("my_scores"), out=...)`.
 A pure library: arrays or PosteriorScores in, tables out. An experiment's own analysis (its files, records,
