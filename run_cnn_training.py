@@ -4,7 +4,7 @@ Checkpoints: models/<arch>/<task>_<N>pc/<seed>/ckpt_epoch_<e>.pth for the last f
 metrics.json (train loss per epoch, test accuracy and loss per checkpoint).
 """
 
-from bayestda.cli import run, run_training_script
+from bayestda.cli.scripts import run, run_training_script
 
 
 def main(argv: list[str] | None = None) -> int:

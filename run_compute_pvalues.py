@@ -7,8 +7,8 @@ Writes pvalues_<method>_across_<K>_ckpts.csv, mean_p_values.csv and significance
 (or OUT).
 """
 
-from bayestda.cli import run
-from bayestda.cli_analysis import run_analysis_script
+from bayestda.cli.analysis import run_analysis_script
+from bayestda.cli.scripts import run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,8 @@
     python run_correlation_analysis.py --scores-dir DIR --out OUT     # DIR/<method>/<seed>/attribution_ckpt_<e>.csv
 """
 
-from bayestda.cli import run
-from bayestda.cli_analysis import run_analysis_script
+from bayestda.cli.analysis import run_analysis_script
+from bayestda.cli.scripts import run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,10 +11,10 @@ when current), then damping.csv, damping.png and damping.md in results/<exp>/.
 
 from __future__ import annotations
 
-from bayestda.cli import run
-from bayestda.damping import DAMPED_METHODS, DAMPINGS, run_damping_curve
-from bayestda.experiment import Experiment
-from bayestda.flags import Parser, add_device_flag, add_jobs_flag, experiment_name, float_list, int_list
+from bayestda.cli.flags import Parser, add_device_flag, add_jobs_flag, experiment_name, float_list, int_list
+from bayestda.cli.scripts import run
+from bayestda.experiments.experiment import Experiment
+from bayestda.results.damping import DAMPED_METHODS, DAMPINGS, run_damping_curve
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,19 +14,11 @@ them for the LDS columns of methods.csv (random halves: lds_*; stratified: lds_w
 
 from __future__ import annotations
 
-from bayestda.cli import run
-from bayestda.experiment import Experiment
-from bayestda.flags import (
-    Parser,
-    add_device_flag,
-    add_jobs_flag,
-    add_lds_target_flags,
-    experiment_name,
-    int_range,
-    lds_subsets,
-)
-from bayestda.lds import HALVES, LdsDesign, retrain
-from bayestda.tasks import ModelTask
+from bayestda.cli.flags import Parser, add_device_flag, add_jobs_flag, add_lds_target_flags, experiment_name, int_range, lds_subsets
+from bayestda.cli.scripts import run
+from bayestda.experiments.experiment import Experiment
+from bayestda.families import ModelTask
+from bayestda.training.lds import HALVES, LdsDesign, retrain
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,10 @@
-"""The main job: data, training, all TDA methods for all 10 seeds, the LDS retraining (random and class-stratified
-halves, an independent target), p-values, correlations,
-the methods table and summary.
+"""The main job: an experiment's whole analysis in this process, stage by stage (bayestda/launch/stages.py, the
+same plan `run_all.py` launches as jobs): data, training of the 10 seeds, every TDA method, the LDS retraining
+(random and class-stratified halves, an independent target), p-values, correlations, the methods table and summary,
+and the damping curve.
 
-`python run_reproduce.py --experiment cnn_mnist3_10pc` (what `make reproduce` runs). Every stage skips
-finished outputs, so an interrupted run continues where it stopped.
+`python run_reproduce.py --experiment cnn_mnist3_10pc` (what `make reproduce` runs). A stage whose outputs are
+current is skipped, so an interrupted run continues where it stopped.
 """
 
 from __future__ import annotations
@@ -11,14 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-from tqdm import tqdm
-
-from bayestda.attribution import default_methods
-from bayestda.cli import run
-from bayestda.damping import run_damping_curve
-from bayestda.data import generate_subsets, subset_path
-from bayestda.experiment import Experiment, load_seeds
-from bayestda.flags import (
+from bayestda.cli.flags import (
     Parser,
     add_device_flag,
     add_jobs_flag,
@@ -27,29 +21,15 @@ from bayestda.flags import (
     lds_subsets,
     method_list,
 )
-from bayestda.lds import HALVES, LdsDesign, retrain
-from bayestda.parallel import default_workers, process_map
-from bayestda.pipeline import run_scores
-from bayestda.results import load_all, run_correlations, run_pvalues
-from bayestda.trainers import train_seed
+from bayestda.cli.scripts import run
+from bayestda.experiments.experiment import Experiment
+from bayestda.launch.stages import Request, RunOptions, run_here
 
 log = logging.getLogger("run_reproduce")
 
 
-def _score_one_seed(job: tuple[str, int, list[str], str, bool]) -> int:
-    """One seed's scores (module level, so that it can be sent to a spawned process)."""
-    name, seed, methods, device, progress = job
-    run_scores(Experiment.parse(name), seed, methods, device=device, show_progress=progress)
-    return seed
-
-
-def score_seeds(experiment: Experiment, seeds: list[int], methods: list[str], device: str, jobs: int) -> None:
-    """Every seed's scores; on a CPU `jobs` processes with one thread each (15% faster than threads here)."""
-    work = [(experiment.name, seed, methods, device, jobs <= 1) for seed in seeds]
-    process_map(_score_one_seed, work, jobs, f"{experiment.name} TDA scores")
-
-
-def main(argv: list[str] | None = None) -> int:
+def request_of(argv: list[str] | None = None) -> tuple[Request, RunOptions]:
+    """The parsed flags as a stage-graph request and how to run it here."""
     parser = Parser(description=__doc__)
     parser.add_argument("--experiment", type=experiment_name, default="cnn_mnist3_10pc")
     parser.add_argument("--methods", type=method_list, default=None,
@@ -62,33 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     add_device_flag(parser)
     add_jobs_flag(parser, "seeds scored")
     args = parser.parse_args(argv)
-    experiment = Experiment.parse(args.experiment)
-    methods = args.methods or default_methods() + list(experiment.model_task.reproduce_methods)
-    seeds = load_seeds()
-    times = {}
+    request = Request((Experiment.parse(args.experiment),), None if args.methods is None else tuple(args.methods),
+                      lds_subsets=args.lds_subsets, lds_target=args.lds_target, lds_models=args.lds_models)
+    return request, RunOptions(args.device, args.jobs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    request, options = request_of(argv)
+    experiment = request.experiments[0]
     start = time.perf_counter()
-    if not subset_path(experiment.task, "train", experiment.num_per_class).exists():
-        generate_subsets(experiment.task, [experiment.num_per_class])
-    with tqdm(total=len(seeds) * experiment.epochs, desc=f"{experiment.name} training", unit="epoch") as bar:
-        for seed in seeds:
-            train_seed(experiment, seed, progress=bar)
-    times["training"] = time.perf_counter() - start
-    jobs = args.jobs or default_workers(args.device)
-    score_seeds(experiment, seeds, methods, args.device, jobs)
-    times["tda"] = time.perf_counter() - start - sum(times.values())
-    m = experiment.model_task.lds_subsets if args.lds_subsets is None else args.lds_subsets
-    if m:
-        designs = [LdsDesign(m, args.lds_target, halves, args.lds_models) for halves in HALVES]
-        retrain(experiment, designs, device=args.device, jobs=jobs)
-        times["lds_retraining"] = time.perf_counter() - start - sum(times.values())
-    posteriors = load_all(experiment, methods)  # read once for both analysis stages
-    run_pvalues(experiment, methods, posteriors=posteriors)
-    run_correlations(experiment, methods, lds_subsets=m, posteriors=posteriors, lds_target=args.lds_target if m else None,
-                     lds_models=args.lds_models)
-    times["analysis"] = time.perf_counter() - start - sum(times.values())
-    if experiment.model_task.damping_curve and "loo_corrected" in methods:
-        run_damping_curve(experiment, device=args.device, jobs=jobs)
-        times["damping_curve"] = time.perf_counter() - start - sum(times.values())
+    times = run_here(request, options)
     log.info("done in %.0f s (%s); results in %s", time.perf_counter() - start,
              ", ".join(f"{k} {v:.0f} s" for k, v in times.items()), experiment.results_dir())
     print((experiment.results_dir() / "summary.md").read_text())

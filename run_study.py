@@ -7,23 +7,24 @@ retraining, the analysis), then read side by side in results/study_<NAME>/.
     python run_study.py --study fragility --table-only     # only rewrite the table and figures
     python run_study.py --study fragility --experiments cnn-wd0_mnist3_10pc   # one of its experiments
 
-Studies (bayestda/studies.py): fragility, paper-mnist3, paper, tiny. Experiments estimated above the study's
+Studies (bayestda/experiments/studies.py): fragility, paper-mnist3, paper, tiny. Experiments estimated above the study's
 budget here (2 hours each) are listed with their estimate and left out unless --include-large (for a GPU or SLURM).
 Estimates scale a measured cell of the same task (benchmarks/bench_cell_cost.py: cnn_mnist3_10pc, cnn_cifar10_10pc);
-the GPU figure is a model with two stated assumptions (bayestda/studies.py), not a measurement.
+the GPU figure is a model with two stated assumptions (bayestda/launch/estimates.py), not a measurement.
 Writes methods_by_experiment.csv (every experiment's methods.csv rows with the settings it varies), mean_p_by_k.png
 (the paper's view) and metrics_by_setting.png.
 """
 
 from __future__ import annotations
 
-from bayestda.checkpoints import parameter_count
-from bayestda.cli import run
-from bayestda.flags import Parser, experiment_list, seed_id_list
-from bayestda.launch import describe, plan
-from bayestda.launch_flags import add_launcher_flags, check_launcher_flags, launch
-from bayestda.studies import STUDIES, estimate, get_study
-from bayestda.study_results import study_dir, write_study
+from bayestda.cli.flags import Parser, experiment_list, seed_id_list
+from bayestda.cli.launcher import add_launcher_flags, check_launcher_flags, launch
+from bayestda.cli.scripts import run
+from bayestda.experiments.studies import STUDIES, get_study
+from bayestda.launch.estimates import estimate
+from bayestda.launch.stages import Request, describe, plan
+from bayestda.results.study import study_dir, write_study
+from bayestda.training.checkpoints import parameter_count
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,9 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     check_launcher_flags(parser, args)
     study = get_study(args.study)
     experiments = study.parsed()
-    seeds = len(args.seed_ids) if args.seed_ids else 10
-    estimates = {e.name: estimate(e, parameter_count(e), seeds, args.workers or 2, 2 * study.lds_models, study.lds_subsets)
-                 for e in experiments}
+    whole = Request.for_study(study, experiments, args.seed_ids)
+    estimates = {e.name: estimate(e, parameter_count(e), whole, args.workers or 2) for e in experiments}
     large = {e.name for e in experiments if not args.include_large and estimates[e.name].cpu_s > study.budget_s}
     chosen = [e for e in experiments if e.name not in large]
     if args.experiments:
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {experiment.name:<30} here {cost.cpu_s / 60:6.0f} min ({cost.per_checkpoint_s:5.0f} s per checkpoint, "
               f"{'measured' if cost.measured else 'scaled'}); one GPU {cost.gpu_s / 60:4.0f} min (model){left}")
     if not args.table_only:
-        jobs = plan(chosen, study.methods, args.seed_ids, lds_subsets=study.lds_subsets, lds_models=study.lds_models)
+        jobs = plan(Request.for_study(study, chosen, args.seed_ids))
         if args.dry_run:
             print(describe(jobs))
             return 0

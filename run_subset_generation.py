@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from bayestda.cli import run
-from bayestda.data import SOURCES, generate_subsets
-from bayestda.experiment import TASKS, check_size, check_task
-from bayestda.flags import Parser, positive_int
+from bayestda.cli.flags import Parser, positive_int
+from bayestda.cli.scripts import run
+from bayestda.data.subsets import SOURCES, generate_subsets
+from bayestda.experiments.experiment import TASKS, check_size, check_task
 
 log = logging.getLogger("run_subset_generation")
 

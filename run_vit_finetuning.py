@@ -9,7 +9,7 @@ random-base (random weights, distinct experiment names).
 
 import torch
 
-from bayestda.cli import run, run_training_script
+from bayestda.cli.scripts import run, run_training_script
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,10 +11,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from bayestda.cli import run
-from bayestda.flags import Parser, non_negative_int, positive_int
+from bayestda.cli.flags import Parser, non_negative_int, positive_int
+from bayestda.cli.scripts import run
 from bayestda.models.vit import shipped_dir
-from bayestda.vit_pretraining import PretrainSettings, pretrain
+from bayestda.training.vit_pretraining import PretrainSettings, pretrain
 
 
 def main(argv: list[str] | None = None) -> int:

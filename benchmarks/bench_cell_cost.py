@@ -9,7 +9,7 @@ on a quiet machine. The whole cell here: 10 seeds trained, 10 seeds x 5 checkpoi
 LDS stage's 2 designs x R = 10 seeds x M = 100 subset models, split over 2 workers as run_study runs them (the
 analysis not included).
 
-The cell's estimates come from bayestda.studies.estimate on these numbers (what run_study.py --dry-run prints); its
+The cell's estimates come from bayestda.launch.estimates.estimate on these numbers (what run_study.py --dry-run prints); its
 GPU figure is a model with two assumptions (GPU_STEP_MS, GPU_SPEEDUP there), not a measurement:
 benchmarks/gpu_check.sh measures the real thing on the first GPU lent.
 """
@@ -26,14 +26,16 @@ from pathlib import Path
 
 import torch
 
-from bayestda.checkpoints import parameter_count
-from bayestda.data import generate_subsets
-from bayestda.experiment import Experiment
-from bayestda.lds import draw_subsets, seed_start, train_on_subset
-from bayestda.pipeline import run_scores
-from bayestda.seeds import load_seeds
-from bayestda.studies import ANALYSIS_S, CPU_RUN_FACTOR, GPU_SPEEDUP, GPU_STEP_MS, JOB_START_S, CellCost, estimate, get_study
-from bayestda.trainers import train_seed
+from bayestda.core.seeds import load_seeds
+from bayestda.data.subsets import generate_subsets
+from bayestda.experiments.experiment import Experiment
+from bayestda.experiments.studies import get_study
+from bayestda.launch.estimates import ANALYSIS_S, CPU_RUN_FACTOR, GPU_SPEEDUP, GPU_STEP_MS, JOB_START_S, CellCost, estimate
+from bayestda.launch.stages import Request
+from bayestda.scores.pipeline import run_scores
+from bayestda.training.checkpoints import parameter_count
+from bayestda.training.lds import draw_subsets, seed_start, train_on_subset
+from bayestda.training.loops import train_seed
 
 CHECKPOINTS_TIMED = 2  # the last two: per-seed set-up shared by a seed's checkpoints is counted once for both
 RETRAINING = ("loo", "loo_corrected")  # methods whose cost is retraining (loo_corrected reuses loo's models)
@@ -79,7 +81,7 @@ def main() -> None:
     cost = CellCost(experiment.name, numbers["n_train"], parameter_count(experiment),
                     numbers["train_seed_s"], numbers["retraining_per_checkpoint_s"],
                     numbers["other_methods_per_checkpoint_s"], numbers["lds_model_s"])
-    cell = estimate(experiment, cost.params, base=cost)
+    cell = estimate(experiment, cost.params, Request.for_study(get_study("paper"), [experiment]), base=cost)
     numbers["params"] = cost.params
     numbers["estimates"] = {"per_checkpoint_s": cell.per_checkpoint_s, "cpu_cell_min": cell.cpu_s / 60,
                             "gpu_cell_min": cell.gpu_s / 60}

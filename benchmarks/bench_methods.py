@@ -26,24 +26,15 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from bayestda.attribution import (
-    ArnoldiSettings,
-    EKFACSettings,
-    RPSSettings,
-    TrakSettings,
-    arnoldi_influence,
-    ekfac_influence,
-    rps,
-    trak,
-)
+from bayestda.attribution import ArnoldiSettings, EKFACSettings, RPSSettings, TrakSettings, arnoldi_influence, ekfac_influence, rps, trak
 from bayestda.attribution.arnoldi import arnoldi_eigenpairs
 from bayestda.attribution.gradients import tracincp_term
-from bayestda.data import Subset
-from bayestda.experiment import Experiment
-from bayestda.flags import Parser, positive_int
-from bayestda.hvp import HessianOperator
-from bayestda.paths import REPO_ROOT
-from bayestda.pipeline import make_context
+from bayestda.cli.flags import Parser, positive_int
+from bayestda.core.paths import REPO_ROOT
+from bayestda.data.subsets import Subset
+from bayestda.experiments.experiment import Experiment
+from bayestda.numerics.hvp import HessianOperator
+from bayestda.scores.pipeline import make_context
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 from references import kronfluence_ekfac, loss_gradients, rps_definition, trak_reference  # noqa: E402

@@ -23,10 +23,10 @@ from torch.utils.data import DataLoader
 
 from bayestda.attribution import ats, converged, grad_cos, grad_dot, influence_scores, lissa, loo, tracin_term
 from bayestda.attribution.retraining import loo_weights
-from bayestda.experiment import Experiment
-from bayestda.flags import Parser, positive_int
-from bayestda.pipeline import compute, make_context
-from bayestda.training import paper_batch_order, train_many
+from bayestda.cli.flags import Parser, positive_int
+from bayestda.experiments.experiment import Experiment
+from bayestda.numerics.many_models import paper_batch_order, train_many
+from bayestda.scores.pipeline import compute, make_context
 
 PAPER_SIX = ("loo", "ats", "if", "gd", "gc", "tracin")
 

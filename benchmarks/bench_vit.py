@@ -15,16 +15,16 @@ import time
 
 import torch
 
-from bayestda.checkpoints import build_model
-from bayestda.data import generate_subsets, subset_path
-from bayestda.evaluation import logits_of
-from bayestda.experiment import Experiment
-from bayestda.flags import Parser, add_device_flag, positive_int
-from bayestda.hvp import batch_hvp
+from bayestda.cli.flags import Parser, add_device_flag, positive_int
+from bayestda.core.params import detached_params
+from bayestda.data.subsets import generate_subsets, subset_path
+from bayestda.experiments.experiment import Experiment
 from bayestda.models.vit import model_name_for
-from bayestda.params import detached_params
-from bayestda.per_sample import per_sample_grads
-from bayestda.training import AdamSettings, train_many
+from bayestda.numerics.evaluation import logits_of
+from bayestda.numerics.hvp import batch_hvp
+from bayestda.numerics.many_models import AdamSettings, train_many
+from bayestda.numerics.per_sample import per_sample_grads
+from bayestda.training.checkpoints import build_model
 
 
 def timed(fn, device: str, repeats: int = 2) -> float:

@@ -28,13 +28,13 @@ import torch
 
 from bayestda.analysis import posterior_test
 from bayestda.attribution import default_methods
-from bayestda.data import generate_subsets
-from bayestda.datasets import TASKS
-from bayestda.experiment import Experiment
-from bayestda.pipeline import compute, make_context, run_scores
-from bayestda.scores import load_array
-from bayestda.seeds import load_seeds
-from bayestda.trainers import train_seed
+from bayestda.core.datasets import TASKS
+from bayestda.core.seeds import load_seeds
+from bayestda.data.subsets import generate_subsets
+from bayestda.experiments.experiment import Experiment
+from bayestda.scores.files import load_array
+from bayestda.scores.pipeline import compute, make_context, run_scores
+from bayestda.training.loops import train_seed
 
 REPO = Path(__file__).resolve().parents[1]
 # --quick: one method per code path (retraining, per-sample gradients, the Hessian), for a CPU smoke run

@@ -17,10 +17,10 @@ import torch
 from bayestda.analysis.metrics import spearman_per_column
 from bayestda.attribution import TrakSettings, trak
 from bayestda.attribution.trak import one_minus_p
-from bayestda.experiment import Experiment, load_seeds
-from bayestda.flags import Parser, experiment_name, non_negative_int, seed_id, trak_dims
-from bayestda.pipeline import make_context
-from bayestda.scores import load_array
+from bayestda.cli.flags import Parser, experiment_name, non_negative_int, seed_id, trak_dims
+from bayestda.experiments.experiment import Experiment, load_seeds
+from bayestda.scores.files import load_array
+from bayestda.scores.pipeline import make_context
 
 
 def unprojected(ctx) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Every default method of the registry (LOO, ATS, IF, Grad-Dot, Grad-Cos, TracIn and the corrected variants), or the
 --methods named (a method of your own included), for one seed, sharing each gradient."""
 
-from bayestda.cli import run, run_tda_script
+from bayestda.cli.scripts import run, run_tda_script
 
 
 def main(argv: list[str] | None = None) -> int:

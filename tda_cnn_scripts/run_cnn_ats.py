@@ -1,6 +1,6 @@
 """Adding-the-sample (ATS) scores: one fresh-Adam step per train item, for one seed's checkpoints."""
 
-from bayestda.cli import run, run_tda_script
+from bayestda.cli.scripts import run, run_tda_script
 
 
 def main(argv: list[str] | None = None) -> int:

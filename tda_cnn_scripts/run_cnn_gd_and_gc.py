@@ -1,6 +1,6 @@
 """Grad-Dot and Grad-Cos scores for one seed's checkpoints."""
 
-from bayestda.cli import run, run_tda_script
+from bayestda.cli.scripts import run, run_tda_script
 
 
 def main(argv: list[str] | None = None) -> int:

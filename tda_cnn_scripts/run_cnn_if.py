@@ -4,7 +4,7 @@ Writes `if` and `if_converged` scores (plus the converged solve's residuals); th
 afterwards unless --keep-inverse-hvp.
 """
 
-from bayestda.cli import run, run_if_script
+from bayestda.cli.scripts import run, run_if_script
 
 
 def main(argv: list[str] | None = None) -> int:

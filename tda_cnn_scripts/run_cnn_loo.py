@@ -1,6 +1,6 @@
 """Leave-one-out (LOO) scores, the paper's and the corrected baseline, for one seed's checkpoints."""
 
-from bayestda.cli import run, run_tda_script
+from bayestda.cli.scripts import run, run_tda_script
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ Stores, per checkpoint, the paper's one-pass LiSSA vectors (`if`) and the exact 
 vectors (`if_converged`), on the side with fewer items (train: 30 vectors for mnist3_10pc instead of 900).
 """
 
-from bayestda.cli import run, run_s_test_script
+from bayestda.cli.scripts import run, run_s_test_script
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Every method for one ViT seed (LOO, ATS, IF, Grad-Dot, Grad-Cos, TracIn and the corrected variants)."""
 
-from bayestda.cli import run, run_tda_script
+from bayestda.cli.scripts import run, run_tda_script
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """ViT adding-the-sample (ATS): one fresh-Adam step of the LoRA and classifier weights per train item."""
 
-from bayestda.cli import run, run_tda_script
+from bayestda.cli.scripts import run, run_tda_script
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """ViT Grad-Dot and Grad-Cos over the trainable (LoRA and classifier) parameters."""
 
-from bayestda.cli import run, run_tda_script
+from bayestda.cli.scripts import run, run_tda_script
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """ViT, second IF stage: influence scores from the stored inverse-HVP vectors (run run_vit_s_test.py first)."""
 
-from bayestda.cli import run, run_if_script
+from bayestda.cli.scripts import run, run_if_script
 
 
 def main(argv: list[str] | None = None) -> int:

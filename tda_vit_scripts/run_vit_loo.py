@@ -1,7 +1,7 @@
 """ViT leave-one-out: `loo` and `loo_corrected` continue from the checkpoint (as the CNN's);
 --from-pretrained gives the paper's ViT variant, re-fine-tuned from the backbone (`loo_pretrained`)."""
 
-from bayestda.cli import run, run_tda_script
+from bayestda.cli.scripts import run, run_tda_script
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """ViT, first IF stage: store the inverse-HVP vectors (`if`, `if_converged`) over the trainable parameters."""
 
-from bayestda.cli import run, run_s_test_script
+from bayestda.cli.scripts import run, run_s_test_script
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """ViT TracInCP terms (learning rate x Grad-Dot over the trainable parameters)."""
 
-from bayestda.cli import run, run_tda_script
+from bayestda.cli.scripts import run, run_tda_script
 
 
 def main(argv: list[str] | None = None) -> int:

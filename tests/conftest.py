@@ -7,10 +7,10 @@ import os
 import pytest
 import torch
 
-from bayestda.data import generate_subsets
-from bayestda.ensemble import train_seed
-from bayestda.experiment import Experiment
-from bayestda.pipeline import run_scores
+from bayestda.data.subsets import generate_subsets
+from bayestda.experiments.experiment import Experiment
+from bayestda.scores.pipeline import run_scores
+from bayestda.training.ensemble import train_seed
 
 # Outputs of the whole test session go to a temporary root, never into the repository.
 _ROOT = None

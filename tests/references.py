@@ -16,8 +16,8 @@ from torch.utils.data import TensorDataset
 
 from bayestda.attribution.rps import features, last_linear
 from bayestda.attribution.trak import projection_rows
-from bayestda.checkpoints import load_checkpoint
-from bayestda.data import Subset
+from bayestda.data.subsets import Subset
+from bayestda.training.checkpoints import load_checkpoint
 
 
 # --- TRAK: the margin's own autograd gradients, an explicit projection matrix, (ΦᵀΦ)⁺ -----------------------

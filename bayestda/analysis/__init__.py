@@ -10,21 +10,12 @@ A pure library: arrays or PosteriorScores in, tables out. An experiment's own an
 LDS models) is `bayestda.results`.
 """
 
-from ..lds_targets import SubsetLosses
+from ..data.lds_targets import SubsetLosses
 from .classes import ItemClasses, read_classes
 from .metrics import LOO_TRUTH
 from .posterior import PosteriorScores, load_files, load_scores_dir
-from .report import (
-    PosteriorResult,
-    Roles,
-    as_posteriors,
-    builtin_roles,
-    correlations_of,
-    posterior_test,
-    pvalues_of,
-    roles_for,
-)
+from .report import PosteriorResult, Roles, as_posteriors, correlations_of, posterior_test, pvalues_of, roles_for
 
 __all__ = ["LOO_TRUTH", "ItemClasses", "PosteriorResult", "PosteriorScores", "Roles", "SubsetLosses", "as_posteriors",
-           "builtin_roles", "correlations_of", "load_files", "load_scores_dir", "posterior_test", "pvalues_of", "read_classes",
+           "correlations_of", "load_files", "load_scores_dir", "posterior_test", "pvalues_of", "read_classes",
            "roles_for"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import BadInput
+from ..core.errors import BadInput
 
 
 @dataclass(frozen=True)

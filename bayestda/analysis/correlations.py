@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import save_csv
+from ..core.io import save_csv
 from .posterior import PosteriorScores
 from .statistics import mean_std, signal_to_noise
 

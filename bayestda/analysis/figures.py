@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from ..io import atomic_write
+from ..core.io import atomic_write
 from .correlations import STATISTICS
 
 

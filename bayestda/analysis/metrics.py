@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from ..errors import BayesTDAError
-from ..lds_targets import SubsetLosses
+from ..core.errors import BayesTDAError
+from ..data.lds_targets import SubsetLosses
 from .classes import ItemClasses
 from .posterior import PosteriorScores
 from .pvalues import lead_rows, lead_test

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..io import save_csv
+from ..core.io import save_csv
 from .posterior import PosteriorScores
 
 

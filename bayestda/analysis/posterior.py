@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..errors import BadInput, BayesTDAError, CorruptOutput, MissingOutput
+from ..core.errors import BadInput, BayesTDAError, CorruptOutput, MissingOutput
 
 SCORE_FILE = re.compile(r"^attribution_ckpt_(?P<ckpt>.+)\.csv$")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import save_csv
+from ..core.io import save_csv
 from .classes import ItemClasses
 from .posterior import PosteriorScores
 from .statistics import benjamini_hochberg, t_pvalues, z_pvalues

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..attribution.registry import helpful_signs
-from ..errors import BadInput
-from ..io import save_csv, save_text
-from ..lds_targets import SubsetLosses
+from ..core.errors import BadInput
+from ..core.io import save_csv, save_text
+from ..data.lds_targets import SubsetLosses
 from .classes import ItemClasses
 from .correlations import compute_correlations, save_correlations
 from .figures import correlation_heatmaps, noise_figure
@@ -75,7 +74,7 @@ class Roles:
 
 
 def roles_for(methods, signs: dict[str, int] | None = None, truth: str | None = None,
-              command_line: bool = False) -> Roles:
+              command_line: bool = False, builtin_signs: dict[str, int] | None = None) -> Roles:
     """The roles of anyone's scores: `signs` as given (+1, positive = helpful, for every method not in it; entries
     of other methods are ignored, so the built-in table `helpful_signs()` can be passed whole), the truth only when
     named. A name that matches a built-in method with another sign, or the built-in LOO truth left unused, gets a
@@ -89,7 +88,7 @@ def roles_for(methods, signs: dict[str, int] | None = None, truth: str | None = 
     if bad:
         method, sign = next(iter(bad.items()))
         raise BadInput(f"helpful sign {sign!r} of {method!r}; allowed: +1 (positive = helpful), -1 (negative = helpful)")
-    builtin = helpful_signs()
+    builtin = builtin_signs or {}
     notes = []
     for method in methods:
         if method not in signs and builtin.get(method, 1) != 1:
@@ -103,12 +102,6 @@ def roles_for(methods, signs: dict[str, int] | None = None, truth: str | None = 
     for note in notes:
         log.warning("%s", note.replace("`", ""))
     return Roles({m: signs.get(m, 1) for m in methods}, truth, tuple(notes))
-
-
-def builtin_roles(methods) -> Roles:
-    """The roles of this repository's own methods: the registry's helpful signs, loo_corrected as the truth."""
-    signs = helpful_signs()
-    return Roles({m: signs.get(m, 1) for m in methods}, LOO_TRUTH if LOO_TRUTH in methods else None)
 
 
 def pvalues_of(scores, out: Path | str | None = None, classes: ItemClasses | None = None) -> pd.DataFrame:
@@ -155,7 +148,8 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
 
 def posterior_test(scores, out: Path | str | None = None, name: str = "scores", truth: str | None = None,
                    subset_losses: SubsetLosses | None = None, signs: dict[str, int] | None = None,
-                   classes: ItemClasses | None = None, within_class_losses: SubsetLosses | None = None) -> PosteriorResult:
+                   classes: ItemClasses | None = None, within_class_losses: SubsetLosses | None = None,
+                   builtin_signs: dict[str, int] | None = None) -> PosteriorResult:
     """The paper's test for any scores: z-test p-values (and the t-test with S − 1 dof), Benjamini-Hochberg
     counts, correlations between methods and the noise decomposition; with `out`, every CSV, figure and
     summary.md, as for an experiment. Everything is checked before anything is written.
@@ -175,13 +169,16 @@ def posterior_test(scores, out: Path | str | None = None, name: str = "scores", 
             into same-class and cross-class ones and adds the within-class LOO correlation.
         within_class_losses: SubsetLosses over class-stratified halves (every subset keeps half of each class):
             adds the within-class LDS.
+        builtin_signs: the built-in methods' signs (`bayestda.attribution.helpful_signs()`): a method named like
+            one whose sign differs gets a note saying how to give it that sign (the library itself never imports the
+            methods, nor torch).
 
     Returns:
         PosteriorResult: the significance table, mean p-values, correlations, noise decomposition, methods table
         (with the signs and truth used) and the summary text.
     """
     posteriors = as_posteriors(scores)
-    roles = roles_for(posteriors, signs, truth)
+    roles = roles_for(posteriors, signs, truth, builtin_signs=builtin_signs)
     first = next(iter(posteriors.values()))
     if classes is not None:
         classes.check(len(first.train_idx), len(first.test_idx))

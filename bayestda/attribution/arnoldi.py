@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ..errors import BadInput
-from ..hvp import HessianOperator
+from ..core.errors import BadInput
+from ..numerics.hvp import HessianOperator
 from .context import CheckpointContext
 from .registry import Method, register
 

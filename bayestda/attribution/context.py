@@ -10,15 +10,15 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from .. import channels_last as nhwc
-from ..data import Subset
-from ..evaluation import losses_of_models
-from ..gradient_matrix import GradientMatrix
-from ..losses import Loss, cross_entropy
-from ..parallel import default_workers
-from ..params import FlatView, Params
-from ..per_sample import per_sample_gradients
-from ..training import AdamSettings
+from ..core import channels_last as nhwc
+from ..core.losses import Loss, cross_entropy
+from ..core.parallel import default_workers
+from ..core.params import FlatView, Params
+from ..data.subsets import Subset
+from ..numerics.evaluation import losses_of_models
+from ..numerics.gradient_matrix import GradientMatrix
+from ..numerics.many_models import AdamSettings
+from ..numerics.per_sample import per_sample_gradients
 from .costs import CostLedger
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import BadInput
+from ..core.errors import BadInput
 from .context import CheckpointContext
 from .registry import Method, register
 

@@ -24,7 +24,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from ..errors import BadInput, BayesTDAError
+from ..core.errors import BadInput, BayesTDAError
 from .context import CheckpointContext
 from .influence import score_error_bounds
 from .registry import Method, register

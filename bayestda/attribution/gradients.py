@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import BayesTDAError
+from ..core.errors import BayesTDAError
 from .context import CheckpointContext
 from .registry import Method, register
 

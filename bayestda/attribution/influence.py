@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch.func import functional_call, jacrev, vmap
 
-from ..hvp import batch_hvp
+from ..numerics.hvp import batch_hvp
 from .context import CheckpointContext
 from .registry import Method, register
 

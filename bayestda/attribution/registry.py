@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BadInput
-from ..plugins import load_plugins
+from ..core.errors import BadInput
+from ..core.plugins import load_plugins
 
 NEEDS = ("gradients", "test_losses", "inverse_hvp", "retraining")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -21,9 +21,9 @@ from dataclasses import replace
 
 import torch
 
-from ..errors import BayesTDAError
-from ..params import Params
-from ..training import paper_batch_order, resolve_strategy, seeded, train_many
+from ..core.errors import BayesTDAError
+from ..core.params import Params
+from ..numerics.many_models import paper_batch_order, resolve_strategy, seeded, train_many
 from .context import CheckpointContext
 from .registry import Method, register
 

@@ -22,8 +22,8 @@ from functools import partial
 
 import torch
 
-from ..errors import BadInput, BayesTDAError
-from ..evaluation import losses_of_models
+from ..core.errors import BadInput, BayesTDAError
+from ..numerics.evaluation import losses_of_models
 from .context import CheckpointContext
 from .registry import Method, register
 

@@ -6,14 +6,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import channels_last
+from ..core import channels_last
 
 
 class _PaperCNN(nn.Module):
     """Every paper CNN is convs (each conv -> GELU -> max-pool 2) then flatten, fc1 -> GELU -> fc2.
 
     Pooling goes through the CPU fast-path switch (nn.MaxPool2d, the paper's, whenever gradients are recorded);
-    the channels-last paths of `bayestda.channels_last` are written for these nets.
+    the channels-last paths of `bayestda.core.channels_last` are written for these nets.
     """
 
     channels_last_ready = True

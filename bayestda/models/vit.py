@@ -26,8 +26,8 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from ..errors import BadInput, BayesTDAError, MissingOutput
-from ..paths import DATA_DIR
+from ..core.errors import BadInput, BayesTDAError, MissingOutput
+from ..core.paths import DATA_DIR
 
 log = logging.getLogger(__name__)
 

@@ -5,19 +5,19 @@ outputs of bayestda 0.1 as made from what is on disk now.
 """
 
 from .records import (
-    LEGACY_SUFFIX,
-    RECORDS_DIR,
-    UNRECORDED,
-    Kind,
-    declare,
-    is_current,
-    kind_of,
-    legacy_record_path,
-    problem,
-    read,
-    record_path,
-    remove,
-    write,
+           LEGACY_SUFFIX,
+           RECORDS_DIR,
+           UNRECORDED,
+           Kind,
+           declare,
+           is_current,
+           kind_of,
+           legacy_record_path,
+           problem,
+           read,
+           record_path,
+           remove,
+           write,
 )
 
 __all__ = ["LEGACY_SUFFIX", "RECORDS_DIR", "UNRECORDED", "Kind", "declare", "is_current", "kind_of",

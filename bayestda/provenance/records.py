@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BayesTDAError, CorruptOutput, MissingOutput, StaleOutput, UnrecordedOutput
-from ..io import file_hash, save_json
+from ..core.errors import BayesTDAError, CorruptOutput, MissingOutput, StaleOutput, UnrecordedOutput
+from ..core.io import file_hash, save_json
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,8 @@ def declare(kind: Kind) -> Kind:
 def kind_of(what: dict) -> Kind:
     name = what.get("kind")
     if name not in _KINDS:
-        raise RuntimeError(f"output kind {name!r} is not declared: import the module that writes it "
-                           f"(declared: {', '.join(_KINDS)})")
+        raise CorruptOutput(f"output kind {name!r} is not declared in this process (declared: {', '.join(_KINDS)}); "
+                            "the stage graph, bayestda.launch.stages, declares every kind")
     return _KINDS[name]
 
 

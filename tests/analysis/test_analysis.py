@@ -9,8 +9,8 @@ from scipy import stats
 from bayestda.analysis.correlations import correlation_matrices
 from bayestda.analysis.posterior import PosteriorScores
 from bayestda.analysis.statistics import benjamini_hochberg, t_pvalues, z_pvalues
-from bayestda.errors import BayesTDAError
-from bayestda.results import run_correlations, run_pvalues
+from bayestda.core.errors import BayesTDAError
+from bayestda.results.analysis import run_correlations, run_pvalues
 
 RNG = np.random.default_rng(0)
 

@@ -12,9 +12,9 @@ import torch
 from scipy import stats
 
 from bayestda.analysis import ItemClasses, PosteriorScores, load_scores_dir, posterior_test
-from bayestda.errors import BayesTDAError
-from bayestda.paths import REPO_ROOT
-from bayestda.results import load_posterior
+from bayestda.core.errors import BayesTDAError
+from bayestda.core.paths import REPO_ROOT
+from bayestda.results.analysis import load_posterior
 
 RNG = np.random.default_rng(1)
 SEEDS, CKPTS, N_TRAIN, N_TEST = 4, 3, 12, 7

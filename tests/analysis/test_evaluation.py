@@ -10,7 +10,7 @@ from bayestda.analysis import ItemClasses, PosteriorScores, SubsetLosses, poster
 from bayestda.analysis.metrics import bootstrap_interval, loo_correlation, pearson_per_column, spearman_per_column
 from bayestda.analysis.pvalues import pvalue_tables
 from bayestda.analysis.statistics import benjamini_hochberg, z_pvalues
-from bayestda.lds import draw_subsets
+from bayestda.training.lds import draw_subsets
 
 RNG = np.random.default_rng(7)
 TRAIN_LABELS = np.repeat([0, 1, 2], 8)

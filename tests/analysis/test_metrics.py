@@ -9,8 +9,8 @@ from scipy.stats import pearsonr, spearmanr
 from bayestda.analysis import PosteriorScores, posterior_test
 from bayestda.analysis.metrics import loo_correlation, pearson_per_column, spearman_per_column
 from bayestda.attribution import helpful_signs
-from bayestda.errors import BayesTDAError
-from bayestda.results import load_all
+from bayestda.core.errors import BayesTDAError
+from bayestda.results.analysis import load_all
 
 
 def test_spearman_per_column_is_scipys_spearmanr_with_ties():

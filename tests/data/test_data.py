@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from bayestda.data import (
-    build_subset,
-    cnn_transform,
-    load_pool,
-    load_subset,
-    read_index_list,
-)
-from bayestda.errors import BayesTDAError
-from bayestda.paths import DATA_DIR
+from bayestda.core.errors import BayesTDAError
+from bayestda.core.paths import DATA_DIR
+from bayestda.data.subsets import build_subset, cnn_transform, load_pool, load_subset, read_index_list
 
 
 def test_selecting_paper_indices_from_full_mnist_gives_the_shipped_subset_tensors():

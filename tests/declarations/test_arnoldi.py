@@ -8,9 +8,9 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from bayestda.attribution import ArnoldiSettings, CheckpointContext, arnoldi_influence
-from bayestda.data import Subset, load_subset
-from bayestda.errors import BayesTDAError
-from bayestda.params import FlatView
+from bayestda.core.errors import BayesTDAError
+from bayestda.core.params import FlatView
+from bayestda.data.subsets import Subset, load_subset
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,8 @@ from bayestda.attribution import (
     tracin_term,
 )
 from bayestda.attribution.influence import gauss_newton_rows
-from bayestda.checkpoints import load_checkpoint
-from bayestda.data import generate_subsets, load_subset
+from bayestda.data.subsets import generate_subsets, load_subset
+from bayestda.training.checkpoints import load_checkpoint
 
 SEED = 446
 

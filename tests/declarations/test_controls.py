@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from bayestda.attribution import get
-from bayestda.pipeline import make_context, run_scores
-from bayestda.results import run_correlations, run_pvalues
-from bayestda.scores import load_array
+from bayestda.results.analysis import run_correlations, run_pvalues
+from bayestda.scores.files import load_array
+from bayestda.scores.pipeline import make_context, run_scores
 
 
 def test_random_is_reproducible_standard_normal_noise_drawn_afresh_per_seed_and_checkpoint(trained_seed, experiment):

@@ -10,8 +10,8 @@ from references import checkpoint_data, kronfluence_ekfac
 
 from bayestda.attribution import CheckpointContext, EKFACSettings, ekfac_influence
 from bayestda.attribution.ekfac import _apply, _flatten, _layer_matrices, _layers, fit_factors
-from bayestda.errors import BayesTDAError
-from bayestda.paths import REPO_ROOT
+from bayestda.core.errors import BayesTDAError
+from bayestda.core.paths import REPO_ROOT
 
 SEED = 446
 

@@ -9,21 +9,14 @@ import pandas as pd
 import pytest
 import torch
 
-from bayestda.attribution import (
-    CheckpointContext,
-    Method,
-    all_methods,
-    default_methods,
-    describe,
-    helpful_signs,
-    register,
-)
-from bayestda.commands import score_command
-from bayestda.errors import BayesTDAError
-from bayestda.launch import make_slots, plan, run_local
-from bayestda.pipeline import make_context, run_scores
-from bayestda.results import run_correlations, run_pvalues
-from bayestda.scores import load_array
+from bayestda.attribution import CheckpointContext, Method, all_methods, default_methods, describe, helpful_signs, register
+from bayestda.core.errors import BayesTDAError
+from bayestda.experiments.commands import score_command
+from bayestda.launch.local import make_slots, run_local
+from bayestda.launch.stages import Request, plan
+from bayestda.results.analysis import run_correlations, run_pvalues
+from bayestda.scores.files import load_array
+from bayestda.scores.pipeline import make_context, run_scores
 
 PROJECTION_DIM = 64
 
@@ -77,7 +70,7 @@ def test_the_error_for_missing_scores_names_the_generic_script_with_the_method(s
 def test_the_launcher_plans_and_runs_it_through_the_generic_script_with_this_file_as_a_plugin(
         small_run, tmp_path, monkeypatch):
     experiment, seeds, _ = small_run
-    jobs = {j.name: j for j in plan([experiment], ["gd_rp", "gd"], seed_ids=[0, 1])}
+    jobs = {j.name: j for j in plan(Request((experiment,), ("gd_rp", "gd"), (0, 1), lds_subsets=0))}
     job = jobs[f"{experiment.name}/446/gd_rp"]
     assert job.stage == "scores" and job.needs == (f"{experiment.name}/446/train",)
     assert job.commands == (("tda_cnn_scripts/run_cnn_all.py", "--arch", "cnn", "--task", "mnist", "--num_per_class",

@@ -8,7 +8,7 @@ from references import checkpoint_data, rps_definition
 
 from bayestda.attribution import CheckpointContext, RPSSettings, rps
 from bayestda.attribution.rps import last_linear
-from bayestda.errors import BayesTDAError
+from bayestda.core.errors import BayesTDAError
 
 SEED = 446
 

@@ -9,16 +9,16 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from bayestda.checkpoints import load_checkpoint
-from bayestda.data import Subset, load_experiment_data
-from bayestda.experiment import Experiment
-from bayestda.losses import Loss
-from bayestda.params import FlatView
-from bayestda.pipeline import make_context, run_scores
-from bayestda.results import run_correlations, run_pvalues
-from bayestda.scores import load_array
-from bayestda.tasks import ModelTask, Recipe, model_task, register_task
-from bayestda.trainers import train_seed
+from bayestda.core.losses import Loss
+from bayestda.core.params import FlatView
+from bayestda.data.subsets import Subset, load_experiment_data
+from bayestda.experiments.experiment import Experiment
+from bayestda.families import ModelTask, Recipe, model_task, register_task
+from bayestda.results.analysis import run_correlations, run_pvalues
+from bayestda.scores.files import load_array
+from bayestda.scores.pipeline import make_context, run_scores
+from bayestda.training.checkpoints import load_checkpoint
+from bayestda.training.loops import train_seed
 
 SEEDS = [446, 724]
 

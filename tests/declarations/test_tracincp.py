@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from bayestda import scores
 from bayestda.analysis import correlations_of, roles_for
 from bayestda.attribution import helpful_signs
-from bayestda.experiment import Experiment
-from bayestda.pipeline import run_scores
-from bayestda.results import load_all
-from bayestda.tasks.base import Recipe, epoch_learning_rate
-from bayestda.training import AdamSettings
-from bayestda.vit_finetuning import finetune_seed
+from bayestda.experiments.experiment import Experiment
+from bayestda.families.base import Recipe, epoch_learning_rate
+from bayestda.numerics.many_models import AdamSettings
+from bayestda.results.analysis import load_all
+from bayestda.scores import files as scores
+from bayestda.scores.pipeline import run_scores
+from bayestda.training.vit_finetuning import finetune_seed
 
 
 @pytest.mark.parametrize("steps_per_epoch", [1, 3])

@@ -10,12 +10,13 @@ import pytest
 import torch
 from references import checkpoint_data, trak_reference
 
-from bayestda import provenance, scores
+from bayestda import provenance
 from bayestda.attribution import CheckpointContext, TrakSettings, get, trak
 from bayestda.attribution.trak import projection_rows
-from bayestda.errors import BayesTDAError
-from bayestda.paths import REPO_ROOT
-from bayestda.pipeline import run_scores
+from bayestda.core.errors import BayesTDAError
+from bayestda.core.paths import REPO_ROOT
+from bayestda.scores import files as scores
+from bayestda.scores.pipeline import run_scores
 
 SEED = 446
 

@@ -31,19 +31,19 @@ from bayestda.attribution import (
     loo_pretrained,
 )
 from bayestda.attribution.retraining import loo_weights
-from bayestda.checkpoints import load_checkpoint
-from bayestda.data import generate_subsets
-from bayestda.errors import BayesTDAError
-from bayestda.evaluation import per_sample_losses
-from bayestda.experiment import Experiment
+from bayestda.core.errors import BayesTDAError
+from bayestda.core.params import FlatView
+from bayestda.data.subsets import generate_subsets
+from bayestda.data.vit_images import load_vit_data
+from bayestda.experiments.experiment import Experiment
 from bayestda.models.vit import _random_backbone as random_backbone
 from bayestda.models.vit import build_lora_vit, image_size_of, lora_targets
-from bayestda.params import FlatView
-from bayestda.pipeline import run_scores
-from bayestda.results import run_correlations, run_pvalues
-from bayestda.training import paper_batch_order, seeded, train_many
-from bayestda.vit_data import load_vit_data
-from bayestda.vit_finetuning import finetune_seed
+from bayestda.numerics.evaluation import per_sample_losses
+from bayestda.numerics.many_models import paper_batch_order, seeded, train_many
+from bayestda.results.analysis import run_correlations, run_pvalues
+from bayestda.scores.pipeline import run_scores
+from bayestda.training.checkpoints import load_checkpoint
+from bayestda.training.vit_finetuning import finetune_seed
 
 pytestmark = pytest.mark.slow  # subprocesses, many seeds or models: `make test` only
 

@@ -15,12 +15,12 @@ import pytest
 import torch
 
 from bayestda.analysis import posterior_test
-from bayestda.checkpoints import load_checkpoint
-from bayestda.cli import run
-from bayestda.errors import BayesTDAError
-from bayestda.flags import Parser, UniqueInts, seed_id_list
-from bayestda.lds import SubsetLosses
-from bayestda.paths import REPO_ROOT
+from bayestda.cli.flags import Parser, UniqueInts, seed_id_list
+from bayestda.cli.scripts import run
+from bayestda.core.errors import BayesTDAError
+from bayestda.core.paths import REPO_ROOT
+from bayestda.training.checkpoints import load_checkpoint
+from bayestda.training.lds import SubsetLosses
 
 ABSENT_GPU = "cuda:99"  # no machine has it: the refusal is tested with or without CUDA
 
@@ -118,7 +118,7 @@ CASES = [
     ("run_study.py", "--study tiny --experiments cnn_mnist3_10pc", "argument --experiments: cnn_mnist3_10pc is not in "
                                                                    "study tiny; allowed: cnn_mnist_10pc, "),
     ("run_all.py", "--experiments cnn_mnist3_10pc --lds-subsets 1", "argument --lds-subsets: 1 is out of range; "
-                                                                    "allowed: 0 (no LDS, the default) or 2..10000"),
+                                                                    "allowed: 0 (no LDS) or 2..10000"),
     ("run_reproduce.py", "--jobs 0", "argument --jobs: 0 is out of range; allowed: 1 or more"),
     ("run_reproduce.py", "--lds-subsets 1", "argument --lds-subsets: 1 is out of range; allowed: 0 (no LDS) or 2..10000"),
     ("run_reproduce.py", "--methods gd,foo", "argument --methods: unknown method 'foo'"),
@@ -238,7 +238,7 @@ def test_repeated_checkpoints_methods_and_experiments_are_dropped_with_one_warni
 def test_the_launcher_plans_a_repeated_experiment_and_method_once(empty_root, capsys, caplog):
     with caplog.at_level(logging.WARNING), pytest.raises(SystemExit) as stop:
         run(script_main("run_all.py"), ["--experiments", "cnn_mnist3_10pc,cnn_mnist3_10pc", "--methods", "gd,gc,gd",
-                                        "--seeds", "0,1", "--dry-run"])
+                                        "--seeds", "0,1", "--lds-subsets", "0", "--dry-run"])
     out = capsys.readouterr().out
     assert stop.value.code == 0
     assert out.count("cnn_mnist3_10pc/446/gd_and_gc:") == 1

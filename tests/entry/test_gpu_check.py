@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import torch
 
-from bayestda.paths import REPO_ROOT
+from bayestda.core.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # subprocesses, many seeds or models: `make test` only
 

@@ -15,11 +15,12 @@ import pandas as pd
 import pytest
 
 from bayestda.attribution import default_methods
-from bayestda.data import generate_subsets
-from bayestda.ensemble import train_seed
-from bayestda.experiment import Experiment
-from bayestda.launch import STAGES, grid_experiments, make_slots, plan, run_local
-from bayestda.pipeline import run_scores
+from bayestda.data.subsets import generate_subsets
+from bayestda.experiments.experiment import Experiment
+from bayestda.launch.local import make_slots, run_local
+from bayestda.launch.stages import STAGE_NAMES, Request, grid_experiments, plan
+from bayestda.scores.pipeline import run_scores
+from bayestda.training.ensemble import train_seed
 
 pytestmark = pytest.mark.slow  # subprocesses, many seeds or models: `make test` only
 
@@ -46,12 +47,12 @@ def run_all(*flags, wait=True):
 
 
 def test_the_full_grid_plans_every_job_in_stage_order_and_no_two_jobs_share_an_output(fresh_root):
-    jobs = plan(grid_experiments(None, True), default_methods())
+    jobs = plan(Request(tuple(grid_experiments(None, True)), tuple(default_methods()), lds_subsets=0, damping=False))
     per_stage = Counter(j.stage for j in jobs)
     experiments = 2 * (3 + 6)  # cnn and vit; mnist3 sizes 10/20/50, cifar10 sizes 10..60
     assert per_stage == {"train": experiments * 10, "inverse_hvp": experiments * 10, "if": experiments * 10,
                          "scores": experiments * 10 * 4, "analysis": experiments}
-    assert [STAGES.index(j.stage) for j in jobs] == sorted(STAGES.index(j.stage) for j in jobs)
+    assert [STAGE_NAMES.index(j.stage) for j in jobs] == sorted(STAGE_NAMES.index(j.stage) for j in jobs)
     outputs = [path for job in jobs for path in job.outputs]
     assert len(outputs) == len(set(outputs))  # two jobs never write the same file
     by_name = {j.name: j for j in jobs}
@@ -68,11 +69,12 @@ def test_dry_run_counts_jobs_per_stage_and_what_is_done(fresh_root):
 
 
 def test_local_launcher_runs_the_plan_and_a_rerun_does_nothing(fresh_root):
-    jobs = plan([EXPERIMENT], ["gd", "gc"], [0, 1])
+    jobs = plan(Request((EXPERIMENT,), ("gd", "gc"), (0, 1), lds_subsets=0))
     report = run_local(jobs, make_slots(None, 2), show_progress=False)
     assert not report.failed and len(report.succeeded) == len(jobs) == 5
     assert (fresh_root / "results" / EXPERIMENT.name / "summary.md").exists()
-    again = run_local(plan([EXPERIMENT], ["gd", "gc"], [0, 1]), make_slots(None, 2), show_progress=False)
+    again = run_local(plan(Request((EXPERIMENT,), ("gd", "gc"), (0, 1), lds_subsets=0)), make_slots(None, 2),
+                      show_progress=False)
     assert again.succeeded == [] and len(again.skipped) == 5
 
 

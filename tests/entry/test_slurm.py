@@ -12,8 +12,8 @@ import sys
 import pandas as pd
 import pytest
 
-from bayestda.experiment import Experiment, load_seeds
-from bayestda.paths import output_root
+from bayestda.core.paths import output_root
+from bayestda.experiments.experiment import Experiment, load_seeds
 
 EXPERIMENT = Experiment("cnn", "mnist3", 10)
 
@@ -30,7 +30,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not slurm_is_up(), reason="no
 
 def launch(root, subsets, *flags):
     env = {**__import__("os").environ, "BAYESTDA_OUTPUT_ROOT": str(root), "BAYESTDA_SUBSET_DIR": str(subsets)}
-    command = [sys.executable, "run_all.py", "--experiments", EXPERIMENT.name, "--methods", "gd", "--no-analysis", *flags]
+    command = [sys.executable, "run_all.py", "--experiments", EXPERIMENT.name, "--methods", "gd", "--no-analysis",
+               "--lds-subsets", "0", *flags]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
 
 

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 
 from bayestda import provenance
-from bayestda.data import generate_subsets
-from bayestda.errors import BayesTDAError
-from bayestda.experiment import Experiment
-from bayestda.studies import MEASURED, STUDIES, estimate, get_study, settings_of
-from bayestda.study_results import TABLE, study_dir
+from bayestda.core.errors import BayesTDAError
+from bayestda.data.subsets import generate_subsets
+from bayestda.experiments.experiment import Experiment
+from bayestda.experiments.studies import STUDIES, get_study, settings_of
+from bayestda.launch.estimates import MEASURED, estimate
+from bayestda.results.study import TABLE, study_dir
 
 pytestmark = pytest.mark.slow
 

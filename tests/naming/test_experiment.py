@@ -6,9 +6,9 @@ import sys
 import pytest
 import torch
 
-from bayestda.errors import BayesTDAError
-from bayestda.experiment import PAPER_SEEDS, Experiment, check_seed_id, experiments_for, load_seeds
-from bayestda.paths import REPO_ROOT
+from bayestda.core.errors import BayesTDAError
+from bayestda.core.paths import REPO_ROOT
+from bayestda.experiments.experiment import PAPER_SEEDS, Experiment, check_seed_id, experiments_for, load_seeds
 
 
 def test_seeds_file_holds_the_papers_ten_seeds_in_order():

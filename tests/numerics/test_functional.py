@@ -4,13 +4,14 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from bayestda import channels_last, layer_grads
-from bayestda.channels_last import ChannelsLastEvaluator, max_pool_2x2, max_pool_2x2_nhwc
-from bayestda.data import load_subset
-from bayestda.evaluation import losses_of_models, per_sample_losses
+from bayestda.core import channels_last
+from bayestda.core.channels_last import ChannelsLastEvaluator, max_pool_2x2, max_pool_2x2_nhwc
+from bayestda.data.subsets import load_subset
 from bayestda.models import build_cnn
-from bayestda.per_sample import per_sample_gradients, per_sample_grads
-from bayestda.pipeline import compute, make_context
+from bayestda.numerics import layer_grads
+from bayestda.numerics.evaluation import losses_of_models, per_sample_losses
+from bayestda.numerics.per_sample import per_sample_gradients, per_sample_grads
+from bayestda.scores.pipeline import compute, make_context
 
 
 def test_fast_max_pool_has_the_same_values_as_max_pool2d_including_odd_sizes_and_ties():

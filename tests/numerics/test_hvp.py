@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from bayestda.data import load_subset
-from bayestda.hvp import HessianOperator, batch_hvp
+from bayestda.core.params import FlatView
+from bayestda.data.subsets import load_subset
 from bayestda.models.cnn import build_cnn
-from bayestda.params import FlatView
+from bayestda.numerics.hvp import HessianOperator, batch_hvp
 
 
 def products(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

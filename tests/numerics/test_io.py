@@ -3,7 +3,8 @@
 import pandas as pd
 import torch
 
-from bayestda.io import save_csv, save_json, save_torch
+from bayestda.core.io import save_csv, save_json
+from bayestda.core.tensor_io import save_torch
 
 
 def test_written_files_get_a_plain_files_mode_not_the_temporary_files(tmp_path):

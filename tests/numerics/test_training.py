@@ -7,11 +7,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from bayestda.checkpoints import load_checkpoint
-from bayestda.data import load_experiment_data
-from bayestda.ensemble import train_seed
+from bayestda.data.subsets import load_experiment_data
 from bayestda.models import build_cnn
-from bayestda.training import AdamSettings, LoopTrainer, StackedTrainer, paper_batch_order, train_many
+from bayestda.numerics.many_models import AdamSettings, LoopTrainer, StackedTrainer, paper_batch_order, train_many
+from bayestda.training.checkpoints import load_checkpoint
+from bayestda.training.ensemble import train_seed
 
 
 def reference_training(train, seed, epochs):

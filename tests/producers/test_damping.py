@@ -8,10 +8,11 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from bayestda import damping, provenance
+from bayestda import provenance
 from bayestda.attribution.registry import get
-from bayestda.pipeline import make_context
-from bayestda.results import experiment_classes, load_all
+from bayestda.results import damping
+from bayestda.results.analysis import experiment_classes, load_all
+from bayestda.scores.pipeline import make_context
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from bayestda.attribution import default_methods
-from bayestda.paths import output_root
-from bayestda.pipeline import compute, make_context, run_scores
-from bayestda.scores import load_array
+from bayestda.core.paths import output_root
+from bayestda.scores.files import load_array
+from bayestda.scores.pipeline import compute, make_context, run_scores
 
 pytestmark = pytest.mark.slow  # subprocesses, many seeds or models: `make test` only
 

@@ -17,10 +17,10 @@ import pytest
 import torch
 
 from bayestda import provenance
-from bayestda.checkpoints import record_training
-from bayestda.experiment import Experiment
+from bayestda.core.paths import REPO_ROOT
+from bayestda.experiments.experiment import Experiment
 from bayestda.models import build_cnn
-from bayestda.paths import REPO_ROOT
+from bayestda.training.checkpoints import record_training
 
 pytestmark = pytest.mark.slow  # subprocesses, many seeds or models: `make test` only
 
@@ -115,13 +115,14 @@ def test_sigkill_during_the_analysis_then_a_rerun_equals_an_uninterrupted_run(sm
 
 
 def test_two_launchers_at_once_run_each_job_once_and_equal_a_single_run(reference, tmp_path):
-    flags = ("--experiments", "cnn_mnist3_10pc", "--methods", "tracin", "--seed_ids", "0", "--no-analysis", "--workers", "1")
+    flags = ("--experiments", "cnn_mnist3_10pc", "--methods", "tracin", "--seed_ids", "0", "--no-analysis", "--lds-subsets", "0",
+             "--workers", "1")
     env = {**os.environ, "BAYESTDA_OUTPUT_ROOT": str(tmp_path)}
     launchers = [subprocess.Popen([sys.executable, "run_all.py", *flags], cwd=REPO_ROOT, env=env, text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in launchers]
     assert all(p.returncode == 0 for p in launchers), outputs
-    started = [line for _, err in outputs for line in err.splitlines() if "bayestda.launch: started" in line]
+    started = [line for _, err in outputs for line in err.splitlines() if "bayestda.launch.local: started" in line]
     assert len(started) == 2  # train and tracin, each by one launcher
     for epoch in MNIST3.checkpoint_epochs[-2:]:
         name = f"tda_scores/cnn/tracin/mnist3_10pc/446/attribution_ckpt_{epoch}.csv"

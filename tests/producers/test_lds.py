@@ -8,14 +8,15 @@ import torch
 from scipy.stats import spearmanr
 from torch.utils.data import DataLoader, TensorDataset
 
-from bayestda import lds, provenance
+from bayestda import provenance
 from bayestda.analysis import PosteriorScores, posterior_test
 from bayestda.analysis.metrics import lds as lds_score
-from bayestda.checkpoints import build_model, load_checkpoint
-from bayestda.data import load_experiment_data
-from bayestda.errors import BayesTDAError
-from bayestda.experiment import Experiment
-from bayestda.results import experiment_classes, load_all, run_correlations
+from bayestda.core.errors import BayesTDAError
+from bayestda.data.subsets import load_experiment_data
+from bayestda.experiments.experiment import Experiment
+from bayestda.results.analysis import experiment_classes, load_all, run_correlations
+from bayestda.training import lds
+from bayestda.training.checkpoints import build_model, load_checkpoint
 
 
 def test_subsets_are_halves_drawn_once_for_every_seed_and_method():

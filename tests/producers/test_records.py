@@ -7,10 +7,10 @@ import shutil
 import pytest
 
 from bayestda import provenance
-from bayestda.cli import run
-from bayestda.errors import CorruptOutput, MissingOutput, StaleOutput, UnrecordedOutput
-from bayestda.pipeline import run_scores
-from bayestda.provenance.__main__ import main as provenance_main
+from bayestda.cli.provenance import main as provenance_main
+from bayestda.cli.scripts import run
+from bayestda.core.errors import CorruptOutput, MissingOutput, StaleOutput, UnrecordedOutput
+from bayestda.scores.pipeline import run_scores
 
 
 @pytest.fixture

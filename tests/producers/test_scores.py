@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayestda import scores
-from bayestda.data import read_index_list
-from bayestda.errors import BayesTDAError
-from bayestda.paths import REPO_ROOT
+from bayestda.core.errors import BayesTDAError
+from bayestda.core.paths import REPO_ROOT
+from bayestda.data.subsets import read_index_list
+from bayestda.scores import files as scores
 
 
 def run_script(script, *flags, cwd=REPO_ROOT):

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from bayestda.data import read_index_list
-from bayestda.errors import BayesTDAError
-from bayestda.experiment import Experiment
-from bayestda.io import file_hash
+from bayestda.core.errors import BayesTDAError
+from bayestda.core.io import file_hash
+from bayestda.core.paths import REPO_ROOT
+from bayestda.data.subsets import read_index_list
+from bayestda.experiments.experiment import Experiment
 from bayestda.models.vit import build_lora_vit, model_name_for, shipped_dir
-from bayestda.paths import REPO_ROOT
-from bayestda.vit_finetuning import finetune_seed
-from bayestda.vit_pretraining import PretrainSettings, pretrain, unused_indices
+from bayestda.training.vit_finetuning import finetune_seed
+from bayestda.training.vit_pretraining import PretrainSettings, pretrain, unused_indices
 
 pytestmark = pytest.mark.slow  # subprocesses, many seeds or models: `make test` only
 

@@ -1,0 +1,254 @@
+"""Data: the paper's index lists, pixel sources, one selection code, transforms and subset files.
+
+Every item carries its canonical dataset index, `(x, y, idx)`, and item order is the order of the
+paper's index list: it fixes the row and column order of every score matrix.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..core.datasets import TASKS, TaskSpec, check_size, check_task
+from ..core.errors import BadInput, BayesTDAError, CorruptOutput, MissingOutput
+from ..core.paths import DATA_DIR, subset_dir
+from ..core.tensor_io import save_torch
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("shipped", "mnist-full", "torchvision")
+CIFAR_MEAN = (0.5, 0.5, 0.5)
+CIFAR_STD = (0.5, 0.5, 0.5)
+
+
+# --- index lists ----------------------------------------------------------------------------------
+def index_list_path(spec: TaskSpec, split: str, num_per_class: int | None = None) -> Path:
+    name = spec.train_list(num_per_class) if split == "train" else spec.test_list
+    return DATA_DIR / "subset_indices" / spec.index_folder / name
+
+
+def read_index_list(task: str, split: str, num_per_class: int | None = None) -> np.ndarray:
+    """The paper's canonical indices for a split, in file order."""
+    path = index_list_path(check_task(task), split, num_per_class)
+    if not path.exists():
+        raise MissingOutput(f"missing index list {path}; restore data/ from the repository (git checkout data)")
+    return np.loadtxt(path, dtype=np.int64, ndmin=1)
+
+
+# --- pixel pools ----------------------------------------------------------------------------------
+@dataclass
+class Pool:
+    """Images of a dataset split addressable by canonical index (uint8, HW or HWC)."""
+
+    indices: np.ndarray
+    images: np.ndarray
+    labels: np.ndarray
+
+
+def _shipped_pool(dataset: str, split: str) -> Pool:
+    files = {
+        ("mnist", "train"): "mnist3/mnist_train_subset.npz",
+        ("mnist", "test"): "mnist3/mnist_test_subset.npz",
+        ("cifar10", "train"): "cifar10/cifar10_train_subset.npz",
+        ("cifar10", "test"): "cifar10/cifar10_test_subset.npz",
+    }
+    path = DATA_DIR / files[(dataset, split)]
+    if not path.exists():
+        raise MissingOutput(f"missing data file {path}; restore data/ from the repository (git checkout data)")
+    with np.load(path) as f:
+        return Pool(f["indices"], f["images"], f["labels"])
+
+
+def _mnist_full_pool(dataset: str, split: str) -> Pool:
+    if dataset != "mnist":
+        raise BadInput(f"--source mnist-full holds MNIST only, not {dataset!r}; allowed sources for it: shipped, torchvision")
+    path = DATA_DIR / "mnist" / "mnist_full.npz"
+    if not path.exists():
+        raise MissingOutput(f"missing data file {path}; restore data/ from the repository (git checkout data)")
+    with np.load(path) as f:
+        images, labels = f[f"{split}_images"], f[f"{split}_labels"]
+    return Pool(np.arange(len(labels)), images, labels)
+
+
+def _torchvision_pool(dataset: str, split: str, data_root: Path) -> Pool:
+    try:
+        import torchvision  # noqa: F401, PLC0415  (optional: only for downloading the full datasets)
+        from torchvision.datasets import CIFAR10, MNIST  # noqa: PLC0415
+    except Exception as error:  # torchvision may be missing or fail to import against this torch
+        raise BayesTDAError(
+            f"--source torchvision needs an importable torchvision ({type(error).__name__}: {error}); "
+            "allowed sources here: shipped, mnist-full"
+        ) from error
+    cls = MNIST if dataset == "mnist" else CIFAR10
+    ds = cls(root=str(data_root), train=split == "train", download=True)
+    images = np.asarray(ds.data)
+    labels = np.asarray(ds.targets, dtype=np.int64)
+    return Pool(np.arange(len(labels)), images, labels)
+
+
+def load_pool(dataset: str, split: str, source: str = "shipped", data_root: Path | None = None) -> Pool:
+    """Pixels of one dataset split from a source: the shipped arrays, the full MNIST, or a download."""
+    if source == "shipped":
+        return _shipped_pool(dataset, split)
+    if source == "mnist-full":
+        return _mnist_full_pool(dataset, split)
+    if source == "torchvision":
+        return _torchvision_pool(dataset, split, Path(data_root or DATA_DIR / "downloads"))
+    raise BadInput(f"unknown source {source!r}; allowed: {', '.join(SOURCES)}")
+
+
+def select(pool: Pool, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of the wanted canonical indices, in the wanted order (one code for all sources)."""
+    position = {int(i): p for p, i in enumerate(pool.indices)}
+    missing = [int(i) for i in wanted if int(i) not in position]
+    if missing:
+        raise BadInput(f"index {missing[0]} is not in the data source ({len(missing)} missing)")
+    rows = np.array([position[int(i)] for i in wanted], dtype=np.int64)
+    return pool.images[rows], pool.labels[rows]
+
+
+# --- transforms (torchvision's ToTensor / Normalize, written with torch) ---------------------------
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 [N,H,W] or [N,H,W,C] -> float32 [N,C,H,W] in [0, 1], as torchvision's ToTensor."""
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    x = x.unsqueeze(-1) if x.dim() == 3 else x
+    return x.permute(0, 3, 1, 2).contiguous().to(torch.float32).div(255)
+
+
+def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """(x - mean) / std per channel, as torchvision's Normalize."""
+    m = torch.as_tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
+    s = torch.as_tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
+    return x.sub(m).div(s)
+
+
+def cnn_transform(dataset: str, images: np.ndarray) -> torch.Tensor:
+    """The paper's CNN transform: MNIST ToTensor only; CIFAR-10 ToTensor then Normalize(0.5, 0.5).
+
+    The result has the strides of the paper's stacked batches, (C·H·W, H·W, W, 1): with one channel a
+    permuted tensor keeps stride 1 on C, which oneDNN reads as channels-last and convolves differently.
+    """
+    x = to_tensor(images)
+    x = normalize(x, CIFAR_MEAN, CIFAR_STD) if dataset == "cifar10" else x
+    return torch.empty(x.shape, dtype=x.dtype).copy_(x)
+
+
+# --- subsets --------------------------------------------------------------------------------------
+@dataclass
+class Subset:
+    """A transformed subset: x [N,C,H,W] float32, y [N] int64, idx [N] canonical indices.
+
+    A map-style dataset yielding (x, y, idx), as the paper's datasets do: DataLoader(subset) works.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    idx: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.x[i], self.y[i], self.idx[i]
+
+    def head(self, n: int) -> Subset:
+        """The first n items (small slices for tests and demos)."""
+        return Subset(self.x[:n], self.y[:n], self.idx[:n])
+
+    def to(self, device: torch.device | str) -> Subset:
+        """Inputs and labels on a device; the canonical indices stay on the CPU (they name rows and columns)."""
+        return Subset(self.x.to(device), self.y.to(device), self.idx)
+
+
+def subset_path(task: str, split: str, num_per_class: int | None = None) -> Path:
+    name = f"train_subset_{num_per_class}pc.pt" if split == "train" else "test_subset.pt"
+    return subset_dir() / task / name
+
+
+def build_subset(task: str, split: str, num_per_class: int | None, pool: Pool) -> dict:
+    """Select the paper's items from a pool, check their labels, and transform them."""
+    spec = TASKS[task]
+    wanted = read_index_list(task, split, num_per_class)
+    images, labels = select(pool, wanted)
+    check_labels(spec, split, labels, num_per_class)
+    return {
+        "x": cnn_transform(spec.dataset, images),
+        "y": torch.from_numpy(labels.astype(np.int64)),
+        "idx": torch.from_numpy(wanted),
+        "images_uint8": torch.from_numpy(np.ascontiguousarray(images)),
+    }
+
+
+def check_labels(spec: TaskSpec, split: str, labels: np.ndarray, num_per_class: int | None) -> None:
+    """Labels lie in the task's classes, the train list has 10*N items (N per class where balanced)."""
+    if split == "train" and len(labels) != len(spec.classes) * num_per_class:
+        raise BadInput(f"{spec.name} train list has {len(labels)} items, expected {len(spec.classes) * num_per_class}")
+    outside = sorted(set(labels.tolist()) - set(spec.classes))
+    if outside:
+        raise BadInput(f"{spec.name} {split} subset has labels {outside} outside the task's classes {spec.classes}")
+    if spec.train_balanced if split == "train" else spec.test_balanced:
+        counts = np.bincount(labels, minlength=max(spec.classes) + 1)[list(spec.classes)]
+        expected = num_per_class if split == "train" else len(labels) // len(spec.classes)
+        if not (counts == expected).all():
+            raise BadInput(f"{spec.name} {split} subset is not balanced: counts {counts.tolist()}, expected {expected} per class")
+
+
+def generate_subsets(task: str, sizes: list[int], source: str = "shipped", data_root: Path | None = None) -> list[Path]:
+    """Write the train subsets of the given sizes and the test subset of a task; return their paths."""
+    spec = check_task(task)
+    for n in sizes:
+        check_size(task, n)
+    written = []
+    pools = {split: load_pool(spec.dataset, split, source, data_root) for split in ("train", "test")}
+    jobs = [("train", n) for n in sizes] + [("test", None)]
+    for split, n in jobs:
+        subset = build_subset(task, split, n, pools[split])
+        subset["source"] = source
+        path = subset_path(task, split, n)
+        save_torch(subset, path)
+        log.info("wrote %s (%d items, source %s)", path, len(subset["y"]), source)
+        written.append(path)
+    return written
+
+
+def load_subset_file(task: str, split: str, num_per_class: int | None = None) -> dict:
+    """The generated subset file's contents (x, y, idx, images_uint8), checked against the paper's index list, or
+    one line naming the file, what is wrong and the command that makes it."""
+    path = subset_path(task, split, num_per_class)
+    flags = f"--task {task}" + (f" --num_per_class {num_per_class}" if split == "train" else "")
+    remake = f"python run_subset_generation.py {flags}"
+    if not path.exists():
+        raise MissingOutput(f"missing data file {path}; run: {remake}")
+    try:
+        blob = torch.load(path)
+    except Exception as error:  # noqa: BLE001 (truncated, empty or not a torch file)
+        raise CorruptOutput(f"data file {path} cannot be read ({type(error).__name__}); remake it: {remake}") from None
+    wanted = read_index_list(task, split, num_per_class)
+    keys = ("x", "y", "idx", "images_uint8")
+    if not isinstance(blob, dict) or any(k not in blob for k in keys):
+        raise CorruptOutput(f"data file {path} is not a subset file (expected keys {', '.join(keys)}); remake it: {remake}")
+    channels = TASKS[task].channels
+    x, y, idx = blob["x"], blob["y"], blob["idx"]
+    images = blob["images_uint8"]
+    shape_ok = (x.dim() == 4 and x.shape[1] == channels and len(x) == len(y) == len(idx) == len(images)
+                and tuple(x.shape[2:]) == tuple(images.shape[1:3]))
+    if not shape_ok or len(idx) != len(wanted) or not torch.equal(idx, torch.from_numpy(wanted)):
+        order = index_list_path(TASKS[task], split, num_per_class).name
+        raise CorruptOutput(f"data file {path} has the wrong shape or items (x {tuple(x.shape)}, {len(idx)} indices; "
+                            f"expected [{len(wanted)}, {channels}, H, W] in the order of {order}); remake it: {remake}")
+    return blob
+
+
+def load_subset(task: str, split: str, num_per_class: int | None = None) -> Subset:
+    """Load a generated subset (the CNN transform), or say which command makes it."""
+    blob = load_subset_file(task, split, num_per_class)
+    return Subset(blob["x"], blob["y"], blob["idx"])
+
+
+def load_experiment_data(task: str, num_per_class: int) -> tuple[Subset, Subset]:
+    """(train, test) subsets of an experiment."""
+    return load_subset(task, "train", num_per_class), load_subset(task, "test")

@@ -1,0 +1,145 @@
+"""Experiments: one value names every file of an experiment (`cnn_mnist3_10pc`).
+
+No path is built by hand anywhere else: scripts and library code ask an `Experiment` for it. The data tasks
+live in `datasets`, the seeds in `seeds`, the model families in `tasks`; their names are re-exported here for
+code written against bayestda 0.2.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.datasets import TASKS, TaskSpec, check_size, check_task
+from ..core.errors import BadInput
+from ..core.paths import output_root
+from ..core.seeds import PAPER_SEEDS, check_seed_id, load_seeds, seed_id_of
+from ..families.base import ModelTask
+from ..families.registry import model_task
+
+__all__ = ["LAST_CHECKPOINTS", "PAPER_SEEDS", "TASKS", "Experiment", "TaskSpec", "check_arch", "check_seed_id",
+           "check_size", "check_task", "experiments_for", "load_seeds", "seed_id_of"]
+
+LAST_CHECKPOINTS = 5
+
+
+def check_arch(arch: str) -> str:
+    """A registered model name (cnn, cnn3, vit, vitmnist, vittiny, vitrandom, or a user's task), or a one-line error."""
+    model_task(arch)
+    return arch
+
+
+_NAME = re.compile(r"^(?P<model>[a-z0-9]+(?:-[a-z0-9]+)*)_(?P<task>[a-z0-9]+)_(?P<n>\d+)pc$")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment `<model>_<task>_<n>pc`: knows its epochs, checkpoints and every path."""
+
+    model: str
+    task: str
+    num_per_class: int
+    vit_weights: str | None = field(default=None, compare=False, repr=False)  # ViT weight source: HF id or local dir
+
+    def __post_init__(self) -> None:
+        check_arch(self.model)
+        check_size(self.task, self.num_per_class)
+
+    @classmethod
+    def parse(cls, name: str, vit_weights: str | None = None) -> Experiment:
+        match = _NAME.match(name)
+        if not match:
+            raise BadInput(
+                f"experiment name {name!r} is not of the form <model>_<task>_<n>pc, "
+                "e.g. cnn_mnist3_10pc"
+            )
+        return cls(match["model"], match["task"], int(match["n"]), vit_weights=vit_weights)
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}_{self.task}_{self.num_per_class}pc"
+
+    @classmethod
+    def from_record(cls, what: dict) -> Experiment:
+        """The experiment a provenance record's `what` names (with its ViT weight source, where it has one)."""
+        return cls.parse(what["experiment"], vit_weights=what.get("vit_weights"))
+
+    def record_what(self, kind: str, **fields) -> dict:
+        """A provenance record's `what` for an output of this experiment: its kind, the experiment, its fields."""
+        what = {"kind": kind, "experiment": self.name}
+        if self.vit_weights is not None:
+            what["vit_weights"] = self.vit_weights
+        return {**what, **{k: v for k, v in fields.items() if v is not None}}
+
+    @property
+    def model_task(self) -> ModelTask:
+        """The model family's task (tasks.ModelTask): model, loss, data transform, training recipe, trainer."""
+        return model_task(self.model)
+
+    @property
+    def backbone(self) -> str | None:
+        """The pretrained weight source of the model (the ViT's --vit-weights); None for the CNNs."""
+        return self.model_task.backbone(self)
+
+    @property
+    def subset(self) -> str:
+        return f"{self.task}_{self.num_per_class}pc"
+
+    @property
+    def spec(self) -> TaskSpec:
+        return TASKS[self.task]
+
+    @property
+    def epochs(self) -> int:
+        """Training epochs: the model task's recipe, by default the data task's (15 MNIST, 30 CIFAR-10)."""
+        return self.model_task.epochs(self)
+
+    @property
+    def checkpoint_epochs(self) -> list[int]:
+        """0-based epochs after which a checkpoint is kept: the last five."""
+        return list(range(self.epochs - LAST_CHECKPOINTS, self.epochs))
+
+    def check_checkpoint_epochs(self, epochs: list[int] | None) -> list[int]:
+        if not epochs:
+            return self.checkpoint_epochs
+        bad = [e for e in epochs if e not in self.checkpoint_epochs]
+        if bad:
+            allowed = ", ".join(map(str, self.checkpoint_epochs))
+            raise BadInput(f"--ckpts {bad[0]} is not a checkpoint of {self.name}; allowed: {allowed}")
+        return sorted(set(epochs))
+
+    # --- paths -----------------------------------------------------------------------------------
+    def model_dir(self, seed: int) -> Path:
+        return output_root() / "models" / self.model / self.subset / str(seed)
+
+    def lds_target_dir(self, seed: int) -> Path:
+        """The LDS subset models of an independent target seed (not one of the posterior's)."""
+        return output_root() / "models" / self.model / self.subset / "lds_targets" / str(seed)
+
+    def checkpoint_path(self, seed: int, epoch: int) -> Path:
+        return self.model_dir(seed) / f"ckpt_epoch_{epoch}.pth"
+
+    def metrics_path(self, seed: int) -> Path:
+        return self.model_dir(seed) / "metrics.json"
+
+    def scores_dir(self, method: str, seed: int) -> Path:
+        return output_root() / "tda_scores" / self.model / method / self.subset / str(seed)
+
+    def scores_path(self, method: str, seed: int, epoch: int) -> Path:
+        return self.scores_dir(method, seed) / f"attribution_ckpt_{epoch}.csv"
+
+    def results_dir(self) -> Path:
+        return output_root() / "results" / self.name
+
+
+def experiments_for(arch: str, task: str | None, num_per_class: int | None, vit_weights: str | None = None) -> list[Experiment]:
+    """Every experiment the flags select: no task = all tasks of the paper, no size = all sizes."""
+    check_arch(arch)
+    tasks = [task] if task else ["mnist3", "cifar10"]
+    out = []
+    for t in tasks:
+        spec = check_task(t)
+        sizes = [check_size(t, num_per_class)] if num_per_class is not None else list(spec.sizes)
+        out.extend(Experiment(arch, t, n, vit_weights=vit_weights) for n in sizes)
+    return out

@@ -1,0 +1,78 @@
+"""Studies: named sets of experiments read side by side (the paper's grid; the fragility of influence to depth,
+width and weight decay, Basu et al. 2021), and the settings each experiment varies.
+
+A study names its experiments and its methods; `run_study.py --study NAME` runs them through the launcher's stages
+(training, scores, LDS, analysis) and writes `results/study_<NAME>/`. Experiments whose estimated time here
+exceeds the study's budget are listed but left to a GPU or SLURM (`--include-large`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..attribution.registry import default_methods
+from ..core.errors import BadInput
+from .experiment import Experiment
+
+STUDY_METHODS = ("ekfac", "random", "same_class")  # beside the paper's eight (default_methods): cheap here
+
+
+@dataclass(frozen=True)
+class Study:
+    """A named set of experiments, the settings they vary (columns of the study's table) and its methods."""
+
+    name: str
+    experiments: tuple[str, ...]
+    varied: tuple[str, ...]  # the settings the study's figures put on their x axes
+    description: str
+    extra_methods: tuple[str, ...] = STUDY_METHODS
+    only_methods: tuple[str, ...] | None = None  # instead of the paper's eight and the extra ones
+    budget_s: float = 2 * 3600  # experiments estimated above this, per experiment, are left to a GPU or SLURM
+    lds_subsets: int = 100
+    lds_models: int = 10
+    damping_curve: bool = False  # the damping curve of each experiment (make reproduce runs it; studies on request)
+
+    @property
+    def methods(self) -> list[str]:
+        if self.only_methods is not None:
+            return list(self.only_methods)
+        return default_methods() + [m for m in self.extra_methods if m not in default_methods()]
+
+    def parsed(self) -> list[Experiment]:
+        return [Experiment.parse(name) for name in self.experiments]
+
+
+def settings_of(experiment: Experiment) -> dict:
+    """The settings a study varies, read from the experiment's family and data: depth, width, weight decay,
+    task, items per class."""
+    task = experiment.model_task
+    variant = task.variant() or {}
+    architecture = variant.get("architecture", experiment.model)
+    return {"depth": 3 if architecture == "cnn3" else 2 if architecture == "cnn" else None,
+            "width": variant.get("width", 1.0), "weight_decay": task.recipe.adam.weight_decay,
+            "task": experiment.task, "per_class": experiment.num_per_class}
+
+
+def _grid(models, tasks_and_sizes) -> tuple[str, ...]:
+    return tuple(f"{m}_{t}_{n}pc" for t, sizes in tasks_and_sizes for n in sizes for m in models)
+
+
+STUDIES = {study.name: study for study in (
+    Study("fragility", ("cnn_mnist3_10pc", "cnn-wd0_mnist3_10pc", "cnn-wd10x_mnist3_10pc",
+                        "cnn-halfwidth_mnist3_10pc", "cnn-doublewidth_mnist3_10pc", "cnn3_mnist3_10pc"),
+          ("weight_decay", "width", "depth"),
+          "cnn_mnist3_10pc with weight decay 0, 5e-3 (the paper's), 5e-2; width x0.5, x1, x2; depth 2 and 3"),
+    Study("paper-mnist3", _grid(("cnn", "cnn3"), (("mnist3", (10, 20, 50)),)), ("per_class", "depth"),
+          "the paper's mnist3 cells: cnn and cnn3 at 10, 20 and 50 items per class"),
+    Study("paper", _grid(("cnn", "cnn3"), (("mnist3", (10, 20, 50)), ("cifar10", (10, 20, 30, 40, 50, 60)))),
+          ("per_class", "depth"), "the paper's CNN grid: mnist3 and CIFAR-10 at every size, cnn and cnn3"),
+    Study("tiny", ("cnn_mnist_10pc", "cnn-halfwidth_mnist_10pc"), ("width",),
+          "two experiments on the appendix's full-MNIST task (the suite's end-to-end study: a few seeds)",
+          only_methods=("gd", "random"), lds_subsets=2, lds_models=2),
+)}
+
+
+def get_study(name: str) -> Study:
+    if name not in STUDIES:
+        raise BadInput(f"--study {name!r}; allowed: {', '.join(STUDIES)}")
+    return STUDIES[name]

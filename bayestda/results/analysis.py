@@ -1,0 +1,200 @@
+"""The analysis of an experiment of this repository: its score files loaded and checked (present, current,
+scoring the experiment's items), the posterior test run on them, every results file recorded.
+
+`run_pvalues` and `run_correlations` are the two analysis scripts' work; `load_all` reads the score files once
+for both (run_reproduce.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .. import provenance
+from ..analysis import LOO_TRUTH, ItemClasses, PosteriorScores, Roles, correlations_of, load_files, pvalues_of
+from ..attribution.registry import default_methods, helpful_signs, per_seed_methods
+from ..core.errors import CorruptOutput, MissingOutput, UnrecordedOutput
+from ..core.seeds import load_seeds
+from ..data.lds_targets import SubsetLosses
+from ..data.subsets import load_subset
+from ..experiments.commands import adopt_command, score_command
+from ..scores.files import missing
+from ..training.lds import TARGETS, LdsDesign, check_subsets, lds_available, load_subset_losses
+from .records import record_results
+
+log = logging.getLogger(__name__)
+
+
+# --- an experiment's score files ----------------------------------------------------------------------
+def builtin_roles(methods) -> Roles:
+    """The roles of this repository's own methods: the registry's helpful signs, loo_corrected as the truth."""
+    signs = helpful_signs()
+    return Roles({m: signs.get(m, 1) for m in methods}, LOO_TRUTH if LOO_TRUTH in methods else None)
+
+
+def check_complete(experiment, methods, seeds=None) -> None:
+    """Raise one error naming every missing (method, seeds, checkpoints) and the command that makes it."""
+    seeds = seeds or load_seeds()
+    absent = missing(experiment, methods, seeds, experiment.checkpoint_epochs)
+    if not absent:
+        return
+    by_method: dict[str, set] = {}
+    for method, seed, _ in absent:
+        by_method.setdefault(method, set()).add(seed)
+    parts = []
+    for method, missing_seeds in by_method.items():
+        epochs = sorted({e for m, _, e in absent if m == method})
+        first = sorted(missing_seeds, key=seeds.index)[0]
+        parts.append(f"{method} (seeds {', '.join(map(str, sorted(missing_seeds, key=seeds.index)))}; checkpoints "
+                     f"{', '.join(map(str, epochs))}; e.g. {score_command(experiment, method, first)})")
+    raise MissingOutput(f"missing scores for {experiment.name}: " + "; ".join(parts))
+
+
+def check_current(experiment, methods, seeds=None) -> None:
+    """Refuse score files that are not current (stale: made from a checkpoint that was retrained since, or with
+    other method settings; changed since written; unrecorded): one line naming them and the command."""
+    seeds = seeds or load_seeds()
+    bad = []
+    for method in methods:
+        for seed in seeds:
+            for epoch in experiment.checkpoint_epochs:
+                why = provenance.problem(experiment.scores_path(method, seed, epoch))
+                if why is not None:
+                    bad.append((method, seed, epoch, why))
+    if not bad:
+        return
+    method, seed, epoch, why = bad[0]
+    remedy = f"run: {score_command(experiment, method, seed)} --overwrite"
+    if isinstance(why, UnrecordedOutput):
+        remedy += f" (or record them as they are: {adopt_command(experiment)})"
+    raise type(why)(f"{len(bad)} score files of {experiment.name} are not current, e.g. "
+                    f"{experiment.scores_path(method, seed, epoch)}: {why}; {remedy}")
+
+
+def load_posterior(experiment, method: str, seeds=None) -> PosteriorScores:
+    """One method's scores of an experiment (every seed, its last five checkpoints), checked against the
+    experiment's subsets: the train_idx column and the z_test_<idx> columns in subset order."""
+    seeds = seeds or load_seeds()
+    check_complete(experiment, [method], seeds)
+    epochs = experiment.checkpoint_epochs
+    files = [[experiment.scores_path(method, seed, e) for e in epochs] for seed in seeds]
+    post = load_files(method, files, seeds, epochs,
+                      remake=lambda path: f"run: {score_command(experiment, method, int(path.parent.name))} --overwrite")
+    train_idx = load_subset(experiment.task, "train", experiment.num_per_class).idx.numpy()
+    test_columns = [f"z_test_{i}" for i in load_subset(experiment.task, "test").idx.tolist()]
+    if len(post.train_idx) != len(train_idx) or (post.train_idx != train_idx).any() or post.test_columns != test_columns:
+        raise CorruptOutput(f"{files[0][0]} scores other train or test items than the {experiment.subset} subsets "
+                            f"({len(post.train_idx)} x {len(post.test_columns)}, expected {len(train_idx)} x "
+                            f"{len(test_columns)} in subset order); run: "
+                            f"{score_command(experiment, method, seeds[0])} --overwrite")
+    return post
+
+
+# --- an experiment of this repository ------------------------------------------------------------------
+def load_all(experiment, methods, seeds=None) -> dict[str, PosteriorScores]:
+    """Every score file of the experiment's methods and seeds, checked: present, current, readable, and scoring
+    the experiment's own train and test items (one line naming what is not, and the command that remakes it)."""
+    check_complete(experiment, methods, seeds)
+    check_current(experiment, methods, seeds)
+    per_seed = set(per_seed_methods())
+    loaded = {m: load_posterior(experiment, m, seeds) for m in methods}
+    return {m: post.summed_over_checkpoints() if m in per_seed else post for m, post in loaded.items()}
+
+
+def _record(experiment, methods, seeds, names, designs=()) -> None:
+    folder = experiment.results_dir()
+    record_results(experiment, methods, seeds or load_seeds(), [folder / n for n in names if (folder / n).exists()],
+                   designs)
+
+
+@dataclass
+class LdsTargets:
+    """What an experiment's LDS columns are computed against: the random halves' and (where retrained) the
+    class-stratified halves' subset losses, and the designs they come from."""
+
+    random: SubsetLosses | None = None
+    stratified: SubsetLosses | None = None
+    designs: tuple[LdsDesign, ...] = ()
+
+
+def lds_targets_for(experiment, seeds=None, lds_subsets: int | None = None, target: str | None = None,
+                    models: int = 10) -> LdsTargets:
+    """The LDS targets of an experiment. lds_subsets None: the model family's M where its files are current (else
+    LDS is left out, saying which command adds it); 0: no LDS; M: required. target None: the independent target
+    where current, else bayestda 0.2's paired one; a named target is required. The stratified halves join where
+    their files of the same target are current."""
+    if lds_subsets == 0:
+        return LdsTargets()
+    required = lds_subsets is not None or target is not None
+    m = check_subsets(lds_subsets) if lds_subsets is not None else experiment.model_task.lds_subsets
+    if not m:  # a family without LDS (the ViTs)
+        return LdsTargets()
+    candidates = [LdsDesign(m, t, "random", models) for t in ([target] if target else TARGETS)]
+    design = next((d for d in candidates if lds_available(experiment, d, seeds)), None)
+    if design is None:
+        if required:
+            load_subset_losses(experiment, candidates[0], seeds)  # raises, naming the command
+        log.info("LDS left out of %s's methods table: no current subset models (add them with: %s)",
+                 experiment.name, candidates[0].command(experiment))
+        return LdsTargets()
+    if design.target == "paired" and target is None:
+        log.info("LDS of %s uses the paired target (the posterior seeds' retraining): the independent one is not "
+                 "retrained (add it with: %s)", experiment.name, candidates[0].command(experiment))
+    stratified = design.with_halves("stratified")
+    if not lds_available(experiment, stratified, seeds):
+        log.info("within-class LDS left out of %s's methods table: no current stratified subset models (add them "
+                 "with: %s)", experiment.name, stratified.command(experiment))
+        return LdsTargets(load_subset_losses(experiment, design, seeds), None, (design,))
+    return LdsTargets(load_subset_losses(experiment, design, seeds), load_subset_losses(experiment, stratified, seeds),
+                      (design, stratified))
+
+
+def seconds_per_checkpoint(experiment, methods, seeds=None) -> dict[str, float]:
+    """Per method, the mean wall seconds its score files took per checkpoint, as recorded when they were made."""
+    out = {}
+    for method in methods:
+        times = [(provenance.read(experiment.scores_path(method, s, e)) or {}).get("made_with", {}).get("seconds")
+                 for s in seeds or load_seeds() for e in experiment.checkpoint_epochs]
+        times = [t for t in times if t is not None]
+        out[method] = sum(times) / len(times) if times else float("nan")
+    return out
+
+
+def experiment_classes(experiment) -> ItemClasses:
+    """The labels of the experiment's train and test items, in the score files' order (subset order)."""
+    return ItemClasses(load_subset(experiment.task, "train", experiment.num_per_class).y.numpy(),
+                       load_subset(experiment.task, "test").y.numpy())
+
+
+def run_pvalues(experiment, methods=None, seeds=None, posteriors=None) -> pd.DataFrame:
+    """The p-value CSVs of an experiment (posteriors: load_all's result, when the caller has it already)."""
+    methods = methods or default_methods()
+    posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
+    table = pvalues_of(posteriors, experiment.results_dir(), experiment_classes(experiment))
+    names = ["mean_p_values.csv", "significance.csv"] + [f"pvalues_{m}_across_{k}_ckpts.csv" for m in methods
+                                                         for k in range(1, len(experiment.checkpoint_epochs) + 1)]
+    _record(experiment, methods, seeds, names)
+    return table
+
+
+def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | None = None, posteriors=None,
+                     lds_target: str | None = None, lds_models: int = 10) -> str:
+    """Correlations, noise decomposition, their figures, methods.csv (with LDS: see lds_targets_for) and the
+    summary (p-values are reused where current)."""
+    methods = methods or default_methods()
+    posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
+    significance_path = experiment.results_dir() / "significance.csv"
+    reuse = provenance.is_current(significance_path) and (provenance.read(significance_path) or {}).get(
+        "what", {}).get("methods") == list(methods)
+    significance = pd.read_csv(significance_path) if reuse else None
+    targets = lds_targets_for(experiment, seeds, lds_subsets, lds_target, lds_models)
+    summary = correlations_of(posteriors, experiment.results_dir(), experiment.name, significance,
+                              builtin_roles(methods), subset_losses=targets.random,
+                              seconds=seconds_per_checkpoint(experiment, methods, seeds),
+                              classes=experiment_classes(experiment), within_class_losses=targets.stratified).summary
+    names = ["summary.md", "noise_decomposition.csv", "methods.csv"] + [f"{kind}_corr_{s}.csv" for kind in ("pearson", "spearman")
+                                                         for s in ("mu", "sigma", "snr")]
+    _record(experiment, methods, seeds, names, targets.designs)
+    return summary

@@ -1,0 +1,163 @@
+"""A study's results: every experiment's methods.csv row by row with the settings it varies, in
+`results/study_<name>/methods_by_experiment.csv`, and its figures: the paper's view (mean p against K per method,
+one panel per experiment) and each metric against each varied setting, per method, with its interval.
+
+Read from the experiments' own results (current only), so the table equals their methods.csv rows; recorded as
+made from those files (kind "study_results").
+"""
+
+from __future__ import annotations
+
+import logging
+
+import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .. import provenance
+from ..analysis.figures import save_figure
+from ..analysis.summary import CONTROLS
+from ..core.io import file_hash, save_csv
+from ..core.paths import output_root
+from ..experiments.experiment import Experiment
+from ..experiments.studies import Study, get_study, settings_of
+from .records import RESULTS_KIND
+
+log = logging.getLogger(__name__)
+
+TABLE = "methods_by_experiment.csv"
+COLUMNS = ("K", "mean_p", "fraction_p_below_0.05", "significant_after_BH_5%", "fraction_p_below_0.05_same_class",
+           "fraction_p_below_0.05_cross_class")
+METRICS = {"fraction_p_below_0.05": "fraction of pairs with p < 0.05", "loo_corr_mean": "LOO correlation (mean)",
+           "loo_corr_within_class_mean": "LOO correlation within class (mean)", "lds_mean": "LDS (mean)",
+           "lds_within_class_mean": "LDS within class (mean)"}
+
+
+def _style(study: Study, method: str) -> dict:
+    """One colour per method in every panel (tab20: the study has more methods than the default cycle's ten
+    colours); the controls dashed."""
+    pairs = matplotlib.colormaps["tab20"].colors  # ten dark/light pairs: the dark ones first, then the light
+    palette = pairs[0::2] + pairs[1::2]
+    index = study.methods.index(method) if method in study.methods else len(study.methods)
+    return {"color": palette[index % len(palette)],
+            "linestyle": "--" if method in CONTROLS else "-"}
+
+
+def study_dir(study: Study):
+    return output_root() / "results" / f"study_{study.name}"
+
+
+def _methods_csv(experiment: Experiment):
+    return experiment.results_dir() / "methods.csv"
+
+
+def _current(methods_csv) -> bool:
+    """An experiment's methods.csv is current: recorded as the analysis' results (RESULTS_KIND) from today's
+    score files."""
+    record = provenance.read(methods_csv)
+    return record is not None and record["what"].get("kind") == RESULTS_KIND.name and provenance.is_current(methods_csv)
+
+
+def finished(study: Study) -> list[Experiment]:
+    """The study's experiments whose methods.csv is current."""
+    return [e for e in study.parsed() if _current(_methods_csv(e))]
+
+
+def study_inputs(experiments: list[str]) -> dict:
+    return {name: file_hash(_methods_csv(Experiment.parse(name))) if _current(_methods_csv(Experiment.parse(name)))
+            else None for name in experiments}
+
+
+STUDY_RESULTS_KIND = provenance.declare(provenance.Kind("study_results", lambda w: study_inputs(w["experiments"])))
+
+
+def collect(study: Study, experiments: list[Experiment]) -> pd.DataFrame:
+    """Every finished experiment's methods.csv rows of the study's methods, with the experiment, its provenance
+    hash and its settings."""
+    frames = []
+    for experiment in experiments:
+        table = pd.read_csv(_methods_csv(experiment))
+        table = table[table["method"].isin(study.methods)].reset_index(drop=True)
+        front = {"experiment": experiment.name, **settings_of(experiment),
+                 "methods_csv_sha256": file_hash(_methods_csv(experiment))}
+        for i, (column, value) in enumerate(front.items()):
+            table.insert(i, column, value)
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def paper_view(study: Study, experiments: list[Experiment], path) -> None:
+    """Mean p-value (the paper's z-test) against K per method, one panel per experiment (the paper's figure)."""
+    fig = Figure(figsize=(3.2 * len(experiments), 3.2), layout="constrained")
+    axes = fig.subplots(1, len(experiments), squeeze=False)[0]
+    for ax, experiment in zip(axes, experiments):
+        mean_p = pd.read_csv(experiment.results_dir() / "mean_p_values.csv", index_col="K")
+        for method in (m for m in mean_p.columns if m in study.methods):  # an experiment may have run more
+            ax.plot(mean_p.index, mean_p[method], marker="o", markersize=3, label=method, **_style(study, method))
+        ax.set_title(experiment.name, fontsize=8)
+        ax.set_xlabel("K (last checkpoints per seed)")
+        ax.set_ylim(0, 1)
+    axes[0].set_ylabel("mean p (z-test)")
+    axes[-1].legend(fontsize=6, loc="upper right")
+    fig.suptitle(f"study {study.name}: mean p-value against K")
+    save_figure(fig, path)
+
+
+def _reference(study: Study, table: pd.DataFrame) -> dict:
+    """The varied settings of the study's first experiment: each panel varies one setting, the others held here."""
+    first = table[table["experiment"] == study.experiments[0]]
+    source = first if len(first) else table
+    return {s: source[s].iloc[0] for s in study.varied}
+
+
+def metric_view(study: Study, table: pd.DataFrame, path) -> None:
+    """Each metric (rows) against each varied setting (columns), per method, with the 95% interval where it has
+    one; in a column, the experiments that differ from the first experiment in that setting only."""
+    metrics = {c: label for c, label in METRICS.items() if c in table.columns}
+    reference = _reference(study, table)
+    fig = Figure(figsize=(3.4 * len(study.varied), 2.6 * len(metrics)), layout="constrained")
+    axes = fig.subplots(len(metrics), len(study.varied), squeeze=False)
+    for col, setting in enumerate(study.varied):
+        others = [s for s in study.varied if s != setting]
+        rows = table[(table[others] == pd.Series({s: reference[s] for s in others})).all(axis=1)] if others else table
+        for row, (metric, label) in enumerate(metrics.items()):
+            ax = axes[row][col]
+            for method, group in rows.groupby("method", sort=False):
+                group = group.sort_values(setting)
+                line = ax.plot(group[setting], group[metric], marker="o", markersize=3, label=method,
+                               **_style(study, method))[0]
+                if f"{metric}_lo" in group:
+                    ax.fill_between(group[setting], group[f"{metric}_lo"], group[f"{metric}_hi"], alpha=0.12,
+                                    color=line.get_color())
+            if setting in ("weight_decay",):
+                ax.set_xscale("symlog", linthresh=1e-3)
+            values = sorted(rows[setting].unique())  # ticks at the settings run, not 2.2, 2.4, ... between them
+            ax.set_xticks(values, labels=[f"{v:g}" for v in values])
+            ax.set_xlabel(setting)
+            ax.set_ylabel(label, fontsize=7)
+    fig.legend(*axes[0][-1].get_legend_handles_labels(), fontsize=7, loc="outside right center")  # off the lines
+    fig.suptitle(f"study {study.name}: each metric against each varied setting")
+    save_figure(fig, path)
+
+
+def write_study(study: Study) -> pd.DataFrame | None:
+    """The study's table and figures from its finished experiments (None, logged, when none has finished)."""
+    experiments = finished(study)
+    absent = [name for name in study.experiments if name not in {e.name for e in experiments}]
+    if absent:
+        log.info("study %s: not finished yet (left out): %s", study.name, ", ".join(absent))
+    if not experiments:
+        return None
+    table = collect(study, experiments)
+    folder = study_dir(study)
+    save_csv(table, folder / TABLE)
+    paper_view(study, experiments, folder / "mean_p_by_k")
+    metric_view(study, table, folder / "metrics_by_setting")
+    what = {"kind": "study_results", "study": study.name, "experiments": [e.name for e in experiments]}
+    inputs = study_inputs(what["experiments"])
+    for name in (TABLE, "mean_p_by_k.png", "mean_p_by_k.pdf", "metrics_by_setting.png", "metrics_by_setting.pdf"):
+        provenance.write(folder / name, what, inputs)
+    return table
+
+
+__all__ = ["collect", "finished", "get_study", "study_dir", "write_study"]

@@ -1,0 +1,133 @@
+"""Checkpoints in the paper's format: {'epoch', 'model_state_dict', 'optimizer_state_dict', 'loss'}.
+
+What a checkpoint holds is the model task's choice: the CNNs store the whole state dict, as the paper's; the
+ViT stores only the trainable LoRA and classifier weights (plus 'backbone', the weight source), rebuilt on
+the backbone when loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+import torch
+from torch import nn
+
+from .. import provenance
+from ..core.device import check_device
+from ..core.errors import CorruptOutput, MissingOutput, UnrecordedOutput
+from ..core.params import Params
+from ..core.tensor_io import save_torch, tensor_hash
+from ..data.subsets import load_subset, subset_path
+from ..experiments.commands import training_command
+from ..experiments.experiment import Experiment
+
+log = logging.getLogger(__name__)
+
+TRAINING_VERSION = "1"  # bump when training changes numbers
+
+
+def build_model(experiment: Experiment) -> nn.Module:
+    """A fresh model of the experiment's family (draws its initial weights from the global RNG)."""
+    return experiment.model_task.build_model(experiment)
+
+
+def parameter_count(experiment: Experiment) -> int:
+    """The number of parameters of the experiment's model (what cost estimates scale by)."""
+    return sum(p.numel() for p in build_model(experiment).parameters())
+
+
+# --- what a seed's training is made from (its checkpoints' and metrics' records) ------------------------------
+_data: dict[tuple, dict] = {}
+
+
+def data_hashes(experiment: Experiment) -> dict:
+    """Content hashes of the experiment's train and test subsets (cached per subset file version)."""
+    files = [subset_path(experiment.task, "train", experiment.num_per_class), subset_path(experiment.task, "test")]
+    key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) if f.exists() else (str(f),) for f in files)
+    if key not in _data:
+        train = load_subset(experiment.task, "train", experiment.num_per_class)
+        test = load_subset(experiment.task, "test")
+        _data[key] = {"train": tensor_hash(train.x, train.y, train.idx), "test": tensor_hash(test.x, test.y, test.idx)}
+    return _data[key]
+
+
+def training_inputs(experiment: Experiment, seed: int) -> dict:
+    """What a seed's checkpoints are made from: the data, the model task and its recipe, the seed."""
+    task = experiment.model_task
+    recipe = asdict(task.recipe)
+    recipe["epochs"] = experiment.epochs
+    inputs = {"data": data_hashes(experiment), "model": experiment.model, "backbone": experiment.backbone,
+              "loss": task.loss.name, "recipe": recipe, "seed": seed, "training_version": TRAINING_VERSION}
+    variant = task.variant()
+    if variant is not None:  # only variants have one: the paper's families' records stay as they were
+        inputs["variant"] = variant
+    fingerprint = task.backbone_fingerprint(experiment)
+    if fingerprint is not None:  # only local weights have one: other records stay as they were
+        inputs["backbone_sha256"] = fingerprint
+    return inputs
+
+
+def record_training(experiment: Experiment, seed: int, path, kind: str, epoch: int | None = None) -> None:
+    """Record a checkpoint (kind 'checkpoint') or a seed's metrics.json (kind 'metrics') just written."""
+    provenance.write(path, experiment.record_what(kind, seed=seed, epoch=epoch), training_inputs(experiment, seed))
+
+
+def _training_inputs_of(what: dict) -> dict:
+    return training_inputs(Experiment.from_record(what), what["seed"])
+
+
+CHECKPOINT_KIND = provenance.declare(provenance.Kind("checkpoint", _training_inputs_of,
+                                   lambda w: Experiment.from_record(w).checkpoint_path(w["seed"], w["epoch"])))
+METRICS_KIND = provenance.declare(provenance.Kind("metrics", _training_inputs_of,
+                                   lambda w: Experiment.from_record(w).metrics_path(w["seed"])))
+
+
+def save_checkpoint(experiment: Experiment, seed: int, epoch: int, model: nn.Module, optimizer, loss: float) -> None:
+    task = experiment.model_task
+    blob = {
+        "epoch": epoch,
+        "model_state_dict": task.checkpoint_state(model),
+        "optimizer_state_dict": optimizer.state_dict(),
+        "loss": loss,
+        **task.checkpoint_extras(experiment),
+    }
+    path = experiment.checkpoint_path(seed, epoch)
+    save_torch(blob, path)
+    record_training(experiment, seed, path, "checkpoint", epoch)
+
+
+def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str = "cpu") -> tuple[nn.Module, Params]:
+    """(model in eval mode, its detached trainable parameters) for one checkpoint, or a one-line error."""
+    check_device(device)  # an unavailable device is not a bad checkpoint
+    path = experiment.checkpoint_path(seed, epoch)
+    if not path.exists():
+        raise MissingOutput(f"missing checkpoint {path}; run: {training_command(experiment, seed)}")
+    remake = f"retrain with: {training_command(experiment, seed)} --overwrite"
+    try:
+        blob = torch.load(path, map_location=device)
+    except Exception as error:  # noqa: BLE001 (truncated, empty or not a torch file: torch raises many kinds)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CorruptOutput(f"checkpoint {path} cannot be read ({reason}); {remake}") from None
+    if not isinstance(blob, dict) or not isinstance(blob.get("model_state_dict"), dict):
+        raise CorruptOutput(f"{path} is not a checkpoint of this repository (no model_state_dict); {remake}")
+    stale = provenance.problem(path)
+    if stale is not None and not isinstance(stale, UnrecordedOutput):
+        raise type(stale)(f"checkpoint {path} is {stale}; {remake}")
+    if blob.get("backbone", experiment.backbone) != experiment.backbone:
+        log.warning("%s was fine-tuned on backbone %r, loading it on %r", path, blob["backbone"], experiment.backbone)
+    task = experiment.model_task
+    with torch.random.fork_rng(devices=[]):  # building the template must not move the global RNG
+        model = build_model(experiment).to(device)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    missing = trainable - set(blob["model_state_dict"])
+    if missing:
+        raise CorruptOutput(f"checkpoint {path} lacks {len(missing)} trainable tensors (e.g. {min(missing)}); {remake}")
+    try:
+        task.load_state(model, blob["model_state_dict"])
+    except RuntimeError as error:  # another architecture: shapes or names differ
+        raise CorruptOutput(f"checkpoint {path} does not fit the {experiment.model} model "
+                            f"({str(error).strip().splitlines()[-1].strip()}); {remake}") from None
+    model.eval()
+    params = {n: p.detach().clone() for n, p in task.trainable_params(model).items()}
+    return model, params
