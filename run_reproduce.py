@@ -50,11 +50,12 @@ def request_of(argv: list[str] | None = None) -> tuple[Request, RunOptions]:
 def main(argv: list[str] | None = None) -> int:
     request, options = request_of(argv)
     experiment = request.experiments[0]
+    folder = experiment.analysis_dir(request.methods_for(experiment))
     start = time.perf_counter()
     times = run_here(request, options)
     log.info("done in %.0f s (%s); results in %s", time.perf_counter() - start,
-             ", ".join(f"{k} {v:.0f} s" for k, v in times.items()), experiment.results_dir())
-    print((experiment.results_dir() / "summary.md").read_text())
+             ", ".join(f"{k} {v:.0f} s" for k, v in times.items()), folder)
+    print((folder / "summary.md").read_text())
     return 0
 
 

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         report = launch(jobs, chosen, args)
         if report.failed or report.blocked:
             return 1
-    table = write_study(study)
+    table = write_study(study, whole.seeds if args.seed_ids else None)
     if table is None:
         print(f"no experiment of study {study.name} has finished; nothing written")
         return 1

@@ -29,7 +29,9 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
                         help="a folder <method>/<seed>/attribution_ckpt_<e>.csv of any scores (with --out)")
     parser.add_argument("--out", default=None, help="output folder for --scores-dir")
     parser.add_argument("--methods", type=method_name_list, default=None,
-                        help="comma-separated methods (default: every default method, or every method in --scores-dir)")
+                        help="comma-separated methods (default: the experiment's whole analysis, every default method and the "
+                             "family's own, into results/<experiment>/; other methods: a folder inside it named by them; "
+                             "with --scores-dir every method in it)")
     parser.add_argument("--seed_ids", type=analysis_seed_ids, default=None,
                         help="comma-separated seed ids, at least 2 (default: all 10 seeds)")
     parser.add_renamed("--seeds", "--seed_ids")
@@ -84,18 +86,21 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
         raise BadInput("--signs, --builtin-signs, --truth and --classes are for --scores-dir; an experiment's methods "
                        "carry the registry's signs, loo_corrected as the LOO ground truth and the data's labels")
     if args.out is not None:
-        raise BadInput("--out is for --scores-dir; an experiment's results go to results/<experiment>/")
+        raise BadInput("--out is for --scores-dir; an experiment's results go to results/<experiment>/ (its whole "
+                       "analysis) or to a folder inside it named by the methods analysed")
     experiments = [Experiment.parse(name) for name in unique(args.experiment or ["cnn_mnist3_10pc"], "--experiment",
                                                                refuse=False)]
     seeds = [load_seeds()[k] for k in args.seed_ids] if args.seed_ids else None
     methods = check_methods(args.methods) if args.methods else None
     for experiment in experiments:
+        folder = experiment.analysis_dir(methods or experiment.whole_analysis_methods, seeds)
         if stage == "pvalues":
             table = run_pvalues(experiment, methods, seeds)
             print(table[(table["K"] == table["K"].max())].to_string(index=False))
+            print(f"wrote the p-values of {experiment.name} in {folder}")
         else:
             run_correlations(experiment, methods, seeds, lds_subsets=args.lds_subsets, lds_target=args.lds_target,
                              lds_models=args.lds_models)
-            print(f"wrote {experiment.results_dir() / 'summary.md'}")
+            print(f"wrote {folder / 'summary.md'}")
     return 0
 

@@ -7,10 +7,12 @@ code written against bayestda 0.2.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..attribution.registry import default_methods
 from ..core.datasets import TASKS, TaskSpec, check_size, check_task
 from ..core.errors import BadInput
 from ..core.paths import output_root
@@ -131,6 +133,26 @@ class Experiment:
 
     def results_dir(self) -> Path:
         return output_root() / "results" / self.name
+
+    @property
+    def whole_analysis_methods(self) -> list[str]:
+        """The methods of the experiment's whole analysis: every default method and the family's own (what `make
+        reproduce` and `run_all.py` score and analyse by default)."""
+        return default_methods() + [m for m in self.model_task.reproduce_methods if m not in default_methods()]
+
+    def analysis_dir(self, methods, seeds=None) -> Path:
+        """Where an analysis of these methods and seeds writes its tables: `results/<exp>/` for the whole analysis
+        (its methods, all seeds), else a folder of its own inside it named by its methods (and seed ids), so that
+        the tables of one folder always come from one analysis."""
+        folder = self.results_dir()
+        if set(methods) == set(self.whole_analysis_methods) and (seeds is None or set(seeds) == set(load_seeds())):
+            return folder
+        names = sorted(set(methods))
+        label = "+".join(names) if len(names) <= 4 else \
+            f"{len(names)}_methods_{hashlib.sha256(','.join(names).encode()).hexdigest()[:8]}"
+        if seeds is not None and set(seeds) != set(load_seeds()):
+            label += "_seeds_" + "-".join(str(seed_id_of(s)) for s in sorted(seeds, key=seed_id_of))
+        return folder / label
 
 
 def experiments_for(arch: str, task: str | None, num_per_class: int | None, vit_weights: str | None = None) -> list[Experiment]:

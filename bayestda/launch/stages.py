@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from tqdm import tqdm
 
 from .. import provenance
-from ..attribution.registry import default_methods, in_registry_order, script_methods, script_path
+from ..attribution.registry import in_registry_order, script_methods, script_path
 from ..core.errors import BadInput, MissingOutput
 from ..core.parallel import default_workers, process_map
 from ..core.seeds import load_seeds, seed_id_of
@@ -70,9 +70,7 @@ class Request:
                    study.lds_subsets, "independent", study.lds_models, damping=study.damping_curve)
 
     def methods_for(self, experiment: Experiment) -> list[str]:
-        if self.methods is not None:
-            return list(self.methods)
-        return default_methods() + [m for m in experiment.model_task.reproduce_methods if m not in default_methods()]
+        return list(self.methods) if self.methods is not None else experiment.whole_analysis_methods
 
     @property
     def all_seed_ids(self) -> list[int]:
@@ -198,9 +196,9 @@ def _analysis_jobs(experiment: Experiment, request: Request) -> list[Job]:
     m = request.lds_for(experiment)
     lds = (m, request.lds_target, request.lds_models) if m else None
     argvs = analysis_argvs(experiment, request.methods_for(experiment), request.all_seed_ids, lds)
-    results = experiment.results_dir()
+    folder = experiment.analysis_dir(request.methods_for(experiment), None if request.seed_ids is None else request.seeds)
     return [Job(f"{experiment.name}/analysis", "analysis", tuple(map(tuple, argvs)),
-                (results / "mean_p_values.csv", results / "summary.md"))]
+                (folder / "mean_p_values.csv", folder / "summary.md"))]
 
 
 def _damping_jobs(experiment: Experiment, request: Request) -> list[Job]:

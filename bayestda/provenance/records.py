@@ -117,7 +117,7 @@ def problem(path: Path, expected: dict | None = None) -> BayesTDAError | None:
         return CorruptOutput(f"made for {own} (copied or moved here)")
     try:
         expected = kind.inputs_of(record["what"]) if expected is None else expected
-    except BayesTDAError as error:
+    except (BayesTDAError, KeyError) as error:
         return StaleOutput(f"its inputs cannot be read ({error})")
     if expected != record["inputs"]:
         changed = sorted(k for k in set(expected) | set(record["inputs"]) if expected.get(k) != record["inputs"].get(k))

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import provenance
 from ..analysis import LOO_TRUTH, ItemClasses, PosteriorScores, Roles, correlations_of, load_files, pvalues_of
-from ..attribution.registry import default_methods, helpful_signs, per_seed_methods
+from ..attribution.registry import helpful_signs, per_seed_methods
 from ..core.errors import CorruptOutput, MissingOutput, UnrecordedOutput
 from ..core.seeds import load_seeds
 from ..data.lds_targets import SubsetLosses
@@ -104,7 +104,7 @@ def load_all(experiment, methods, seeds=None) -> dict[str, PosteriorScores]:
 
 
 def _record(experiment, methods, seeds, names, designs=()) -> None:
-    folder = experiment.results_dir()
+    folder = experiment.analysis_dir(methods, seeds)
     record_results(experiment, methods, seeds or load_seeds(), [folder / n for n in names if (folder / n).exists()],
                    designs)
 
@@ -170,9 +170,9 @@ def experiment_classes(experiment) -> ItemClasses:
 
 def run_pvalues(experiment, methods=None, seeds=None, posteriors=None) -> pd.DataFrame:
     """The p-value CSVs of an experiment (posteriors: load_all's result, when the caller has it already)."""
-    methods = methods or default_methods()
+    methods = methods or experiment.whole_analysis_methods
     posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
-    table = pvalues_of(posteriors, experiment.results_dir(), experiment_classes(experiment))
+    table = pvalues_of(posteriors, experiment.analysis_dir(methods, seeds), experiment_classes(experiment))
     names = ["mean_p_values.csv", "significance.csv"] + [f"pvalues_{m}_across_{k}_ckpts.csv" for m in methods
                                                          for k in range(1, len(experiment.checkpoint_epochs) + 1)]
     _record(experiment, methods, seeds, names)
@@ -183,14 +183,15 @@ def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | No
                      lds_target: str | None = None, lds_models: int = 10) -> str:
     """Correlations, noise decomposition, their figures, methods.csv (with LDS: see lds_targets_for) and the
     summary (p-values are reused where current)."""
-    methods = methods or default_methods()
+    methods = methods or experiment.whole_analysis_methods
     posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
-    significance_path = experiment.results_dir() / "significance.csv"
+    folder = experiment.analysis_dir(methods, seeds)
+    significance_path = folder / "significance.csv"
     reuse = provenance.is_current(significance_path) and (provenance.read(significance_path) or {}).get(
         "what", {}).get("methods") == list(methods)
     significance = pd.read_csv(significance_path) if reuse else None
     targets = lds_targets_for(experiment, seeds, lds_subsets, lds_target, lds_models)
-    summary = correlations_of(posteriors, experiment.results_dir(), experiment.name, significance,
+    summary = correlations_of(posteriors, folder, experiment.name, significance,
                               builtin_roles(methods), subset_losses=targets.random,
                               seconds=seconds_per_checkpoint(experiment, methods, seeds),
                               classes=experiment_classes(experiment), within_class_losses=targets.stratified).summary

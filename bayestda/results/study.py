@@ -47,8 +47,13 @@ def study_dir(study: Study):
     return output_root() / "results" / f"study_{study.name}"
 
 
-def _methods_csv(experiment: Experiment):
-    return experiment.results_dir() / "methods.csv"
+def _analysis_dir(experiment: Experiment, study: Study, seeds=None):
+    """Where the study's analysis of an experiment is: the folder of the study's methods (and seeds)."""
+    return experiment.analysis_dir(study.methods, seeds)
+
+
+def _methods_csv(experiment: Experiment, study: Study, seeds=None):
+    return _analysis_dir(experiment, study, seeds) / "methods.csv"
 
 
 def _current(methods_csv) -> bool:
@@ -58,40 +63,41 @@ def _current(methods_csv) -> bool:
     return record is not None and record["what"].get("kind") == RESULTS_KIND.name and provenance.is_current(methods_csv)
 
 
-def finished(study: Study) -> list[Experiment]:
-    """The study's experiments whose methods.csv is current."""
-    return [e for e in study.parsed() if _current(_methods_csv(e))]
+def finished(study: Study, seeds=None) -> list[Experiment]:
+    """The study's experiments whose methods.csv (of the study's methods and these seeds) is current."""
+    return [e for e in study.parsed() if _current(_methods_csv(e, study, seeds))]
 
 
-def study_inputs(experiments: list[str]) -> dict:
-    return {name: file_hash(_methods_csv(Experiment.parse(name))) if _current(_methods_csv(Experiment.parse(name)))
-            else None for name in experiments}
+def study_inputs(study: Study, experiments: list[str], seeds=None) -> dict:
+    paths = {name: _methods_csv(Experiment.parse(name), study, seeds) for name in experiments}
+    return {name: file_hash(path) if _current(path) else None for name, path in paths.items()}
 
 
-STUDY_RESULTS_KIND = provenance.declare(provenance.Kind("study_results", lambda w: study_inputs(w["experiments"])))
+STUDY_RESULTS_KIND = provenance.declare(provenance.Kind("study_results", lambda w: study_inputs(
+    get_study(w["study"]), w["experiments"], w.get("seeds"))))
 
 
-def collect(study: Study, experiments: list[Experiment]) -> pd.DataFrame:
+def collect(study: Study, experiments: list[Experiment], seeds=None) -> pd.DataFrame:
     """Every finished experiment's methods.csv rows of the study's methods, with the experiment, its provenance
     hash and its settings."""
     frames = []
     for experiment in experiments:
-        table = pd.read_csv(_methods_csv(experiment))
+        table = pd.read_csv(_methods_csv(experiment, study, seeds))
         table = table[table["method"].isin(study.methods)].reset_index(drop=True)
         front = {"experiment": experiment.name, **settings_of(experiment),
-                 "methods_csv_sha256": file_hash(_methods_csv(experiment))}
+                 "methods_csv_sha256": file_hash(_methods_csv(experiment, study, seeds))}
         for i, (column, value) in enumerate(front.items()):
             table.insert(i, column, value)
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
 
 
-def paper_view(study: Study, experiments: list[Experiment], path) -> None:
+def paper_view(study: Study, experiments: list[Experiment], path, seeds=None) -> None:
     """Mean p-value (the paper's z-test) against K per method, one panel per experiment (the paper's figure)."""
     fig = Figure(figsize=(3.2 * len(experiments), 3.2), layout="constrained")
     axes = fig.subplots(1, len(experiments), squeeze=False)[0]
     for ax, experiment in zip(axes, experiments):
-        mean_p = pd.read_csv(experiment.results_dir() / "mean_p_values.csv", index_col="K")
+        mean_p = pd.read_csv(_analysis_dir(experiment, study, seeds) / "mean_p_values.csv", index_col="K")
         for method in (m for m in mean_p.columns if m in study.methods):  # an experiment may have run more
             ax.plot(mean_p.index, mean_p[method], marker="o", markersize=3, label=method, **_style(study, method))
         ax.set_title(experiment.name, fontsize=8)
@@ -140,21 +146,24 @@ def metric_view(study: Study, table: pd.DataFrame, path) -> None:
     save_figure(fig, path)
 
 
-def write_study(study: Study) -> pd.DataFrame | None:
-    """The study's table and figures from its finished experiments (None, logged, when none has finished)."""
-    experiments = finished(study)
+def write_study(study: Study, seeds=None) -> pd.DataFrame | None:
+    """The study's table and figures from its finished experiments (None, logged, when none has finished); `seeds`:
+    the seeds its analyses used, where not all 10."""
+    experiments = finished(study, seeds)
     absent = [name for name in study.experiments if name not in {e.name for e in experiments}]
     if absent:
         log.info("study %s: not finished yet (left out): %s", study.name, ", ".join(absent))
     if not experiments:
         return None
-    table = collect(study, experiments)
+    table = collect(study, experiments, seeds)
     folder = study_dir(study)
     save_csv(table, folder / TABLE)
-    paper_view(study, experiments, folder / "mean_p_by_k")
+    paper_view(study, experiments, folder / "mean_p_by_k", seeds)
     metric_view(study, table, folder / "metrics_by_setting")
     what = {"kind": "study_results", "study": study.name, "experiments": [e.name for e in experiments]}
-    inputs = study_inputs(what["experiments"])
+    if seeds is not None:
+        what["seeds"] = list(seeds)
+    inputs = study_inputs(study, what["experiments"], seeds)
     for name in (TABLE, "mean_p_by_k.png", "mean_p_by_k.pdf", "metrics_by_setting.png", "metrics_by_setting.pdf"):
         provenance.write(folder / name, what, inputs)
     return table

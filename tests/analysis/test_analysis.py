@@ -69,7 +69,7 @@ def test_whole_analysis_runs_on_a_small_real_run(small_run):
     experiment, seeds, methods = small_run
     significance = run_pvalues(experiment, methods, seeds)
     summary = run_correlations(experiment, methods, seeds)
-    out = experiment.results_dir()
+    out = experiment.analysis_dir(methods, seeds)
     for name in ["mean_p_values.csv", "significance.csv", "spearman_corr_mu.csv", "pearson_corr_snr.csv",
                  "noise_decomposition.csv", "spearman_corr.png", "spearman_corr.pdf", "noise_decomposition.png"]:
         assert (out / name).exists(), name
@@ -91,4 +91,4 @@ def test_missing_scores_are_named_with_the_command_and_nothing_is_written(small_
         run_pvalues(experiment, ["loo"], seeds)
     assert "loo (seeds 446, 724, 571; checkpoints 10, 11, 12, 13, 14" in str(info.value)
     assert "run_cnn_loo.py --arch cnn --task mnist --num_per_class 10 --seed_id 0" in str(info.value)
-    assert not (experiment.results_dir() / "pvalues_loo_across_1_ckpts.csv").exists()
+    assert not (experiment.analysis_dir(["loo"], seeds) / "pvalues_loo_across_1_ckpts.csv").exists()

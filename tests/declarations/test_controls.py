@@ -34,7 +34,7 @@ def test_both_controls_go_through_the_pipeline_and_the_analysis(small_run):
     values, train_idx, test_idx = load_array(experiment, "same_class", seeds[0], 14)
     significance = run_pvalues(experiment, ["ats", "random", "same_class"], seeds)
     run_correlations(experiment, ["ats", "random", "same_class"], seeds, lds_subsets=0)
-    table = pd.read_csv(experiment.results_dir() / "methods.csv", index_col="method")
+    table = pd.read_csv(experiment.analysis_dir(["ats", "random", "same_class"], seeds) / "methods.csv", index_col="method")
     same_fraction = float(values.mean())  # its significant pairs are exactly the same-class pairs (σ = 0, μ = 1)
     z = significance[(significance["method"] == "same_class") & (significance["test"] == "z (paper)")
                      & (significance["K"] == 5)]

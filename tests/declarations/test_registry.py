@@ -94,6 +94,6 @@ def test_the_analysis_takes_it_like_any_other_method(small_run):
     assert set(significance["method"]) == {"gd", "gd_rp"}
     summary = run_correlations(experiment, ["gd", "gd_rp"], seeds)
     assert "positive = helpful for gd and gd_rp" in summary
-    spearman = pd.read_csv(experiment.results_dir() / "spearman_corr_mu.csv", index_col=0)
+    spearman = pd.read_csv(experiment.analysis_dir(["gd", "gd_rp"], seeds) / "spearman_corr_mu.csv", index_col=0)
     assert spearman.loc["gd", "gd_rp"] > 0.5  # k = 64 of 225,034 dimensions: a rough, but clear, agreement
-    assert (experiment.results_dir() / "pvalues_gd_rp_across_5_ckpts.csv").exists()
+    assert (experiment.analysis_dir(["gd", "gd_rp"], seeds) / "pvalues_gd_rp_across_5_ckpts.csv").exists()

@@ -125,4 +125,4 @@ def test_the_analysis_runs_on_the_new_tasks_scores(mlp_run):
     assert set(significance["test"]) == {"z (paper)", "t, 1 dof"}  # two seeds: one degree of freedom
     summary = run_correlations(MLP, ["gd", "if_converged"], SEEDS)
     assert "2 seeds x 5 checkpoints" in summary
-    assert (MLP.results_dir() / "spearman_corr.png").exists()
+    assert (MLP.analysis_dir(["gd", "if_converged"], SEEDS) / "spearman_corr.png").exists()

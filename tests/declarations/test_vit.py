@@ -265,6 +265,6 @@ def test_vit_scripts_write_the_papers_layout_and_the_analysis_runs_unchanged(tun
     significance = run_pvalues(VIT, ["gd", "gc"], seeds)
     assert set(significance["method"]) == {"gd", "gc"}
     summary = run_correlations(VIT, ["gd", "gc"], seeds)
-    assert "vittiny_mnist3_10pc" in summary and (VIT.results_dir() / "spearman_corr_mu.csv").exists()
+    assert "vittiny_mnist3_10pc" in summary and (VIT.analysis_dir(["gd", "gc"], seeds) / "spearman_corr_mu.csv").exists()
     metrics = json.loads(VIT.metrics_path(SEED).read_text())
     assert metrics["experiment"] == "vittiny_mnist3_10pc"

@@ -72,7 +72,7 @@ def test_local_launcher_runs_the_plan_and_a_rerun_does_nothing(fresh_root):
     jobs = plan(Request((EXPERIMENT,), ("gd", "gc"), (0, 1), lds_subsets=0))
     report = run_local(jobs, make_slots(None, 2), show_progress=False)
     assert not report.failed and len(report.succeeded) == len(jobs) == 5
-    assert (fresh_root / "results" / EXPERIMENT.name / "summary.md").exists()
+    assert (EXPERIMENT.analysis_dir(["gd", "gc"], [446, 724]) / "summary.md").exists()
     again = run_local(plan(Request((EXPERIMENT,), ("gd", "gc"), (0, 1), lds_subsets=0)), make_slots(None, 2),
                       show_progress=False)
     assert again.succeeded == [] and len(again.skipped) == 5

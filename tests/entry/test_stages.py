@@ -71,7 +71,7 @@ def test_every_kind_a_producer_declares_belongs_to_the_graph():
 def fake_record(path, kind):
     """A file with a record of that kind, as its producer would name it (its inputs differ from today's)."""
     what = EXPERIMENT.record_what(kind, seed=446, epoch=14, method="gd", methods=["gd"], seeds=[446, 724],
-                                  epochs=[14], dampings=[0.1], experiments=[EXPERIMENT.name], lds_subsets=2,
+                                  epochs=[14], dampings=[0.1], experiments=[EXPERIMENT.name], study="tiny", lds_subsets=2,
                                   halves="random", target="independent", models=2)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("made elsewhere\n")

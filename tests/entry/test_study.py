@@ -51,7 +51,7 @@ def test_a_study_resumes_after_a_kill_and_its_table_is_its_experiments_rows(fres
     table = pd.read_csv(study_dir(study) / TABLE)
     assert list(table["experiment"].unique()) == [first.name, second.name]
     for experiment in (first, second):
-        own = pd.read_csv(experiment.results_dir() / "methods.csv")
+        own = pd.read_csv(experiment.analysis_dir(study.methods, [446, 724]) / "methods.csv")
         rows = table[table["experiment"] == experiment.name].reset_index(drop=True)
         pd.testing.assert_frame_equal(rows[own.columns], own, check_dtype=False)
     assert table.loc[table["experiment"] == second.name, "width"].unique().tolist() == [0.5]

@@ -55,3 +55,15 @@ def test_scripts_print_one_line_error_and_exit_2():
                             cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: num_per_class 30 is not available for task 'mnist3'; allowed: 10, 20, 50"
+
+
+def test_the_whole_analysis_writes_the_experiments_folder_and_any_other_its_own():
+    e = Experiment.parse("cnn_mnist3_10pc")
+    whole = e.whole_analysis_methods
+    assert "loo_corrected" in whole and "ekfac" in whole and len(whole) == len(set(whole))
+    assert e.analysis_dir(whole) == e.analysis_dir(list(reversed(whole)), load_seeds()) == e.results_dir()
+    assert e.analysis_dir(["gd", "if"]) == e.analysis_dir(["if", "gd"]) == e.results_dir() / "gd+if"
+    assert e.analysis_dir(["gd", "if"], [724, 446]) == e.results_dir() / "gd+if_seeds_0-1"
+    assert e.analysis_dir(whole, [446, 724]).parent == e.results_dir()
+    many = e.analysis_dir(whole[:6])
+    assert many.name.startswith("6_methods_") and many != e.analysis_dir(whole[1:7])

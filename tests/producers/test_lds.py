@@ -95,14 +95,14 @@ def test_the_retraining_stage_feeds_the_methods_table_and_is_skipped_when_done(s
     lds.retrain(experiment, [design], seeds, jobs=1)
     assert [p.stat().st_mtime_ns for p in paths] == stamps
     run_correlations(experiment, methods, seeds, lds_subsets=4)
-    table = pd.read_csv(experiment.results_dir() / "methods.csv").set_index("method")
+    table = pd.read_csv(experiment.analysis_dir(methods, seeds) / "methods.csv").set_index("method")
     targets = lds.load_subset_losses(experiment, design, seeds)
     assert targets.losses.shape == (3, 4, 10) and (targets.subsets.sum(1) == 50).all()
     gd = load_all(experiment, ["gd"], seeds)["gd"]
     assert table.loc["gd", "lds_single"] == pytest.approx(lds_score(gd, targets, 5)[0], abs=1e-12)
     assert table.loc["gd", "lds_target"].startswith("paired")
     assert (table["seconds_per_checkpoint"] > 0).all()
-    assert "LDS (linear datamodeling score)" in (experiment.results_dir() / "summary.md").read_text()
+    assert "LDS (linear datamodeling score)" in (experiment.analysis_dir(methods, seeds) / "summary.md").read_text()
 
 
 def test_the_independent_target_retrains_under_seeds_disjoint_from_the_posterior(small_run):
@@ -114,14 +114,14 @@ def test_the_independent_target_retrains_under_seeds_disjoint_from_the_posterior
     assert not set(target_seeds) & set(lds.load_seeds()) and target_seeds == lds.independent_seeds(5)[:2]
     assert all(provenance.is_current(experiment.lds_target_dir(s) / "lds_4_stratified_subsets.pt") for s in target_seeds)
     run_correlations(experiment, methods, seeds, lds_subsets=4, lds_target="independent", lds_models=2)
-    table = pd.read_csv(experiment.results_dir() / "methods.csv").set_index("method")
+    table = pd.read_csv(experiment.analysis_dir(methods, seeds) / "methods.csv").set_index("method")
     stratified = lds.load_subset_losses(experiment, designs[1], seeds)
     labels = experiment_classes(experiment).train
     assert all((stratified.subsets[:, labels == c].sum(1) == (labels == c).sum() // 2).all() for c in set(labels))
     gd = load_all(experiment, ["gd"], seeds)["gd"]
     assert table.loc["gd", "lds_within_class_mean"] == pytest.approx(lds_score(gd, stratified, 5)[1], abs=1e-12)
     assert table.loc["gd", "lds_target"].startswith("independent (2 models per subset")
-    record = provenance.read(experiment.results_dir() / "methods.csv")
+    record = provenance.read(experiment.analysis_dir(methods, seeds) / "methods.csv")
     assert record["what"]["lds_target"] == "independent" and record["what"]["lds_halves"] == ["random", "stratified"]
 
 
