@@ -17,7 +17,7 @@ from __future__ import annotations
 from bayestda.cli.flags import Parser, add_device_flag, add_jobs_flag, add_lds_target_flags, experiment_name, int_range, lds_subsets
 from bayestda.cli.scripts import run
 from bayestda.experiments.experiment import Experiment
-from bayestda.families import ModelTask
+from bayestda.families import ModelFamily
 from bayestda.training.lds import HALVES, LdsDesign, retrain
 
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="retrain subset models that are current")
     args = parser.parse_args(argv)
     experiment = Experiment.parse(args.experiment)
-    m = args.lds_subsets if args.lds_subsets is not None else experiment.model_task.lds_subsets or ModelTask.lds_subsets
+    m = args.lds_subsets if args.lds_subsets is not None else experiment.family.lds_subsets or ModelFamily.lds_subsets
     halves = HALVES if args.halves == "both" else (args.halves,)
     designs = [LdsDesign(m, args.lds_target, h, args.lds_models) for h in halves]
     seeds = None

@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     net = build_model(experiment).to(args.device)
     params = detached_params(net)
-    task = experiment.model_task
-    train, test = task.load_data(experiment, net)
+    family = experiment.family
+    train, test = family.load_data(experiment, net)
     x, y = train.x[: args.items].to(args.device), train.y[: args.items].to(args.device)
     k = len(x)
     optimizer = AdamSettings().optimizer([p for p in net.parameters() if p.requires_grad])
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     def fine_tune_step():
         net.train()
         optimizer.zero_grad()
-        task.loss(net(x), y).backward()
+        family.loss(net(x), y).backward()
         optimizer.step()
 
     units = {

@@ -160,5 +160,5 @@ def kronfluence_ekfac(net, params, train, test, damping: float, fisher: str = "e
 def checkpoint_data(experiment, seed: int, epoch: int, test_items: int):
     """(net, params, train, the first test_items test items) of one trained checkpoint."""
     net, params = load_checkpoint(experiment, seed, epoch)
-    train, test = experiment.model_task.load_data(experiment, net)
+    train, test = experiment.family.load_data(experiment, net)
     return net, params, train, Subset(test.x[:test_items], test.y[:test_items], test.idx[:test_items])

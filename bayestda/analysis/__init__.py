@@ -10,7 +10,7 @@ A pure library: arrays or PosteriorScores in, tables out. An experiment's own an
 LDS models) is `bayestda.results`.
 """
 
-from ..data.lds_targets import SubsetLosses
+from ..data.subset_losses import SubsetLosses
 from .classes import ItemClasses, read_classes
 from .metrics import LOO_TRUTH
 from .posterior import PosteriorScores, load_files, load_scores_dir

@@ -37,7 +37,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from ..core.errors import BayesTDAError
-from ..data.lds_targets import SubsetLosses
+from ..data.subset_losses import SubsetLosses
 from .classes import ItemClasses
 from .posterior import PosteriorScores
 from .pvalues import lead_rows, lead_test

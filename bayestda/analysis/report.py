@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..core.errors import BadInput
 from ..core.io import save_csv, save_text
-from ..data.lds_targets import SubsetLosses
+from ..data.subset_losses import SubsetLosses
 from .classes import ItemClasses
 from .correlations import compute_correlations, save_correlations
 from .figures import correlation_heatmaps, noise_figure

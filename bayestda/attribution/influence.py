@@ -16,7 +16,7 @@ Gauss-Newton matrix of the mean train loss plus the training objective's own L2 
 through the Woodbury identity (rank ≤ n_train × classes). The exact Hessian is indefinite here, so CG on it
 can diverge. G + λI has condition numbers near 2e4 at λ = 5e-3: in float32 the Woodbury step cancels enough
 to put errors of 1e-3 of the score scale into the scores while the residual still reads 1e-6, so the solve
-and the scores run in float64 (version 2; `precision` setting) and what is reported is a bound on the score
+and the scores run in float64 (the `precision` setting) and what is reported is a bound on the score
 error, not only the residual: |Δτ(j, z)| ≤ ‖∇L(z)‖ ‖(G + λI)s_j − v_j‖ / λ, since ‖(G + λI)⁻¹‖ ≤ 1/λ.
 """
 

@@ -17,8 +17,6 @@ Signs: LOO positive = helpful; ATS negative = helpful (the paper's raw signs).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import torch
 
 from ..core.errors import BayesTDAError
@@ -56,7 +54,7 @@ def _retrained_test_losses(ctx: CheckpointContext, start: Params, weights: torch
     """
     with seeded(ctx.seed, ctx.device):
         batches = paper_batch_order(len(ctx.train), ctx.epochs)
-        adam = replace(ctx.adam, decay_steps=sum(len(b) for b in batches)) if decay else ctx.adam
+        adam = ctx.adam.over(sum(len(b) for b in batches) if decay else None)
         first = first_step_gradients(ctx, weights, batches[0][0]) if from_theta_t else None
         finals = train_many(ctx.net, [start] * len(weights), ctx.train.x, ctx.train.y, batches, weights,
                             strategy=ctx.strategy, adam=adam, progress=progress, workers=ctx.workers,

@@ -2,7 +2,7 @@
 anyone's folder of score files, checked whole, then the posterior test's files.
 
 Apart from `cli` so that the per-seed scripts do not import the statistics stack (scipy.stats, seaborn) they
-never use: 2 s of every script's start.
+never use (their import time: docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
     """The analysis scripts' body: `--experiment NAME` (repeatable) or `--scores-dir DIR --out OUT` (anyone's
     scores in the paper's layout). stage 'pvalues' writes the p-values; 'correlations' the rest and summary.md.
     Every argument and input is checked before anything is written."""
+    args = _parser(description, stage).parse_args(argv)
+    if args.scores_dir is not None:
+        return _analyse_scores_dir(args, stage)
+    return _analyse_experiments(args, stage)
+
+
+def _parser(description: str, stage: str) -> Parser:
     parser = Parser(description=description)
     parser.add_argument("--experiment", type=experiment_name, action="append", default=None,
                         help="e.g. cnn_mnist3_10pc (repeatable)")
@@ -55,33 +62,41 @@ def run_analysis_script(description: str, argv: list[str] | None, stage: str) ->
                                  "models exist, else paired)")
         parser.add_argument("--lds-models", type=int_range(1, MAX_MODELS), default=10,
                             help="R of the independent target (default 10)")
-    args = parser.parse_args(argv)
-    if args.scores_dir is not None:
-        if args.out is None or args.experiment:
-            raise BadInput("--scores-dir needs --out OUT and no --experiment; e.g. "
-                           "python run_compute_pvalues.py --scores-dir my_scores --out results/my_scores")
-        if args.seed_ids:
-            raise BadInput("--seed_ids is for --experiment; --scores-dir takes every seed folder it holds")
-        posteriors = load_scores_dir(args.scores_dir, args.methods)
-        signs = dict(args.signs or {})
-        unknown = [m for m in signs if m not in posteriors]
-        if unknown:
-            raise BadInput(f"--signs names {unknown[0]!r}, which is not among the scores; methods: "
-                           f"{', '.join(posteriors)}")
-        if args.builtin_signs:
-            builtin = helpful_signs()
-            signs = {**{m: builtin[m] for m in posteriors if m in builtin}, **signs}
-        roles = roles_for(posteriors, signs, args.truth, command_line=True, builtin_signs=helpful_signs())
-        first = next(iter(posteriors.values()))
-        classes = read_classes(args.classes, first.train_idx, first.test_idx) if args.classes else None
-        print(roles.describe())
-        if stage == "pvalues":
-            table = pvalues_of(posteriors, args.out, classes)
-            print(table[table["K"] == table["K"].max()].to_string(index=False))
-        else:
-            correlations_of(posteriors, args.out, name=args.scores_dir, roles=roles, classes=classes)
-            print(f"wrote {args.out}/summary.md")
-        return 0
+    return parser
+
+
+def _analyse_scores_dir(args, stage: str) -> int:
+    """Anyone's folder of score files: their signs, truth and classes as the flags give them, files into --out."""
+    if args.out is None or args.experiment:
+        raise BadInput("--scores-dir needs --out OUT and no --experiment; e.g. "
+                       "python run_compute_pvalues.py --scores-dir my_scores --out results/my_scores")
+    if args.seed_ids:
+        raise BadInput("--seed_ids is for --experiment; --scores-dir takes every seed folder it holds")
+    posteriors = load_scores_dir(args.scores_dir, args.methods)
+    signs = dict(args.signs or {})
+    unknown = [m for m in signs if m not in posteriors]
+    if unknown:
+        raise BadInput(f"--signs names {unknown[0]!r}, which is not among the scores; methods: "
+                       f"{', '.join(posteriors)}")
+    if args.builtin_signs:
+        builtin = helpful_signs()
+        signs = {**{m: builtin[m] for m in posteriors if m in builtin}, **signs}
+    roles = roles_for(posteriors, signs, args.truth, command_line=True, builtin_signs=helpful_signs())
+    first = next(iter(posteriors.values()))
+    classes = read_classes(args.classes, first.train_idx, first.test_idx) if args.classes else None
+    print(roles.describe())
+    if stage == "pvalues":
+        table = pvalues_of(posteriors, args.out, classes)
+        print(table[table["K"] == table["K"].max()].to_string(index=False))
+    else:
+        correlations_of(posteriors, args.out, name=args.scores_dir, roles=roles, classes=classes)
+        print(f"wrote {args.out}/summary.md")
+    return 0
+
+
+def _analyse_experiments(args, stage: str) -> int:
+    """An experiment's own scores: the registry's signs, loo_corrected as the truth, its labels; files into the
+    analysis' folder (results/<exp>/ for the whole analysis)."""
     if args.signs or args.builtin_signs or args.truth or args.classes:
         raise BadInput("--signs, --builtin-signs, --truth and --classes are for --scores-dir; an experiment's methods "
                        "carry the registry's signs, loo_corrected as the LOO ground truth and the data's labels")

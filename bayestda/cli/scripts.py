@@ -1,6 +1,6 @@
 """Shared command-line pieces: the paper's flags, the per-seed script bodies, logging, and one-line errors.
 
-Which flag names the model (`--arch` or `--vit-weights`) is the model family's (ModelTask.model_flag); which
+Which flag names the model (`--arch` or `--vit-weights`) is the model family's (ModelFamily.model_flag); which
 methods a script writes is the method registry's.
 """
 
@@ -18,7 +18,7 @@ from ..attribution.registry import all_methods, default_methods, get, script_met
 from ..core.errors import BadInput, BayesTDAError
 from ..core.seeds import check_seed_id, load_seeds
 from ..experiments.experiment import Experiment, experiments_for
-from ..families import model_task, task_class_for_scripts, task_names
+from ..families import family_class_for_scripts, family_named, family_names
 from ..models.vit import PAPER_WEIGHTS, model_name_for
 from ..scores.pipeline import run_inverse_hvps, run_scores
 from ..training.loops import train_seed
@@ -32,18 +32,18 @@ VIT_WEIGHTS_HELP = ("HuggingFace model id or local directory (default: the paper
 def add_model_flags(parser: argparse.ArgumentParser, family: str) -> None:
     """The flag that names the model in a script family: --arch <name> (the CNNs, and any family named so), or
     --vit-weights <weights> (the LoRA ViTs: the weights pick the experiment's model name)."""
-    style = task_class_for_scripts(family).model_flag
+    style = family_class_for_scripts(family).model_flag
     if style == "--vit-weights":
         parser.add_argument("--vit-weights", default=PAPER_WEIGHTS, help=VIT_WEIGHTS_HELP)
         return
-    names = [n for n in task_names() if model_task(n).scripts == family]
+    names = [n for n in family_names() if family_named(n).scripts == family]
     parser.add_argument("--arch", default=names[0] if "cnn" not in names else "cnn", choices=names,
                         help=f"model: {', '.join(names)} (cnn: the paper's 2-layer CNN)")
 
 
 def model_of(args: argparse.Namespace, family: str) -> tuple[str, str | None]:
     """(experiment model name, weight source) picked by the script family's model flag."""
-    if task_class_for_scripts(family).model_flag == "--vit-weights":
+    if family_class_for_scripts(family).model_flag == "--vit-weights":
         return model_name_for(args.vit_weights), args.vit_weights
     return args.arch, None
 

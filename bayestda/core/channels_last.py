@@ -39,7 +39,7 @@ def applies(net: nn.Module, device: torch.device | str) -> bool:
 
 # --- pooling ----------------------------------------------------------------------------------------
 def max_pool_2x2(x: torch.Tensor) -> torch.Tensor:
-    """Max-pool 2x2, stride 2, floor mode: the same values as F.max_pool2d, 4x faster on CPU.
+    """Max-pool 2x2, stride 2, floor mode: the same values as F.max_pool2d, faster on CPU (docs/speed.md).
 
     Used only without autograd: on ties (blank MNIST regions) torch.maximum splits the gradient while
     max-pooling sends it to the first maximum, and gradients must stay the paper's.
@@ -69,7 +69,7 @@ def max_pool_2x2_nhwc(x: torch.Tensor, out: torch.Tensor | None = None) -> torch
 # --- layout -----------------------------------------------------------------------------------------
 def to_channels_last(t: torch.Tensor) -> torch.Tensor:
     """A 4-D tensor in NHWC memory, also with one channel (where .contiguous(memory_format=...) keeps NCHW
-    strides, and oneDNN then runs the NCHW kernels: 7x slower max-pooling on this CPU)."""
+    strides, and oneDNN then runs the NCHW kernels: a much slower max-pooling)."""
     return torch.empty_like(t, memory_format=torch.channels_last).copy_(t)
 
 
@@ -91,7 +91,7 @@ def conv_weight_grad_applies(module: nn.Module, a: torch.Tensor) -> bool:
 
 def conv_weight_grad(module: nn.Conv2d, a: torch.Tensor, d: torch.Tensor, out: torch.Tensor) -> None:
     """Per-item conv weight gradients from channels-last activations: patches cut as shifted NHWC views
-    (F.unfold of a channels-last tensor is 3x slower here), one bmm, then the (c, i, j) weight order."""
+    (F.unfold of a channels-last tensor is slower), one bmm, then the (c, i, j) weight order."""
     k_h, k_w = module.kernel_size
     locations = d.shape[2] * d.shape[3]
     patches = nhwc_patches(a.permute(0, 2, 3, 1), module).view(len(d), locations, -1)  # [B, L, k·k·Cin]
@@ -108,7 +108,7 @@ class ChannelsLastEvaluator:
     patches cut once for all parameter sets (a column of ones carries the bias), later convs run oneDNN's
     channels-last kernels, GELU runs in place, pooling takes maxima of contiguous channel vectors into
     reused buffers, and fc1's columns are permuted to the NHWC flattening. The same function as forward()
-    up to float rounding (1e-7 of the losses); about 2x faster than it on this CPU. Thread-safe: no module
+    up to float rounding (1e-7 of the losses), faster on the CPU (docs/speed.md). Thread-safe: no module
     state, so CPU threads can evaluate different parameter sets at once.
     """
 

@@ -1,7 +1,7 @@
 """Run independent pieces of work (models, chunks) on CPU threads, one torch thread each.
 
-On the 2-core CPU two single-threaded workers beat torch's intra-op threading on these small CNNs
-(measured: 30 test-set evaluations 5.6 s -> 3.0 s, training steps 16.9 -> 13.2 ms per model).
+On a small CPU single-threaded workers beat torch's intra-op threading on these small CNNs (measured:
+docs/speed.md).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _with_threads(job: tuple[Callable, int, object]):
 
 def process_map(fn: Callable[[T], R], items: list[T], jobs: int, desc: str, unit: str = "seed") -> list[R]:
     """fn(item) for every item, in `jobs` spawned processes with an even share of the torch threads each (seeds
-    of an ensemble: on this CPU 15% faster than threads), under one progress bar; fn must be module-level."""
+    of an ensemble: faster than threads on the CPU, docs/speed.md), under one progress bar; fn must be module-level."""
     if jobs <= 1 or len(items) <= 1:
         return [fn(item) for item in tqdm(items, desc=desc, unit=unit)]
     threads = max(1, torch.get_num_threads() // jobs)

@@ -16,14 +16,14 @@ from .experiment import Experiment
 
 def seed_flags(experiment: Experiment, seed: int) -> list[str]:
     """The flags that name an experiment's model, data and seed in every per-seed script."""
-    task = experiment.model_task
-    return [task.model_flag, task.model_flag_value(experiment), "--task", experiment.task,
+    family = experiment.family
+    return [family.model_flag, family.model_flag_value(experiment), "--task", experiment.task,
             "--num_per_class", str(experiment.num_per_class), "--seed_id", str(seed_id_of(seed))]
 
 
 def training_argv(experiment: Experiment, seed: int) -> list[str]:
     """The training script call (relative to the repository root) for one seed."""
-    return [experiment.model_task.training_script, *seed_flags(experiment, seed)]
+    return [experiment.family.training_script, *seed_flags(experiment, seed)]
 
 
 def training_command(experiment: Experiment, seed: int) -> str:
@@ -34,7 +34,7 @@ def training_command(experiment: Experiment, seed: int) -> str:
 def score_argvs(experiment: Experiment, method: str, seed: int) -> list[list[str]]:
     """The script calls (argv lists, relative to the repository root) that write a method's scores for one seed."""
     flags = seed_flags(experiment, seed)
-    return [[command[0], *flags, *command[1:]] for command in get(method).commands(experiment.model_task.scripts)]
+    return [[command[0], *flags, *command[1:]] for command in get(method).commands(experiment.family.scripts)]
 
 
 def score_command(experiment: Experiment, method: str, seed: int) -> str:

@@ -17,8 +17,8 @@ from ..core.datasets import TASKS, TaskSpec, check_size, check_task
 from ..core.errors import BadInput
 from ..core.paths import output_root
 from ..core.seeds import PAPER_SEEDS, check_seed_id, load_seeds, seed_id_of
-from ..families.base import ModelTask
-from ..families.registry import model_task
+from ..families.base import ModelFamily
+from ..families.registry import family_named
 
 __all__ = ["LAST_CHECKPOINTS", "PAPER_SEEDS", "TASKS", "Experiment", "TaskSpec", "check_arch", "check_seed_id",
            "check_size", "check_task", "experiments_for", "load_seeds", "seed_id_of"]
@@ -28,7 +28,7 @@ LAST_CHECKPOINTS = 5
 
 def check_arch(arch: str) -> str:
     """A registered model name (cnn, cnn3, vit, vitmnist, vittiny, vitrandom, or a user's task), or a one-line error."""
-    model_task(arch)
+    family_named(arch)
     return arch
 
 
@@ -75,14 +75,19 @@ class Experiment:
         return {**what, **{k: v for k, v in fields.items() if v is not None}}
 
     @property
-    def model_task(self) -> ModelTask:
-        """The model family's task (tasks.ModelTask): model, loss, data transform, training recipe, trainer."""
-        return model_task(self.model)
+    def family(self) -> ModelFamily:
+        """The model family's task (tasks.ModelFamily): model, loss, data transform, training recipe, trainer."""
+        return family_named(self.model)
+
+    @property
+    def model_task(self) -> ModelFamily:
+        """The model family: its name before 0.4 (`family`), kept for code written against it."""
+        return self.family
 
     @property
     def backbone(self) -> str | None:
         """The pretrained weight source of the model (the ViT's --vit-weights); None for the CNNs."""
-        return self.model_task.backbone(self)
+        return self.family.backbone(self)
 
     @property
     def subset(self) -> str:
@@ -95,7 +100,7 @@ class Experiment:
     @property
     def epochs(self) -> int:
         """Training epochs: the model task's recipe, by default the data task's (15 MNIST, 30 CIFAR-10)."""
-        return self.model_task.epochs(self)
+        return self.family.epochs(self)
 
     @property
     def checkpoint_epochs(self) -> list[int]:
@@ -138,7 +143,7 @@ class Experiment:
     def whole_analysis_methods(self) -> list[str]:
         """The methods of the experiment's whole analysis: every default method and the family's own (what `make
         reproduce` and `run_all.py` score and analyse by default)."""
-        return default_methods() + [m for m in self.model_task.reproduce_methods if m not in default_methods()]
+        return default_methods() + [m for m in self.family.reproduce_methods if m not in default_methods()]
 
     def analysis_dir(self, methods, seeds=None) -> Path:
         """Where an analysis of these methods and seeds writes its tables: `results/<exp>/` for the whole analysis

@@ -45,11 +45,11 @@ class Study:
 def settings_of(experiment: Experiment) -> dict:
     """The settings a study varies, read from the experiment's family and data: depth, width, weight decay,
     task, items per class."""
-    task = experiment.model_task
-    variant = task.variant() or {}
+    family = experiment.family
+    variant = family.variant() or {}
     architecture = variant.get("architecture", experiment.model)
     return {"depth": 3 if architecture == "cnn3" else 2 if architecture == "cnn" else None,
-            "width": variant.get("width", 1.0), "weight_decay": task.recipe.adam.weight_decay,
+            "width": variant.get("width", 1.0), "weight_decay": family.recipe.adam.weight_decay,
             "task": experiment.task, "per_class": experiment.num_per_class}
 
 

@@ -2,7 +2,7 @@
 need (model, loss, data transform, recipe, which trainer by name, LDS support, how scripts name it).
 
 The model-agnostic code (trainers, per-sample gradients, HVPs, every TDA method, the launcher) asks the
-experiment's `ModelTask` and never branches on the family. A new family is a subclass registered under the
+experiment's `ModelFamily` and never branches on the family. A new family is a subclass registered under the
 model name of its experiments (`<model>_<task>_<n>pc`), in the spirit of kronfluence's `Task`. It names its
 training loop (`trainer`), it does not call it: the producers (bayestda.training.loops) run it.
 """
@@ -45,6 +45,11 @@ class Recipe:
     epochs: int | None = None
     linear_decay: bool = False
 
+    def adam_for(self, steps: int) -> AdamSettings:
+        """The optimiser of a run of `steps` optimiser steps: the recipe's Adam, with its linear decay over them
+        where the recipe has one."""
+        return self.adam.over(steps if self.linear_decay else None)
+
 
 def epoch_learning_rate(recipe: Recipe, epoch: int, epochs: int, steps_per_epoch: int) -> float:
     """The mean learning rate of the optimiser steps of one epoch (0-based): the recipe's lr, or under the linear
@@ -58,14 +63,14 @@ def epoch_learning_rate(recipe: Recipe, epoch: int, epochs: int, steps_per_epoch
     return lr * sum(linear_decay_factor(s, total) for s in steps) / len(steps)
 
 
-class ModelTask:
+class ModelFamily:
     """Everything model-specific of one model family (the defaults are the paper's CNN pipeline's).
 
     Override `build_model` at least. `loss` is the per-item training loss (training, train gradients, HVPs,
     retraining), `measurement` the per-item quantity attributed on test items (test gradients and losses).
 
     Args (class attributes, set by a subclass):
-        name: the experiments' model name (`<name>_<task>_<n>pc`); register with `register_task(Task())`.
+        name: the experiments' model name (`<name>_<task>_<n>pc`); register with `register_family(Family())`.
         scripts, model_flag, training_script: the per-seed script folder, the flag that names the model there,
             the training script (messages and the launcher build commands from them).
         trainer: the training loop by name (bayestda.training.loops): "paper" or "lora_vit", or one registered there.

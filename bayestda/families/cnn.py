@@ -10,11 +10,11 @@ from dataclasses import replace
 from torch import nn
 
 from ..models.cnn import build_cnn
-from .base import ModelTask, Recipe
-from .registry import register_task
+from .base import ModelFamily, Recipe
+from .registry import register_family
 
 
-class CNNTask(ModelTask):
+class CNNFamily(ModelFamily):
     """A paper CNN on the task's images (1 or 3 channels), trained with the paper's loop (the base recipe, or
     another weight decay); `architecture` and `width` choose the network."""
 
@@ -40,9 +40,9 @@ class CNNTask(ModelTask):
                 "weight_decay": self.recipe.adam.weight_decay}
 
 
-register_task(CNNTask("cnn"))
-register_task(CNNTask("cnn3"))
-register_task(CNNTask("cnn-wd0", "cnn", weight_decay=0.0))
-register_task(CNNTask("cnn-wd10x", "cnn", weight_decay=5e-2))
-register_task(CNNTask("cnn-halfwidth", "cnn", width=0.5))
-register_task(CNNTask("cnn-doublewidth", "cnn", width=2.0))
+register_family(CNNFamily("cnn"))
+register_family(CNNFamily("cnn3"))
+register_family(CNNFamily("cnn-wd0", "cnn", weight_decay=0.0))
+register_family(CNNFamily("cnn-wd10x", "cnn", weight_decay=5e-2))
+register_family(CNNFamily("cnn-halfwidth", "cnn", width=0.5))
+register_family(CNNFamily("cnn-doublewidth", "cnn", width=2.0))

@@ -1,4 +1,4 @@
-"""Model tasks by experiment model name; users register their own family with `register_task`."""
+"""Model families by experiment model name; users register their own family with `register_family`."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import re
 
 from ..core.errors import BadInput
 from ..core.plugins import load_plugins
-from .base import ModelTask
+from .base import ModelFamily
 
-_TASKS: dict[str, ModelTask] = {}
+_TASKS: dict[str, ModelFamily] = {}
 MODEL_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # e.g. cnn, cnn3, cnn-wd0
 
 
-def register_task(task: ModelTask) -> ModelTask:
+def register_family(task: ModelFamily) -> ModelFamily:
     """Add (or replace, by name) the task of a model name."""
     if not MODEL_NAME.fullmatch(task.name or ""):
         raise ValueError(f"model task name {task.name!r} must be lower-case letters and digits, parts joined by '-' "
@@ -21,22 +21,22 @@ def register_task(task: ModelTask) -> ModelTask:
     return task
 
 
-def unregister_task(name: str) -> None:
+def unregister_family(name: str) -> None:
     _TASKS.pop(name, None)
 
 
-def _tasks() -> dict[str, ModelTask]:
+def _tasks() -> dict[str, ModelFamily]:
     """Every registered family: the built-in ones (registered when the `tasks` package is imported) and the
     plugins' (BAYESTDA_PLUGINS)."""
     load_plugins()
     return _TASKS
 
 
-def task_names() -> list[str]:
+def family_names() -> list[str]:
     return list(_tasks())
 
 
-def model_task(name: str) -> ModelTask:
+def family_named(name: str) -> ModelFamily:
     """The task of an experiment model name, or one line naming the allowed ones."""
     tasks = _tasks()
     if name not in tasks:
@@ -44,7 +44,7 @@ def model_task(name: str) -> ModelTask:
     return tasks[name]
 
 
-def task_class_for_scripts(scripts: str) -> type[ModelTask]:
+def family_class_for_scripts(scripts: str) -> type[ModelFamily]:
     """The task class whose flags a script folder (`cnn`, `vit`) parses."""
     for task in _tasks().values():
         if task.scripts == scripts:

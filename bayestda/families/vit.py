@@ -13,11 +13,11 @@ from ..core.params import Params, detached_params
 from ..data.vit_images import load_vit_data
 from ..models.vit import WEIGHT_FILES, build_lora_vit, image_size_of, local_weights_dir, weights_for
 from ..numerics.many_models import seeded
-from .base import ModelTask, Recipe
-from .registry import register_task
+from .base import ModelFamily, Recipe
+from .registry import register_family
 
 
-class LoraViTTask(ModelTask):
+class LoraViTFamily(ModelFamily):
     """LoRA (r=16, alpha=16, dropout 0.1 on query and value) on a ViT backbone, classifier trained in full;
     RGB images resized to the backbone's input size; fine-tuned with the linear lr decay and random crops."""
 
@@ -69,4 +69,4 @@ class LoraViTTask(ModelTask):
 
 
 for _name in ("vit", "vitmnist", "vittiny", "vitrandom"):
-    register_task(LoraViTTask(_name))
+    register_family(LoraViTFamily(_name))

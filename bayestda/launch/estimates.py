@@ -64,13 +64,13 @@ def estimate(experiment: Experiment, params: int, request: Request | None = None
     checkpoints = len(experiment.checkpoint_epochs)
     retraining = base.retraining_per_checkpoint_s * items**2 * size
     others = base.other_methods_per_checkpoint_s * items * size
-    lds = lds_jobs * lds_subsets * base.lds_model_s * items * size if experiment.model_task.supports_lds else 0.0
+    lds = lds_jobs * lds_subsets * base.lds_model_s * items * size if experiment.family.supports_lds else 0.0
     compute = seeds * (base.train_seed_s * items * size + checkpoints * (retraining + others)) + lds
     jobs = len(jobs_of)
     cpu = CPU_RUN_FACTOR * (compute + jobs * JOB_START_S) / workers + ANALYSIS_S
     steps = experiment.epochs * -(-experiment.num_per_class * len(experiment.spec.classes)
-                                  // experiment.model_task.recipe.batch_size)
-    sequences = seeds * (1 + checkpoints) + (lds_jobs if experiment.model_task.supports_lds else 0)
+                                  // experiment.family.recipe.batch_size)
+    sequences = seeds * (1 + checkpoints) + (lds_jobs if experiment.family.supports_lds else 0)
     gpu = sequences * steps * GPU_STEP_MS / 1e3 + seeds * checkpoints * others / GPU_SPEEDUP + jobs * JOB_START_S \
         + ANALYSIS_S
     return Estimate(cpu, gpu, retraining + others, base.experiment == experiment.name)

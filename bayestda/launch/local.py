@@ -7,7 +7,7 @@ import logging
 import os
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -80,37 +80,43 @@ def _start(job: Job, slot: Slot, lock: Path) -> _Running:
     return _Running(job, slot, process, log_path, handle, lock)
 
 
-def run_local(jobs: list[Job], slots: list[Slot], poll_s: float = 0.2, show_progress: bool = True) -> Report:
-    """Run pending jobs, one per slot at a time, each when the jobs it needs have succeeded."""
-    report = Report()
-    state: dict[str, str] = {}
-    in_plan = {j.name for j in jobs}
-    pending = list(jobs)
-    running: list[_Running] = []
-    free = list(slots)
-    bar = tqdm(total=len(pending), desc="jobs", unit="job", disable=not show_progress)
+@dataclass
+class _Pool:
+    """The launcher's state: jobs pending and running, free slots, each finished job's outcome, the report."""
 
-    def needs_met(job: Job) -> bool:  # a need outside the plan counts as met
-        return all(state.get(n) == "done" for n in job.needs if n in in_plan)
+    pending: list[Job]
+    free: list[Slot]
+    bar: tqdm
+    in_plan: set[str]
+    running: list[_Running] = field(default_factory=list)
+    state: dict[str, str] = field(default_factory=dict)
+    report: Report = field(default_factory=Report)
 
-    def finish(job: Job, outcome: str) -> None:
-        state[job.name] = outcome
-        bar.update(1)
+    def finish(self, job: Job, outcome: str, listed: list | None = None) -> None:
+        self.state[job.name] = outcome
+        if listed is not None:
+            listed.append(job.name)
+        self.bar.update(1)
 
-    while pending or running:
-        for job in list(pending):
-            if job.is_done():  # done before we started, or finished meanwhile by another launcher
-                finish(job, "done")
-                report.skipped.append(job.name)
-                pending.remove(job)
-            elif any(state.get(n) in ("failed", "blocked") for n in job.needs):
-                finish(job, "blocked")
-                report.blocked.append(job.name)
-                pending.remove(job)
-        for job in list(pending):
-            if not free:
+    def needs_met(self, job: Job) -> bool:  # a need outside the plan counts as met
+        return all(self.state.get(n) == "done" for n in job.needs if n in self.in_plan)
+
+    def settle(self) -> None:
+        """Jobs done already (before we started, or by another launcher) and jobs a failure blocks leave the queue."""
+        for job in list(self.pending):
+            if job.is_done():
+                self.finish(job, "done", self.report.skipped)
+                self.pending.remove(job)
+            elif any(self.state.get(n) in ("failed", "blocked") for n in job.needs):
+                self.finish(job, "blocked", self.report.blocked)
+                self.pending.remove(job)
+
+    def start_ready(self) -> None:
+        """Each job whose needs are met on a free slot, once we hold its lock (another launcher may run it)."""
+        for job in list(self.pending):
+            if not self.free:
                 break
-            if not needs_met(job):
+            if not self.needs_met(job):
                 continue
             lock = acquire(job)
             if lock is None:
@@ -119,27 +125,39 @@ def run_local(jobs: list[Job], slots: list[Slot], poll_s: float = 0.2, show_prog
                 lock.unlink(missing_ok=True)
                 continue
             remove_stale_temporaries(job)
-            running.append(_start(job, free.pop(0), lock))
-            pending.remove(job)
-            log.info("started %s on %s", job.name, running[-1].slot.name)
-        for run in [r for r in running if r.process.poll() is not None]:
-            running.remove(run)
+            self.running.append(_start(job, self.free.pop(0), lock))
+            self.pending.remove(job)
+            log.info("started %s on %s", job.name, self.running[-1].slot.name)
+
+    def reap(self) -> None:
+        """Jobs whose process ended: done when it exited 0 and its files are current, else failed (log tail shown)."""
+        for run in [r for r in self.running if r.process.poll() is not None]:
+            self.running.remove(run)
             run.log_handle.close()
             run.lock.unlink(missing_ok=True)
-            free.append(run.slot)
+            self.free.append(run.slot)
             code, job = run.process.returncode, run.job
             if code == 0 and job.is_done():
-                finish(job, "done")
-                report.succeeded.append(job.name)
-            else:
-                finish(job, "failed")
-                report.failed[job.name] = run.log_path
-                why = f"exit {code}" if code else f"missing {job.missing()[0]}"
-                log.error("FAILED %s (%s); log: %s\n%s", job.name, why, run.log_path, _tail(run.log_path))
-        if pending or running:
+                self.finish(job, "done", self.report.succeeded)
+                continue
+            self.finish(job, "failed")
+            self.report.failed[job.name] = run.log_path
+            why = f"exit {code}" if code else f"missing {job.missing()[0]}"
+            log.error("FAILED %s (%s); log: %s\n%s", job.name, why, run.log_path, _tail(run.log_path))
+
+
+def run_local(jobs: list[Job], slots: list[Slot], poll_s: float = 0.2, show_progress: bool = True) -> Report:
+    """Run pending jobs, one per slot at a time, each when the jobs it needs have succeeded."""
+    pool = _Pool(list(jobs), list(slots), tqdm(total=len(jobs), desc="jobs", unit="job", disable=not show_progress),
+                 {j.name for j in jobs})
+    while pool.pending or pool.running:
+        pool.settle()
+        pool.start_ready()
+        pool.reap()
+        if pool.pending or pool.running:
             time.sleep(poll_s)  # waiting for our jobs, or for jobs another launcher holds
-    bar.close()
-    return report
+    pool.bar.close()
+    return pool.report
 
 
 def _tail(path: Path, lines: int = 5) -> str:

@@ -82,9 +82,9 @@ class Request:
 
     def lds_for(self, experiment: Experiment) -> int:
         """M of the experiment's LDS retraining (0: none; families the retraining does not apply to get none)."""
-        if not experiment.model_task.supports_lds:
+        if not experiment.family.supports_lds:
             return 0
-        return experiment.model_task.lds_subsets if self.lds_subsets is None else self.lds_subsets
+        return experiment.family.lds_subsets if self.lds_subsets is None else self.lds_subsets
 
     def lds_designs(self, experiment: Experiment) -> list[LdsDesign]:
         m = self.lds_for(experiment)
@@ -94,7 +94,7 @@ class Request:
         return self.analysis and bool(self.methods_for(experiment)) and len(self.all_seed_ids) >= 2
 
     def damping_for(self, experiment: Experiment) -> bool:
-        return (self.damping and experiment.model_task.damping_curve and self.seed_ids is None
+        return (self.damping and experiment.family.damping_curve and self.seed_ids is None
                 and LOO_TRUTH in self.methods_for(experiment))
 
 
@@ -149,7 +149,7 @@ def script_calls(methods: Iterable[str]) -> list[ScriptCall]:
 def _train_jobs(experiment: Experiment, request: Request) -> list[Job]:
     return [Job(f"{experiment.name}/{seed}/train", "train", (tuple(training_argv(experiment, seed)),),
                 tuple(experiment.checkpoint_path(seed, e) for e in experiment.checkpoint_epochs)
-                + (experiment.metrics_path(seed),), gpu=experiment.model_task.gpu_training)
+                + (experiment.metrics_path(seed),), gpu=experiment.family.gpu_training)
             for seed in request.seeds]
 
 
@@ -163,7 +163,7 @@ def _script_jobs(stage: str) -> Callable[[Experiment, Request], list[Job]]:
         for seed in request.seeds:
             prefix = f"{experiment.name}/{seed}"
             for call in calls:
-                argv = (script_path(experiment.model_task.scripts, call.script), *seed_flags(experiment, seed), *call.extra)
+                argv = (script_path(experiment.family.scripts, call.script), *seed_flags(experiment, seed), *call.extra)
                 if call.stored_inverse:  # the vectors are an intermediate: once their scores are current, done
                     outputs = tuple(inverse_hvp_path(experiment, m, seed, e) for m in call.stored_inverse for e in epochs)
                     scored = tuple(experiment.scores_path(m, seed, e) for m in call.stored_inverse for e in epochs)
@@ -216,18 +216,18 @@ def _train_here(experiment: Experiment, request: Request, options: RunOptions) -
             train_seed(experiment, seed, device=options.device, progress=bar)
 
 
-def _score_one_seed(job: tuple[str, int, list[str], str, bool]) -> int:
-    """One seed's scores (module level, so that it can be sent to a spawned process)."""
-    name, seed, methods, device, progress = job
-    run_scores(Experiment.parse(name), seed, methods, device=device, show_progress=progress)
+def _score_one_seed(job: tuple[Experiment, int, list[str], str, bool]) -> int:
+    """One seed's scores (module level, so that it can be sent to a spawned process with its Experiment)."""
+    experiment, seed, methods, device, progress = job
+    run_scores(experiment, seed, methods, device=device, show_progress=progress)
     return seed
 
 
 def _scores_here(experiment: Experiment, request: Request, options: RunOptions) -> None:
     """Every seed's scores of every method, the inverse-HVP methods' included; on a CPU `jobs` processes with one
-    thread each (15% faster than threads here)."""
+    thread each (faster than threads: docs/speed.md)."""
     jobs = options.workers
-    work = [(experiment.name, seed, request.methods_for(experiment), options.device, jobs <= 1) for seed in request.seeds]
+    work = [(experiment, seed, request.methods_for(experiment), options.device, jobs <= 1) for seed in request.seeds]
     process_map(_score_one_seed, work, jobs, f"{experiment.name} TDA scores")
 
 

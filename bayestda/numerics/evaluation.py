@@ -13,7 +13,7 @@ from ..core.params import Params
 
 
 def logits_of(net: nn.Module, params: Params, x: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    """[N, C] outputs of one model without autograd (chunks of ~256 keep activations in cache: 2x faster)."""
+    """[N, C] outputs of one model without autograd (chunks of ~256 keep activations in cache: docs/speed.md)."""
     with torch.no_grad():
         return torch.cat([functional_call(net, params, (x[i : i + chunk],)) for i in range(0, len(x), chunk)])
 
@@ -28,7 +28,7 @@ def losses_of_models(net: nn.Module, models: list[Params], x: torch.Tensor, y: t
                      model_chunk: int = 32, workers: int = 1, loss: Loss = cross_entropy) -> torch.Tensor:
     """[k, N] per-item losses of k models; a loop (over CPU threads) on CPU, vmap on GPUs.
 
-    The paper's CNNs on CPU go through channels_last.ChannelsLastEvaluator (2x faster, same losses to float rounding).
+    The paper's CNNs on CPU go through channels_last.ChannelsLastEvaluator (same losses to float rounding; docs/speed.md).
     """
     if not stacked and channels_last.applies(net, x.device):
         evaluator = channels_last.ChannelsLastEvaluator(net, x)

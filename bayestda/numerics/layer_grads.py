@@ -3,7 +3,7 @@
 For a Linear layer the gradient of item i's loss is δ_i a_iᵀ (summed over any token axes), for a Conv2d
 layer δ_i · unfold(a_i)ᵀ, with a_i the layer's input and δ_i the gradient of item i's loss at the layer's
 output. One forward and one backward of the batch's summed loss give every δ_i: no per-item passes.
-It gives the same gradients as vmap(grad) up to float rounding (about 3x faster on the CPU for the CNNs);
+It gives the same gradients as vmap(grad) up to float rounding, faster on the CPU for the CNNs (docs/speed.md);
 `supports` says when it applies, otherwise callers use vmap(grad).
 """
 

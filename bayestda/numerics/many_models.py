@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -53,6 +53,10 @@ class AdamSettings:
     weight_decay: float = 5e-3
     fused: bool = False
     decay_steps: int | None = None  # linear decay to 0 over this many steps, no warm-up (the paper's ViT schedule)
+
+    def over(self, steps: int | None) -> AdamSettings:
+        """These settings with a linear decay to 0 over `steps` optimiser steps; None: as they are."""
+        return self if steps is None else replace(self, decay_steps=steps)
 
     def optimizer(self, params) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay, fused=self.fused or None)
@@ -115,7 +119,7 @@ def paper_batch_order(n: int, epochs: int, batch_size: int = BATCH_SIZE) -> list
 
 
 def resolve_strategy(strategy: str, device: torch.device | str) -> str:
-    """'auto' picks the loop on CPU (measured 2x faster there) and stacked models on a GPU."""
+    """'auto' picks the loop on CPU (faster there: docs/speed.md) and stacked models on a GPU."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
     if strategy == "auto":

@@ -23,7 +23,7 @@ def per_sample_gradients(net: nn.Module, params: Params, x: torch.Tensor, y: tor
     """Gradients of each item's own loss (a batch of one) as a GradientMatrix, in chunks over `workers` threads.
 
     method 'vmap' is torch.func's vmap(grad) (a dense matrix); 'layers' takes every item's gradient from one
-    batched backward (Linear and Conv2d layers only, 1.4x faster here) and keeps the rank-one Linear blocks
+    batched backward (Linear and Conv2d layers only; faster: docs/speed.md) and keeps the rank-one Linear blocks
     factored; 'auto' picks 'layers' where it applies.
     """
     if method == "auto":

@@ -17,7 +17,7 @@ from ..analysis import LOO_TRUTH, ItemClasses, PosteriorScores, Roles, correlati
 from ..attribution.registry import helpful_signs, per_seed_methods
 from ..core.errors import CorruptOutput, MissingOutput, UnrecordedOutput
 from ..core.seeds import load_seeds
-from ..data.lds_targets import SubsetLosses
+from ..data.subset_losses import SubsetLosses
 from ..data.subsets import load_subset
 from ..experiments.commands import adopt_command, score_command
 from ..scores.files import missing
@@ -110,7 +110,7 @@ def _record(experiment, methods, seeds, names, designs=()) -> None:
 
 
 @dataclass
-class LdsTargets:
+class LdsLosses:
     """What an experiment's LDS columns are computed against: the random halves' and (where retrained) the
     class-stratified halves' subset losses, and the designs they come from."""
 
@@ -119,18 +119,18 @@ class LdsTargets:
     designs: tuple[LdsDesign, ...] = ()
 
 
-def lds_targets_for(experiment, seeds=None, lds_subsets: int | None = None, target: str | None = None,
-                    models: int = 10) -> LdsTargets:
+def lds_losses_for(experiment, seeds=None, lds_subsets: int | None = None, target: str | None = None,
+                    models: int = 10) -> LdsLosses:
     """The LDS targets of an experiment. lds_subsets None: the model family's M where its files are current (else
     LDS is left out, saying which command adds it); 0: no LDS; M: required. target None: the independent target
     where current, else bayestda 0.2's paired one; a named target is required. The stratified halves join where
     their files of the same target are current."""
     if lds_subsets == 0:
-        return LdsTargets()
+        return LdsLosses()
     required = lds_subsets is not None or target is not None
-    m = check_subsets(lds_subsets) if lds_subsets is not None else experiment.model_task.lds_subsets
+    m = check_subsets(lds_subsets) if lds_subsets is not None else experiment.family.lds_subsets
     if not m:  # a family without LDS (the ViTs)
-        return LdsTargets()
+        return LdsLosses()
     candidates = [LdsDesign(m, t, "random", models) for t in ([target] if target else TARGETS)]
     design = next((d for d in candidates if lds_available(experiment, d, seeds)), None)
     if design is None:
@@ -138,7 +138,7 @@ def lds_targets_for(experiment, seeds=None, lds_subsets: int | None = None, targ
             load_subset_losses(experiment, candidates[0], seeds)  # raises, naming the command
         log.info("LDS left out of %s's methods table: no current subset models (add them with: %s)",
                  experiment.name, candidates[0].command(experiment))
-        return LdsTargets()
+        return LdsLosses()
     if design.target == "paired" and target is None:
         log.info("LDS of %s uses the paired target (the posterior seeds' retraining): the independent one is not "
                  "retrained (add it with: %s)", experiment.name, candidates[0].command(experiment))
@@ -146,8 +146,8 @@ def lds_targets_for(experiment, seeds=None, lds_subsets: int | None = None, targ
     if not lds_available(experiment, stratified, seeds):
         log.info("within-class LDS left out of %s's methods table: no current stratified subset models (add them "
                  "with: %s)", experiment.name, stratified.command(experiment))
-        return LdsTargets(load_subset_losses(experiment, design, seeds), None, (design,))
-    return LdsTargets(load_subset_losses(experiment, design, seeds), load_subset_losses(experiment, stratified, seeds),
+        return LdsLosses(load_subset_losses(experiment, design, seeds), None, (design,))
+    return LdsLosses(load_subset_losses(experiment, design, seeds), load_subset_losses(experiment, stratified, seeds),
                       (design, stratified))
 
 
@@ -181,7 +181,7 @@ def run_pvalues(experiment, methods=None, seeds=None, posteriors=None) -> pd.Dat
 
 def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | None = None, posteriors=None,
                      lds_target: str | None = None, lds_models: int = 10) -> str:
-    """Correlations, noise decomposition, their figures, methods.csv (with LDS: see lds_targets_for) and the
+    """Correlations, noise decomposition, their figures, methods.csv (with LDS: see lds_losses_for) and the
     summary (p-values are reused where current)."""
     methods = methods or experiment.whole_analysis_methods
     posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
@@ -190,7 +190,7 @@ def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | No
     reuse = provenance.is_current(significance_path) and (provenance.read(significance_path) or {}).get(
         "what", {}).get("methods") == list(methods)
     significance = pd.read_csv(significance_path) if reuse else None
-    targets = lds_targets_for(experiment, seeds, lds_subsets, lds_target, lds_models)
+    targets = lds_losses_for(experiment, seeds, lds_subsets, lds_target, lds_models)
     summary = correlations_of(posteriors, folder, experiment.name, significance,
                               builtin_roles(methods), subset_losses=targets.random,
                               seconds=seconds_per_checkpoint(experiment, methods, seeds),

@@ -31,7 +31,7 @@ from ..core.tensor_io import save_torch
 from ..experiments.experiment import Experiment
 from ..scores.pipeline import make_context
 from ..training.checkpoints import training_inputs
-from .analysis import experiment_classes, lds_targets_for, load_all
+from .analysis import experiment_classes, lds_losses_for, load_all
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +94,8 @@ def score_checkpoint(experiment: Experiment, seed: int, epoch: int, methods=DAMP
 
 
 def _job(job) -> int:
-    name, seed, epoch, methods, dampings, device = job
-    score_checkpoint(Experiment.parse(name), seed, epoch, methods, dampings, device)
+    experiment, seed, epoch, methods, dampings, device = job
+    score_checkpoint(experiment, seed, epoch, methods, dampings, device)
     return seed
 
 
@@ -106,7 +106,7 @@ def curve_table(experiment: Experiment, epochs: list[int], methods=DAMPED_METHOD
     seeds = seeds or load_seeds()
     blobs = {(s, e): torch.load(curve_path(experiment, s, e)) for s in seeds for e in epochs}
     truth = load_all(experiment, [truth_method], seeds)[truth_method]
-    targets = lds_targets_for(experiment, seeds)
+    targets = lds_losses_for(experiment, seeds)
     classes = experiment_classes(experiment)
     signs = helpful_signs()
     rows = []
@@ -157,7 +157,7 @@ def run_damping_curve(experiment: Experiment, epochs: list[int] | None = None, m
     epochs = epochs or experiment.checkpoint_epochs[-1:]
     seeds = seeds or load_seeds()
     jobs = jobs or default_workers(device)
-    work = [(experiment.name, s, e, tuple(methods), tuple(dampings), device) for s in seeds for e in epochs
+    work = [(experiment, s, e, tuple(methods), tuple(dampings), device) for s in seeds for e in epochs
             if not provenance.is_current(curve_path(experiment, s, e))]
     process_map(_job, work, jobs, f"{experiment.name} damping curve", unit="checkpoint")
     table = curve_table(experiment, epochs, methods, dampings, seeds, truth_method)

@@ -41,14 +41,14 @@ INVERSE_HVP_KIND = scores.declare_method_output("inverse_hvp", inverse_hvp_path)
 
 def make_context(experiment: Experiment, seed: int, epoch: int, strategy: str = "auto", device: str = "cpu",
                  dtype: torch.dtype = torch.float32, model_chunk: int | None = None) -> CheckpointContext:
-    task = experiment.model_task
+    family = experiment.family
     net, params = load_checkpoint(experiment, seed, epoch, device=device)
-    train, test = task.load_data(experiment, net)
-    steps_per_epoch = math.ceil(len(train) / task.recipe.batch_size)
-    lr = epoch_learning_rate(task.recipe, epoch, experiment.epochs, steps_per_epoch)
+    train, test = family.load_data(experiment, net)
+    steps_per_epoch = math.ceil(len(train) / family.recipe.batch_size)
+    lr = epoch_learning_rate(family.recipe, epoch, experiment.epochs, steps_per_epoch)
     return CheckpointContext(net, params, train.to(device), test.to(device), seed, experiment.epochs, strategy=strategy, dtype=dtype,
-                             model_chunk=model_chunk, fresh_start=task.fresh_start(experiment, seed), loss=task.loss,
-                             measurement=task.measurement, lr=lr, epoch=epoch)
+                             model_chunk=model_chunk, fresh_start=family.fresh_start(experiment, seed), loss=family.loss,
+                             measurement=family.measurement, lr=lr, epoch=epoch)
 
 
 def inverse_hvps(ctx: CheckpointContext, methods: list[Method], costs: dict[str, Cost] | None = None) -> dict[str, InverseHVP]:

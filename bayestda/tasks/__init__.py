@@ -1,5 +1,5 @@
 """`bayestda.tasks`: the name of `bayestda.families` (the model families) before 0.4, kept for plugins written
-against it. New code imports `bayestda.families`."""
+against it. New code imports `bayestda.families` (`ModelFamily`, `register_family`)."""
 
 from ..families import (
     CNNTask,

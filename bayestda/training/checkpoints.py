@@ -29,7 +29,7 @@ TRAINING_VERSION = "1"  # bump when training changes numbers
 
 def build_model(experiment: Experiment) -> nn.Module:
     """A fresh model of the experiment's family (draws its initial weights from the global RNG)."""
-    return experiment.model_task.build_model(experiment)
+    return experiment.family.build_model(experiment)
 
 
 def parameter_count(experiment: Experiment) -> int:
@@ -54,15 +54,15 @@ def data_hashes(experiment: Experiment) -> dict:
 
 def training_inputs(experiment: Experiment, seed: int) -> dict:
     """What a seed's checkpoints are made from: the data, the model task and its recipe, the seed."""
-    task = experiment.model_task
-    recipe = asdict(task.recipe)
+    family = experiment.family
+    recipe = asdict(family.recipe)
     recipe["epochs"] = experiment.epochs
     inputs = {"data": data_hashes(experiment), "model": experiment.model, "backbone": experiment.backbone,
-              "loss": task.loss.name, "recipe": recipe, "seed": seed, "training_version": TRAINING_VERSION}
-    variant = task.variant()
+              "loss": family.loss.name, "recipe": recipe, "seed": seed, "training_version": TRAINING_VERSION}
+    variant = family.variant()
     if variant is not None:  # only variants have one: the paper's families' records stay as they were
         inputs["variant"] = variant
-    fingerprint = task.backbone_fingerprint(experiment)
+    fingerprint = family.backbone_fingerprint(experiment)
     if fingerprint is not None:  # only local weights have one: other records stay as they were
         inputs["backbone_sha256"] = fingerprint
     return inputs
@@ -84,13 +84,13 @@ METRICS_KIND = provenance.declare(provenance.Kind("metrics", _training_inputs_of
 
 
 def save_checkpoint(experiment: Experiment, seed: int, epoch: int, model: nn.Module, optimizer, loss: float) -> None:
-    task = experiment.model_task
+    family = experiment.family
     blob = {
         "epoch": epoch,
-        "model_state_dict": task.checkpoint_state(model),
+        "model_state_dict": family.checkpoint_state(model),
         "optimizer_state_dict": optimizer.state_dict(),
         "loss": loss,
-        **task.checkpoint_extras(experiment),
+        **family.checkpoint_extras(experiment),
     }
     path = experiment.checkpoint_path(seed, epoch)
     save_torch(blob, path)
@@ -116,7 +116,7 @@ def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str =
         raise type(stale)(f"checkpoint {path} is {stale}; {remake}")
     if blob.get("backbone", experiment.backbone) != experiment.backbone:
         log.warning("%s was fine-tuned on backbone %r, loading it on %r", path, blob["backbone"], experiment.backbone)
-    task = experiment.model_task
+    family = experiment.family
     with torch.random.fork_rng(devices=[]):  # building the template must not move the global RNG
         model = build_model(experiment).to(device)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
@@ -124,10 +124,10 @@ def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str =
     if missing:
         raise CorruptOutput(f"checkpoint {path} lacks {len(missing)} trainable tensors (e.g. {min(missing)}); {remake}")
     try:
-        task.load_state(model, blob["model_state_dict"])
+        family.load_state(model, blob["model_state_dict"])
     except RuntimeError as error:  # another architecture: shapes or names differ
         raise CorruptOutput(f"checkpoint {path} does not fit the {experiment.model} model "
                             f"({str(error).strip().splitlines()[-1].strip()}); {remake}") from None
     model.eval()
-    params = {n: p.detach().clone() for n, p in task.trainable_params(model).items()}
+    params = {n: p.detach().clone() for n, p in family.trainable_params(model).items()}
     return model, params

@@ -35,7 +35,7 @@ from ..core.parallel import default_workers, process_map
 from ..core.params import Params
 from ..core.seeds import load_seeds
 from ..core.tensor_io import save_torch
-from ..data.lds_targets import SubsetLosses
+from ..data.subset_losses import SubsetLosses
 from ..data.subsets import Subset
 from ..experiments.commands import lds_command
 from ..experiments.experiment import Experiment
@@ -134,11 +134,11 @@ class LdsDesign:
 
 
 def check_supported(experiment: Experiment) -> None:
-    """LDS retrains with the paper's CNN loop; a family trained its own way (ModelTask.supports_lds) cannot use it."""
-    task = experiment.model_task
-    if not task.supports_lds:
+    """LDS retrains with the paper's CNN loop; a family trained its own way (ModelFamily.supports_lds) cannot use it."""
+    family = experiment.family
+    if not family.supports_lds:
         raise BadInput(f"LDS retraining repeats the paper's CNN training loop; {experiment.name}'s model family "
-                       f"trains its own way ({task.training_script}: random crops), which it does not repeat yet; "
+                       f"trains its own way ({family.training_script}: random crops), which it does not repeat yet; "
                        "LDS runs on the CNN experiments, e.g. cnn_mnist3_10pc")
 
 
@@ -188,7 +188,7 @@ def seed_start(experiment: Experiment, seed: int, device: str = "cpu") -> SeedSt
     torch.manual_seed(seed)
     net = build_model(experiment).to(device)
     cpu_state = torch.get_rng_state()
-    train, test = experiment.model_task.load_data(experiment, net)
+    train, test = experiment.family.load_data(experiment, net)
     start = {n: p.detach().clone() for n, p in net.named_parameters()}
     return SeedStart(net, start, cpu_state, train.to(device), test.to(device))
 
@@ -197,17 +197,15 @@ def train_on_subset(experiment: Experiment, seed: int, positions: torch.Tensor, 
                     begun: SeedStart | None = None) -> Params:
     """Final trainable weights of the seed's run (the paper's recipe) on the train items at `positions` only."""
     begun = begun or seed_start(experiment, seed, device)
-    task = experiment.model_task
+    family = experiment.family
     torch.manual_seed(seed)  # every device's generator as after the seed's manual_seed (the model is built on the CPU)
     torch.set_rng_state(begun.cpu_state)  # ... and the CPU's as right after the model's initialisation
-    batches = paper_batch_order(len(positions), experiment.epochs, task.recipe.batch_size)
-    adam = task.recipe.adam
-    if task.recipe.linear_decay:
-        adam = replace(adam, decay_steps=sum(len(b) for b in batches))
+    batches = paper_batch_order(len(positions), experiment.epochs, family.recipe.batch_size)
+    adam = family.recipe.adam_for(sum(len(b) for b in batches))
     train = begun.train
     x, y = train.x[positions.to(train.x.device)], train.y[positions.to(train.y.device)]
     begun.net.train()
-    return train_many(begun.net, [begun.start], x, y, batches, strategy="loop", adam=adam, loss=task.loss)[0]
+    return train_many(begun.net, [begun.start], x, y, batches, strategy="loop", adam=adam, loss=family.loss)[0]
 
 
 def retrain_seed(experiment: Experiment, seed: int, design: LdsDesign, overwrite: bool = False, device: str = "cpu",
@@ -228,7 +226,7 @@ def retrain_seed(experiment: Experiment, seed: int, design: LdsDesign, overwrite
         params = train_on_subset(experiment, seed, masks[k].nonzero().squeeze(1), device, begun)
         begun.net.eval()
         losses[k] = per_sample_losses(begun.net, params, test.x, test.y,
-                                      loss=experiment.model_task.measurement).float().cpu()
+                                      loss=experiment.family.measurement).float().cpu()
     blob = {"subsets": masks, "test_losses": losses, "train_idx": torch.as_tensor(train.idx).cpu(),
             "test_idx": torch.as_tensor(test.idx).cpu(), "seed": seed, "subset_draw_seed": SUBSET_DRAW_SEED,
             "halves": design.halves, "target": design.target}
@@ -237,9 +235,9 @@ def retrain_seed(experiment: Experiment, seed: int, design: LdsDesign, overwrite
                      lds_inputs(experiment, seed, design), {"device": str(device)})
 
 
-def _retrain_job(job: tuple[str, int, LdsDesign, bool, str, bool]) -> int:
-    name, seed, design, overwrite, device, progress = job
-    retrain_seed(Experiment.parse(name), seed, design, overwrite, device, show_progress=progress)
+def _retrain_job(job: tuple[Experiment, int, LdsDesign, bool, str, bool]) -> int:
+    experiment, seed, design, overwrite, device, progress = job  # the Experiment itself: its ViT weights travel too
+    retrain_seed(experiment, seed, design, overwrite, device, show_progress=progress)
     return seed
 
 
@@ -254,7 +252,7 @@ def retrain(experiment: Experiment, designs: list[LdsDesign], seeds: list[int] |
     for design in designs:
         for seed in seeds or design.seeds():
             if overwrite or not provenance.is_current(design.path(experiment, seed)):
-                work.append((experiment.name, seed, design, overwrite, device, jobs <= 1))
+                work.append((experiment, seed, design, overwrite, device, jobs <= 1))
             else:
                 done += 1
     if done:

@@ -1,4 +1,4 @@
-"""The training loops by name: a model family names its trainer (ModelTask.trainer), this module runs it.
+"""The training loops by name: a model family names its trainer (ModelFamily.trainer), this module runs it.
 
 "paper" is the paper's CNN loop (bayestda.training.ensemble), "lora_vit" the paper's LoRA ViT fine-tuning
 (bayestda.training.vit_finetuning). A family with a loop of its own registers it here under a new name.
@@ -37,7 +37,7 @@ def train_seed(experiment: Experiment, seed: int, overwrite: bool = False, devic
     Returns:
         The seed's metrics (metrics.json): train loss per epoch, test accuracy and loss per checkpoint.
     """
-    name = experiment.model_task.trainer
+    name = experiment.family.trainer
     if name not in _TRAINERS:
         raise BadInput(f"model family {experiment.model!r} names trainer {name!r}; registered: {', '.join(_TRAINERS)}")
     return _TRAINERS[name](experiment, seed, overwrite=overwrite, device=device, progress=progress)

@@ -9,64 +9,49 @@ TDA scripts load), and evaluation on the deterministic resize (the paper's appli
 
 from __future__ import annotations
 
-import json
-import logging
 import time
-from dataclasses import replace
 
 import torch
 from torch.utils.data import DataLoader
 
 from ..core.device import check_device
-from ..core.io import save_json
 from ..data.vit_images import AugmentedImages, load_images
 from ..experiments.experiment import Experiment
 from ..models.vit import image_size_of
-from .checkpoints import build_model, record_training, save_checkpoint
-from .ensemble import evaluate, is_trained
-
-log = logging.getLogger(__name__)
+from .checkpoints import build_model
+from .seed_run import SeedRun, trained_metrics
 
 
 def finetune_seed(experiment: Experiment, seed: int, overwrite: bool = False, device: str = "cpu", progress=None) -> dict:
     """Fine-tune one seed of a ViT experiment, saving the last five checkpoints and metrics.json."""
     check_device(device)
-    if is_trained(experiment, seed) and not overwrite:
-        log.info("skip %s seed %d: checkpoints exist (use --overwrite to retrain)", experiment.name, seed)
-        return json.loads(experiment.metrics_path(seed).read_text())
+    done = trained_metrics(experiment, seed, overwrite)
+    if done is not None:
+        return done
     start = time.perf_counter()
     torch.manual_seed(seed)
-    task = experiment.model_task
+    family = experiment.family
     model = build_model(experiment).to(device)
     size = image_size_of(model)
-    train, test = task.load_data(experiment, model)
+    train, test = family.load_data(experiment, model)
     augmented = AugmentedImages(load_images(experiment.task, "train", experiment.num_per_class), train.y, train.idx, size)
-    loader = DataLoader(augmented, batch_size=task.recipe.batch_size, shuffle=True)
-    adam = replace(task.recipe.adam, decay_steps=len(loader) * experiment.epochs if task.recipe.linear_decay else None)
+    loader = DataLoader(augmented, batch_size=family.recipe.batch_size, shuffle=True)
+    adam = family.recipe.adam_for(len(loader) * experiment.epochs)
     optimizer = adam.optimizer([p for p in model.parameters() if p.requires_grad])
     scheduler = adam.scheduler(optimizer)
-    test_x, test_y = test.x.to(device), test.y.to(device)
-    metrics: dict = {"experiment": experiment.name, "backbone": experiment.backbone, "seed": seed,
-                     "train_loss": [], "checkpoints": {}}
+    run = SeedRun(experiment, seed, start, test.x.to(device), test.y.to(device), family.measurement,
+                  backbone=experiment.backbone)
     model.train()
     for epoch in range(experiment.epochs):
         running = 0.0
         for x, y, _ in loader:
             optimizer.zero_grad()
-            loss = task.loss(model(x.to(device)), y.to(device))
+            loss = family.loss(model(x.to(device)), y.to(device))
             loss.backward()
             optimizer.step()
             scheduler.step()
             running += loss.item()
-        metrics["train_loss"].append(running / len(loader))
-        if epoch in experiment.checkpoint_epochs:
-            save_checkpoint(experiment, seed, epoch, model, optimizer, running / len(loader))
-            metrics["checkpoints"][str(epoch)] = evaluate(model, test_x, test_y, task.measurement)
+        run.end_epoch(epoch, model, optimizer, running / len(loader))
         if progress is not None:
             progress.update(1)
-    metrics["wall_seconds"] = time.perf_counter() - start
-    save_json(metrics, experiment.metrics_path(seed))
-    record_training(experiment, seed, experiment.metrics_path(seed), "metrics")
-    last = metrics["checkpoints"][str(experiment.checkpoint_epochs[-1])]
-    log.info("%s seed %d: test accuracy %.2f%%, loss %.4f", experiment.name, seed, last["test_accuracy"], last["test_loss"])
-    return metrics
+    return run.finish()

@@ -152,6 +152,31 @@ def _crops(images: torch.Tensor, size: int) -> torch.Tensor:
     return torch.stack([train_transform(image, size) for image in images])
 
 
+def _check_out_dir(out_dir: Path, overwrite: bool) -> Path:
+    if is_finished(out_dir) and not overwrite:
+        raise BayesTDAError(f"finished backbone weights exist in {out_dir}; pass --overwrite to pretrain them again")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BayesTDAError(f"{out_dir} is a file, not a folder for the backbone; pick another --out")
+    return out_dir
+
+
+def _resume(partial: Path, settings: PretrainSettings, model, optimizer, scheduler) -> tuple[History, int, float]:
+    """Continue an interrupted run from its last finished epoch (the model, optimiser, schedule and RNG as saved):
+    (history, first epoch to run, seconds so far); a fresh start where no run of these settings was cut short."""
+    if not partial.exists():
+        return History(), 0, 0.0
+    state = torch.load(partial, weights_only=False)
+    if state["settings"] != asdict(settings):
+        log.info("ignoring %s: it was made with other settings", partial)
+        return History(), 0, 0.0
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    log.info("resuming the pretraining after epoch %d (%s)", state["epoch"], partial)
+    return History(**state["history"]), state["epoch"] + 1, state["seconds"]
+
+
 def pretrain(out_dir: Path, settings: PretrainSettings = PretrainSettings(), overwrite: bool = False,
              command: str = "", show_progress: bool = True, stop_after_steps: int | None = None) -> dict:
     """Pretrain the backbone and save it to out_dir (config.json, model.safetensors, pretraining.json).
@@ -161,11 +186,7 @@ def pretrain(out_dir: Path, settings: PretrainSettings = PretrainSettings(), ove
     import transformers  # noqa: PLC0415 (heavy and optional: only the ViT half needs it)
 
     settings.check()
-    out_dir = Path(out_dir)
-    if is_finished(out_dir) and not overwrite:
-        raise BayesTDAError(f"finished backbone weights exist in {out_dir}; pass --overwrite to pretrain them again")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BayesTDAError(f"{out_dir} is a file, not a folder for the backbone; pick another --out")
+    out_dir = _check_out_dir(Path(out_dir), overwrite)
     x_train, y_train = _unused_images("train")
     if settings.train_items is not None:
         x_train, y_train = x_train[: settings.train_items], y_train[: settings.train_items]
@@ -178,19 +199,10 @@ def pretrain(out_dir: Path, settings: PretrainSettings = PretrainSettings(), ove
     model = transformers.ViTForImageClassification(settings.config())
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, settings.warmup_fraction))
-    history, start_epoch, seconds = History(), 0, 0.0
     partial = _partial_path(out_dir)
-    if partial.exists() and stop_after_steps is None:
-        state = torch.load(partial, weights_only=False)
-        if state["settings"] == asdict(settings):
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["rng"])
-            history, start_epoch, seconds = History(**state["history"]), state["epoch"] + 1, state["seconds"]
-            log.info("resuming the pretraining after epoch %d (%s)", state["epoch"], partial)
-        else:
-            log.info("ignoring %s: it was made with other settings", partial)
+    history, start_epoch, seconds = History(), 0, 0.0
+    if stop_after_steps is None:
+        history, start_epoch, seconds = _resume(partial, settings, model, optimizer, scheduler)
 
     model.train()
     started, step = time.perf_counter(), start_epoch * steps_per_epoch

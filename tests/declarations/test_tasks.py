@@ -13,7 +13,7 @@ from bayestda.core.losses import Loss
 from bayestda.core.params import FlatView
 from bayestda.data.subsets import Subset, load_experiment_data
 from bayestda.experiments.experiment import Experiment
-from bayestda.families import ModelTask, Recipe, model_task, register_task
+from bayestda.families import ModelFamily, Recipe, family_named, register_family
 from bayestda.results.analysis import run_correlations, run_pvalues
 from bayestda.scores.files import load_array
 from bayestda.scores.pipeline import make_context, run_scores
@@ -36,7 +36,7 @@ def pooled(subset: Subset) -> Subset:
     return Subset(F.avg_pool2d(subset.x, 4), subset.y, subset.idx)
 
 
-class PooledMLPTask(ModelTask):
+class PooledMLPTask(ModelFamily):
     """49 pooled pixels -> 16 GELU units -> 10 outputs, 40 epochs (40 steps) of the paper's Adam."""
 
     name = "mlp"
@@ -51,7 +51,7 @@ class PooledMLPTask(ModelTask):
         return pooled(train), pooled(test)
 
 
-register_task(PooledMLPTask())
+register_family(PooledMLPTask())
 MLP = Experiment("mlp", "mnist3", 10)
 
 
@@ -64,14 +64,14 @@ def mlp_run(mnist3_subsets):
 
 
 def test_the_task_sets_the_experiments_model_recipe_and_checkpoints():
-    assert model_task("mlp") is MLP.model_task and MLP.epochs == 40 and MLP.checkpoint_epochs == [35, 36, 37, 38, 39]
+    assert family_named("mlp") is MLP.family and MLP.epochs == 40 and MLP.checkpoint_epochs == [35, 36, 37, 38, 39]
     assert MLP.checkpoint_path(446, 39).parts[-4:] == ("mlp", "mnist3_10pc", "446", "ckpt_epoch_39.pth")
 
 
 def test_training_uses_the_tasks_model_data_and_loss(mlp_run):
     net, params = load_checkpoint(MLP, 446, 39)
     assert set(params) == {"1.weight", "1.bias", "3.weight", "3.bias"}
-    _, test = MLP.model_task.load_data(MLP, net)
+    _, test = MLP.family.load_data(MLP, net)
     logits = functional_call(net, params, (test.x,))
     reported = mlp_run[0]["checkpoints"]["39"]["test_loss"]
     assert reported == pytest.approx(F.cross_entropy(logits, test.y, label_smoothing=0.1).item(), rel=1e-6)
@@ -85,8 +85,8 @@ def reference_influence(experiment: Experiment, seed: int, epoch: int, damping: 
     net, params = load_checkpoint(experiment, seed, epoch)
     net = net.double()
     params = {n: p.double() for n, p in params.items()}
-    train, test = experiment.model_task.load_data(experiment, net)
-    loss = experiment.model_task.loss
+    train, test = experiment.family.load_data(experiment, net)
+    loss = experiment.family.loss
     view = FlatView.of(params)
     theta = view.flatten(params)
 

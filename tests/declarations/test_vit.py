@@ -223,7 +223,7 @@ def test_vit_loo_from_the_pretrained_backbone_is_the_papers_variant(tuned):
     net, params = load_checkpoint(VIT, SEED, 14)
     train, test = load_vit_data("mnist3", 10, image_size_of(net))
     ctx = CheckpointContext(net, params, train.head(12), test.head(5), SEED, epochs=2, dtype=torch.float64,
-                            fresh_start=VIT.model_task.fresh_start(VIT, SEED))
+                            fresh_start=VIT.family.fresh_start(VIT, SEED))
     model = reference_model(ctx)
     before = losses_on_test(model, ctx)
     fresh = copy.deepcopy(model)

@@ -271,7 +271,7 @@ def test_posterior_test_refuses_bad_scores_before_writing_anything(make_scores, 
     assert not (tmp_path / "out").exists()
 
 
-def test_lds_targets_of_other_items_are_refused_before_writing(tmp_path):
+def test_subset_losses_of_other_items_are_refused_before_writing(tmp_path):
     targets = SubsetLosses(np.ones((3, 6), bool), np.ones((2, 3, 4)), np.arange(10, 16), np.arange(4))
     with pytest.raises(BayesTDAError, match="LDS: 'a' scores other train or test items"):
         posterior_test({"a": scores()}, out=tmp_path / "out", subset_losses=targets)

@@ -80,7 +80,7 @@ def test_names_keep_the_backbone_apart_from_the_papers():
     assert model_name_for("google/vit-base-patch16-224-in21k") == "vit"
     experiment = Experiment.parse("vitmnist_mnist3_10pc")
     assert experiment.backbone == "mnist-pretrained"
-    assert experiment.model_task.backbone_fingerprint(experiment) == file_hash(SHIPPED / "model.safetensors")
+    assert experiment.family.backbone_fingerprint(experiment) == file_hash(SHIPPED / "model.safetensors")
 
 
 def test_paper_recipe_learns_mnist3_on_the_backbone(mnist3_subsets):
