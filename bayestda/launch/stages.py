@@ -37,6 +37,7 @@ from ..scores.pipeline import INVERSE_HVP_KIND, inverse_hvp_path, run_scores
 from ..training.checkpoints import CHECKPOINT_KIND, METRICS_KIND
 from ..training.lds import HALVES, LDS_KIND, LdsDesign, retrain
 from ..training.loops import train_seed
+from ..training.seed_run import seed_outputs
 from .jobs import Job
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,7 @@ def script_calls(methods: Iterable[str]) -> list[ScriptCall]:
 # --- the stages' jobs for one experiment --------------------------------------------------------------------------
 def _train_jobs(experiment: Experiment, request: Request) -> list[Job]:
     return [Job(f"{experiment.name}/{seed}/train", "train", (tuple(training_argv(experiment, seed)),),
-                tuple(experiment.checkpoint_path(seed, e) for e in experiment.checkpoint_epochs)
-                + (experiment.metrics_path(seed),), gpu=experiment.family.gpu_training)
+                tuple(seed_outputs(experiment, seed)), gpu=experiment.family.gpu_training)
             for seed in request.seeds]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 
 import torch
 
@@ -19,11 +20,15 @@ from .checkpoints import record_training, save_checkpoint
 log = logging.getLogger(__name__)
 
 
+def seed_outputs(experiment: Experiment, seed: int) -> list[Path]:
+    """What a seed's run writes: its last five checkpoints, then metrics.json (last: a run cut short has none)."""
+    return [experiment.checkpoint_path(seed, e) for e in experiment.checkpoint_epochs] + [experiment.metrics_path(seed)]
+
+
 def is_trained(experiment: Experiment, seed: int) -> bool:
-    """All five checkpoints and the metrics file (written last) exist and are current (made from today's data,
-    model and recipe); otherwise the seed is trained (again)."""
-    paths = [experiment.checkpoint_path(seed, e) for e in experiment.checkpoint_epochs] + [experiment.metrics_path(seed)]
-    return all(provenance.is_current(p) for p in paths)
+    """Every output of the seed's run exists and is current (made from today's data, model and recipe); otherwise
+    the seed is trained (again)."""
+    return all(provenance.is_current(p) for p in seed_outputs(experiment, seed))
 
 
 def trained_metrics(experiment: Experiment, seed: int, overwrite: bool) -> dict | None:
