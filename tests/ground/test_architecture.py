@@ -11,6 +11,12 @@ from pathlib import Path
 
 import pytest
 
+import bayestda.analysis as analysis
+import bayestda.attribution as attribution
+import bayestda.families as families
+import bayestda.pipeline as pipeline
+import bayestda.scores as scores
+import bayestda.tasks as tasks
 from bayestda.core.paths import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "bayestda"
@@ -212,3 +218,14 @@ def test_the_analysis_library_imports_without_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_public_import_paths_users_have_keep_working():
+    """What README, docs/extending.md and 0.3's users import still imports, and names the same objects."""
+    assert callable(analysis.posterior_test) and callable(scores.load) and callable(scores.load_array)
+    assert callable(attribution.register) and attribution.Method
+    assert tasks.register_task is families.register_family and tasks.ModelTask is families.ModelFamily
+    assert pipeline.run_scores is scores.run_scores
+    result = subprocess.run([sys.executable, "-m", "bayestda.provenance", "--help"], capture_output=True, text=True,
+                            cwd=REPO_ROOT)
+    assert result.returncode == 0 and "show" in result.stdout
