@@ -191,12 +191,14 @@ def launcher(report: Report, device: str, quick: bool, root: Path) -> None:
     seeds, methods = ("0", "gd") if quick else ("0,1", "gd,gc,if")
     with Stage(device) as stage:
         result = script(["run_all.py", "--experiments", MAIN, "--methods", methods, "--seed_ids", seeds,
-                         "--no-analysis", *slots], env={"BAYESTDA_OUTPUT_ROOT": str(out)})
+                         "--no-analysis", "--lds-subsets", "0", "--no-damping", *slots],
+                        env={"BAYESTDA_OUTPUT_ROOT": str(out)})
     logs = sorted((out / "logs").glob("*.log")) if (out / "logs").exists() else []
     on_slot = sum(1 for log in logs if log.read_text().splitlines()[0].endswith(("gpu0", "cpu0")))
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr.strip()[-300:]
     report.section("The launcher", f"`run_all.py --experiments {MAIN} --methods {methods} --seed_ids {seeds} "
-                   f"{' '.join(slots)}`: exit {result.returncode}, {summary}; {on_slot} of {len(logs)} job logs on "
+                   f"--no-analysis --lds-subsets 0 {' '.join(slots)}`: exit {result.returncode}, {summary}; {on_slot} of "
+                   f"{len(logs)} job logs on "
                    f"slot {'gpu0' if device.startswith('cuda') else 'cpu0'}; {stage.seconds:.0f} s.",
                    launcher_ok=result.returncode == 0, launcher_s=stage.seconds)
 

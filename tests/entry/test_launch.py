@@ -40,7 +40,7 @@ def fresh_root(tmp_path, monkeypatch, appendix_subsets):
 
 
 def run_all(*flags, wait=True):
-    command = [sys.executable, "run_all.py", "--experiments", EXPERIMENT.name, *flags]
+    command = [sys.executable, "run_all.py", "--experiments", EXPERIMENT.name, "--lds-subsets", "0", *flags]
     if wait:
         return subprocess.run(command, capture_output=True, text=True)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -187,7 +187,7 @@ def test_retraining_a_seed_makes_its_scores_stale_and_the_scripts_recompute_them
     with outputs_at(root):
         assert str(provenance.problem(gd)).startswith("stale: made from other checkpoint")
     plan = subprocess.run([sys.executable, "run_all.py", "--experiments", "cnn_mnist3_10pc", "--methods", "gd",
-                           "--seed_ids", "0", "--dry-run"], cwd=REPO_ROOT, capture_output=True, text=True,
+                           "--seed_ids", "0", "--lds-subsets", "0", "--dry-run"], cwd=REPO_ROOT, capture_output=True, text=True,
                           env={**os.environ, "BAYESTDA_OUTPUT_ROOT": str(root)})
     assert "cnn_mnist3_10pc/446/gd_and_gc:" in plan.stdout  # the launcher counts the stale job as to run
     rerun = run("tda_cnn_scripts/run_cnn_gd_and_gc.py", *SEED_FLAGS, "--ckpts", "14", root=root)
