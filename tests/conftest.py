@@ -63,3 +63,11 @@ def small_run(output_root):
         train_seed(experiment, seed)
         run_scores(experiment, seed, methods)
     return experiment, seeds, methods
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test of the small real run (3 seeds trained and scored) is slow by what it needs: `make test` runs it,
+    `make test-fast` (the inner loop, under 2 minutes) does not."""
+    for item in items:
+        if "small_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

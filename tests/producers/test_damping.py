@@ -20,7 +20,7 @@ def ctx(trained_seed, experiment):
     return make_context(experiment, 446, experiment.checkpoint_epochs[-1])
 
 
-@pytest.mark.parametrize("method", ["if_converged", "ekfac", "arnoldi"])
+@pytest.mark.parametrize("method", ["if_converged", "ekfac", pytest.param("arnoldi", marks=pytest.mark.slow)])
 def test_a_damped_method_at_its_default_is_the_method(ctx, method):
     """On one context, as the damping curve runs them (arnoldi's eigenpairs computed once for both)."""
     shared = ctx.fork()
@@ -30,6 +30,7 @@ def test_a_damped_method_at_its_default_is_the_method(ctx, method):
     torch.testing.assert_close(ours, plain.double(), rtol=0, atol=1e-6 * plain.abs().max().item())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["if_converged", "ekfac"])
 def test_a_huge_damping_ranks_like_grad_dot(ctx, method):
     """(C + λI)⁻¹ → I/λ: −τ·λ is the gradient product, so Spearman with gd over train items is 1 per test item."""
