@@ -26,8 +26,9 @@ STUDY ?= fragility
 study: setup
 	$(PY) run_study.py --study $(STUDY)
 
+# two workers (pytest-xdist), one thread each: tests/conftest.py
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 # the inner loop: every test not marked slow (no subprocess scripts, launchers or many-seed runs), under 2 minutes
 test-fast: setup

@@ -16,6 +16,12 @@ from bayestda.training.ensemble import train_seed
 _ROOT = None
 # The device of the tests marked `device` (BAYESTDA_TEST_DEVICE=cuda on a GPU machine; benchmarks/gpu_check.sh).
 DEVICE = os.environ.get("BAYESTDA_TEST_DEVICE", "cpu")
+# `make test` runs two pytest-xdist workers on the 2 cores: one torch thread each, in process and in the scripts
+# they start (two 2-thread pools on 2 cores slow each other down many times over).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[_variable] = "1"
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -124,9 +124,17 @@ def test_two_launchers_at_once_run_each_job_once_and_equal_a_single_run(referenc
     assert all(p.returncode == 0 for p in launchers), outputs
     started = [line for _, err in outputs for line in err.splitlines() if "bayestda.launch.local: started" in line]
     assert len(started) == 2  # train and tracin, each by one launcher
+    single = tmp_path / "single"  # one run of the script on the same checkpoints, at the launcher slot's threads
+    shutil.copytree(tmp_path / "models", single / "models")
+    threads = str(os.cpu_count() or 1)  # --workers 1: the slot has every core (TracIn is bitwise at equal threads)
+    alone = subprocess.run([sys.executable, "tda_cnn_scripts/run_cnn_tracin.py", *SEED_FLAGS, "--ckpts", "13", "14"],
+                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+                           env={**env, "BAYESTDA_OUTPUT_ROOT": str(single), "OMP_NUM_THREADS": threads,
+                                "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads})
+    assert alone.returncode == 0, alone.stderr[-2000:]
     for epoch in MNIST3.checkpoint_epochs[-2:]:
         name = f"tda_scores/cnn/tracin/mnist3_10pc/446/attribution_ckpt_{epoch}.csv"
-        assert (tmp_path / name).read_bytes() == (reference / name).read_bytes()
+        assert (tmp_path / name).read_bytes() == (single / name).read_bytes()
 
 
 def test_a_full_disk_gives_one_line_no_half_written_file_and_the_rerun_finishes(reference, tmp_path):
