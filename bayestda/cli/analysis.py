@@ -78,10 +78,10 @@ def _analyse_scores_dir(args, stage: str) -> int:
     if unknown:
         raise BadInput(f"--signs names {unknown[0]!r}, which is not among the scores; methods: "
                        f"{', '.join(posteriors)}")
+    builtin = helpful_signs()
     if args.builtin_signs:
-        builtin = helpful_signs()
         signs = {**{m: builtin[m] for m in posteriors if m in builtin}, **signs}
-    roles = roles_for(posteriors, signs, args.truth, command_line=True, builtin_signs=helpful_signs())
+    roles = roles_for(posteriors, signs, args.truth, command_line=True, builtin_signs=builtin)
     first = next(iter(posteriors.values()))
     classes = read_classes(args.classes, first.train_idx, first.test_idx) if args.classes else None
     print(roles.describe())

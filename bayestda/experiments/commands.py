@@ -47,35 +47,34 @@ def first_score_command(experiment: Experiment, method: str, seed: int) -> str:
     return shlex.join(["python", *score_argvs(experiment, method, seed)[0]])
 
 
-def lds_command(experiment: Experiment, m: int, seed: int | None = None, target: str = "independent",
-                halves: str | None = None, models: int = 10) -> str:
-    """The command that makes (or remakes) the LDS subset models, for messages (halves None: both; seed: a paired
-    target's posterior seed)."""
-    argv = ["python", "run_lds_retraining.py", "--experiment", experiment.name, "--lds-subsets", str(m)]
+def lds_argv(experiment: Experiment, m: int, target: str = "independent", halves: str | None = None,
+             models: int = 10, seed_index: int | None = None, jobs: int | None = None) -> list[str]:
+    """The LDS retraining call (relative to the repository root), the script's defaults left out: halves None is
+    both; `seed_index` the k-th seed of the target (paired: the posterior seed id; independent: the k-th of its R
+    seeds), None all of them; `jobs` its processes."""
+    argv = ["run_lds_retraining.py", "--experiment", experiment.name, "--lds-subsets", str(m)]
     if target != "independent":
         argv += ["--lds-target", target]
     elif models != 10:
         argv += ["--lds-models", str(models)]
     if halves is not None:
         argv += ["--halves", halves]
-    if seed is not None:
-        argv += ["--seed_id", str(seed_id_of(seed))]
-    return shlex.join(argv)
+    if seed_index is not None:
+        argv += ["--seed_id", str(seed_index)]
+    return argv if jobs is None else [*argv, "--jobs", str(jobs)]
+
+
+def lds_command(experiment: Experiment, m: int, seed: int | None = None, target: str = "independent",
+                halves: str | None = None, models: int = 10) -> str:
+    """The command that makes (or remakes) the LDS subset models, for messages (halves None: both; seed: a paired
+    target's posterior seed)."""
+    index = None if seed is None else seed_id_of(seed)
+    return shlex.join(["python", *lds_argv(experiment, m, target, halves, models, index)])
 
 
 def adopt_command(experiment: Experiment) -> str:
     """The command that records an experiment's unrecorded outputs as they are (bayestda 0.1's files)."""
     return f"python -m bayestda.provenance adopt --experiment {experiment.name}"
-
-
-def lds_argv(experiment: Experiment, m: int, target: str, halves: str, models: int, seed_index: int) -> list[str]:
-    """One LDS retraining job: the `seed_index`-th seed of the target (paired: the posterior seed id; independent:
-    the k-th of its R seeds), one halves, one process."""
-    argv = ["run_lds_retraining.py", "--experiment", experiment.name, "--lds-subsets", str(m), "--halves", halves,
-            "--lds-target", target]
-    if target == "independent":
-        argv += ["--lds-models", str(models)]
-    return [*argv, "--seed_id", str(seed_index), "--jobs", "1"]
 
 
 def analysis_argvs(experiment: Experiment, methods, seed_ids, lds: tuple[int, str, int] | None) -> list[list[str]]:

@@ -1,8 +1,8 @@
 """Experiments: one value names every file of an experiment (`cnn_mnist3_10pc`).
 
 No path is built by hand anywhere else: scripts and library code ask an `Experiment` for it. The data tasks
-live in `datasets`, the seeds in `seeds`, the model families in `tasks`; their names are re-exported here for
-code written against bayestda 0.2.
+live in `core.datasets`, the seeds in `core.seeds`, the model families in `families`; their names are re-exported
+here for code written against bayestda 0.2.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class Experiment:
 
     @property
     def family(self) -> ModelFamily:
-        """The model family's task (tasks.ModelFamily): model, loss, data transform, training recipe, trainer."""
+        """The model family (families.ModelFamily): model, loss, data transform, training recipe, trainer."""
         return family_named(self.model)
 
     @property
@@ -150,12 +150,13 @@ class Experiment:
         (its methods, all seeds), else a folder of its own inside it named by its methods (and seed ids), so that
         the tables of one folder always come from one analysis."""
         folder = self.results_dir()
-        if set(methods) == set(self.whole_analysis_methods) and (seeds is None or set(seeds) == set(load_seeds())):
+        all_seeds = seeds is None or set(seeds) == set(load_seeds())
+        if set(methods) == set(self.whole_analysis_methods) and all_seeds:
             return folder
         names = sorted(set(methods))
         label = "+".join(names) if len(names) <= 4 else \
             f"{len(names)}_methods_{hashlib.sha256(','.join(names).encode()).hexdigest()[:8]}"
-        if seeds is not None and set(seeds) != set(load_seeds()):
+        if not all_seeds:
             label += "_seeds_" + "-".join(str(seed_id_of(s)) for s in sorted(seeds, key=seed_id_of))
         return folder / label
 

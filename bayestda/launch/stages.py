@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from tqdm import tqdm
 
 from .. import provenance
+from ..analysis import LOO_TRUTH  # the damping curve's truth: without its scores there is no curve
 from ..attribution.registry import in_registry_order, script_methods, script_path
 from ..core.errors import BadInput, MissingOutput
 from ..core.parallel import default_workers, process_map
@@ -41,9 +42,6 @@ from ..training.seed_run import seed_outputs
 from .jobs import Job
 
 log = logging.getLogger(__name__)
-
-LOO_TRUTH = "loo_corrected"  # the damping curve's truth: without its scores there is no curve
-
 
 @dataclass(frozen=True)
 class Request:
@@ -80,6 +78,11 @@ class Request:
     @property
     def seeds(self) -> list[int]:
         return [load_seeds()[k] for k in self.all_seed_ids]
+
+    @property
+    def seed_subset(self) -> list[int] | None:
+        """The seeds where some were chosen, None for all 10 (what the analysis and its folder take)."""
+        return None if self.seed_ids is None else self.seeds
 
     def lds_for(self, experiment: Experiment) -> int:
         """M of the experiment's LDS retraining (0: none; families the retraining does not apply to get none)."""
@@ -184,7 +187,7 @@ def _lds_jobs(experiment: Experiment, request: Request) -> list[Job]:
     for design in request.lds_designs(experiment):
         for k, seed in enumerate(design.seeds(request.seeds)):
             index = seed_id_of(seed) if design.target == "paired" else k
-            argv = lds_argv(experiment, design.subsets, design.target, design.halves, design.models, index)
+            argv = lds_argv(experiment, design.subsets, design.target, design.halves, design.models, index, jobs=1)
             out.append(Job(f"{experiment.name}/lds/{design.halves}/{index}", "lds", (tuple(argv),),
                            (design.path(experiment, seed),)))
     return out
@@ -196,7 +199,7 @@ def _analysis_jobs(experiment: Experiment, request: Request) -> list[Job]:
     m = request.lds_for(experiment)
     lds = (m, request.lds_target, request.lds_models) if m else None
     argvs = analysis_argvs(experiment, request.methods_for(experiment), request.all_seed_ids, lds)
-    folder = experiment.analysis_dir(request.methods_for(experiment), None if request.seed_ids is None else request.seeds)
+    folder = experiment.analysis_dir(request.methods_for(experiment), request.seed_subset)
     return [Job(f"{experiment.name}/analysis", "analysis", tuple(map(tuple, argvs)),
                 (folder / "mean_p_values.csv", folder / "summary.md"))]
 
@@ -237,7 +240,7 @@ def _lds_here(experiment: Experiment, request: Request, options: RunOptions) -> 
 
 def _analysis_here(experiment: Experiment, request: Request, options: RunOptions) -> None:
     methods = request.methods_for(experiment)
-    seeds = None if request.seed_ids is None else request.seeds
+    seeds = request.seed_subset
     m = request.lds_for(experiment)
     posteriors = load_all(experiment, methods, seeds)  # read once for both analysis steps
     run_pvalues(experiment, methods, seeds, posteriors=posteriors)
