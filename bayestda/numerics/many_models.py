@@ -263,6 +263,27 @@ def make_trainer(net: nn.Module, starts: list[Params], strategy: str, adam: Adam
     return LoopTrainer(net, starts, adam, channels_last, loss)
 
 
+def _train_in_chunks(net: nn.Module, starts: list[Params], x: torch.Tensor, y: torch.Tensor,
+                     batches: list[list[torch.Tensor]], weights: torch.Tensor | None, strategy: str, adam: AdamSettings,
+                     progress, workers: int, model_chunk: int, channels_last: bool, first_step_grads: Params | None,
+                     loss: Loss) -> list[Params]:
+    """train_many in groups of `model_chunk` models, every group from the same RNG state (chunking never changes
+    the result)."""
+    device = next(iter(starts[0].values())).device
+    streams = RandomStreams(1, device)
+    out: list[Params] = []
+    for begin in range(0, len(starts), model_chunk):
+        streams.enter(0)
+        group_weights = None if weights is None else weights[begin : begin + model_chunk]
+        group_grads = None if first_step_grads is None else {
+            n: g[begin : begin + model_chunk] for n, g in first_step_grads.items()}
+        out += train_many(net, starts[begin : begin + model_chunk], x, y, batches, group_weights, strategy, adam,
+                          None, None, workers, None, channels_last, group_grads, loss)
+        if progress is not None:
+            progress.update(len(batches) * len(starts[begin : begin + model_chunk]) / len(starts))
+    return out
+
+
 def train_many(
     net: nn.Module,
     starts: list[Params],
@@ -293,19 +314,8 @@ def train_many(
         raise ValueError("first_step_grads cannot be combined with on_epoch_end (the first epoch's losses are not seen)")
     weights = None if weights is None else weights.to(x.device)
     if model_chunk is not None and len(starts) > model_chunk and on_epoch_end is None:
-        device = next(iter(starts[0].values())).device
-        streams = RandomStreams(1, device)
-        out: list[Params] = []
-        for begin in range(0, len(starts), model_chunk):
-            streams.enter(0)
-            group_weights = None if weights is None else weights[begin : begin + model_chunk]
-            group_grads = None if first_step_grads is None else {
-                n: g[begin : begin + model_chunk] for n, g in first_step_grads.items()}
-            out += train_many(net, starts[begin : begin + model_chunk], x, y, batches, group_weights, strategy, adam,
-                              None, None, workers, None, channels_last, group_grads, loss)
-            if progress is not None:
-                progress.update(len(batches) * len(starts[begin : begin + model_chunk]) / len(starts))
-        return out
+        return _train_in_chunks(net, starts, x, y, batches, weights, strategy, adam, progress, workers, model_chunk,
+                                channels_last, first_step_grads, loss)
     trainer = make_trainer(net, starts, strategy, adam, channels_last, loss)
     if first_step_grads is not None:
         batches = [batches[0][1:], *batches[1:]]
