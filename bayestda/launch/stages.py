@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from tqdm import tqdm
 
@@ -263,8 +263,7 @@ class Stage:
     jobs: Callable[[Experiment, Request], list[Job]]
     here: Callable[[Experiment, Request, RunOptions], None] | None
     here_with: str | None = None
-    description: str = ""
-    gpu: bool = field(default=False, compare=False)
+    description: str = ""  # what its outputs are, for a reader of the graph
 
 
 STAGES: tuple[Stage, ...] = (
@@ -286,10 +285,6 @@ STAGES: tuple[Stage, ...] = (
 STAGE_NAMES = tuple(stage.name for stage in STAGES)
 # every kind of output: the stages' and a study's table (run_study.py: a stage over experiments)
 KINDS = {kind.name: kind for kind in (*(k for s in STAGES for k in s.kinds), STUDY_RESULTS_KIND)}
-
-
-def stage(name: str) -> Stage:
-    return STAGES[STAGE_NAMES.index(name)]
 
 
 def experiment_plan(experiment: Experiment, request: Request) -> list[Job]:
