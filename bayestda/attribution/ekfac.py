@@ -192,7 +192,7 @@ def ekfac_influence(ctx: CheckpointContext, settings: EKFACSettings = EKFACSetti
     factored test gradients: the same numbers as preconditioning the test side, since (F̂ + λI)⁻¹ is symmetric."""
     settings.check()
     if ctx.loss.name != "cross_entropy":
-        raise BayesTDAError(f"ekfac's Fisher is the cross-entropy's; this model task trains with {ctx.loss.name}")
+        raise BayesTDAError(f"ekfac's Fisher is the cross-entropy's; this model family trains with {ctx.loss.name}")
     exact = ctx.at_dtype(torch.float64)
     layers = _layers(exact)
     factors = exact.cached(f"ekfac_factors_{settings.fisher}", lambda: fit_factors(exact, settings.fisher))

@@ -74,7 +74,7 @@ def loo(ctx: CheckpointContext, progress=None) -> dict[str, torch.Tensor]:
 def loo_pretrained(ctx: CheckpointContext, progress=None) -> torch.Tensor:
     """[n_train, n_test]: the paper's ViT LOO, every model re-fine-tuned from the backbone without item j."""
     if ctx.fresh_start is None:
-        raise BayesTDAError("loo_pretrained needs a model task with a pretrained start (the LoRA ViT); "
+        raise BayesTDAError("loo_pretrained needs a model family with a pretrained start (the LoRA ViT); "
                             "this experiment's model retrains from its checkpoint: use loo or loo_corrected")
     n = len(ctx.train)
     start = {name: p.to(ctx.device, ctx.dtype) for name, p in ctx.fresh_start().items()}

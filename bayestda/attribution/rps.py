@@ -82,7 +82,7 @@ def rps(ctx: CheckpointContext, settings: RPSSettings = RPSSettings()) -> torch.
     """[n_train, n_test] representer values α_{i,y(z)} f_i·f(z)."""
     settings.check()
     if ctx.loss.name != "cross_entropy":
-        raise BayesTDAError(f"rps needs the cross-entropy loss (its representer theorem); this model task uses {ctx.loss.name}")
+        raise BayesTDAError(f"rps needs the cross-entropy loss (its representer theorem); this model family uses {ctx.loss.name}")
     name, layer = last_linear(ctx.net, ctx.params)
     weight = ctx.params[f"{name}.weight"]
     bias = ctx.params.get(f"{name}.bias", torch.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device))

@@ -93,7 +93,7 @@ def trak(ctx: CheckpointContext, settings: TrakSettings = TrakSettings()) -> tor
     """[n_train, n_test] TRAK scores at this checkpoint (one model)."""
     if ctx.loss.name != "cross_entropy" or ctx.measurement.name != "cross_entropy":
         raise BayesTDAError("trak needs the cross-entropy loss (its margin log(p/(1-p)) is the cross-entropy's); "
-                            f"this model task uses {ctx.loss.name} / {ctx.measurement.name}")
+                            f"this model family uses {ctx.loss.name} / {ctx.measurement.name}")
     settings.check(ctx.view.numel)
     train_loss_grads, test_loss_grads = _projected(ctx, settings)
     q_train, q_test = one_minus_p(ctx)

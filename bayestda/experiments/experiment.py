@@ -99,7 +99,7 @@ class Experiment:
 
     @property
     def epochs(self) -> int:
-        """Training epochs: the model task's recipe, by default the data task's (15 MNIST, 30 CIFAR-10)."""
+        """Training epochs: the model family's recipe, by default the data task's (15 MNIST, 30 CIFAR-10)."""
         return self.family.epochs(self)
 
     @property

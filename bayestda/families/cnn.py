@@ -1,4 +1,4 @@
-"""The paper's CNNs as model tasks: `cnn` (2-layer, the paper's main model) and `cnn3` (3-layer), and the
+"""The paper's CNNs as model families: `cnn` (2-layer, the paper's main model) and `cnn3` (3-layer), and the
 variants of the fragility study (Basu et al. 2021: influence depends on depth, width and weight decay), each a
 family of its own so that its experiments, files and records are its own: `cnn-wd0` and `cnn-wd10x` (weight
 decay 0 and 5e-2 instead of 5e-3), `cnn-halfwidth` and `cnn-doublewidth` (every hidden width x0.5, x2)."""

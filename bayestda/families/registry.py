@@ -15,7 +15,7 @@ MODEL_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # e.g. cnn, cnn3, cnn-wd0
 def register_family(task: ModelFamily) -> ModelFamily:
     """Add (or replace, by name) the task of a model name."""
     if not MODEL_NAME.fullmatch(task.name or ""):
-        raise ValueError(f"model task name {task.name!r} must be lower-case letters and digits, parts joined by '-' "
+        raise ValueError(f"model family name {task.name!r} must be lower-case letters and digits, parts joined by '-' "
                          "(it starts experiment names, e.g. cnn-wd0)")
     _TASKS[task.name] = task
     return task
@@ -49,4 +49,4 @@ def family_class_for_scripts(scripts: str) -> type[ModelFamily]:
     for task in _tasks().values():
         if task.scripts == scripts:
             return type(task)
-    raise BadInput(f"no model task uses the script folder tda_{scripts}_scripts")
+    raise BadInput(f"no model family uses the script folder tda_{scripts}_scripts")

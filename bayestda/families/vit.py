@@ -1,4 +1,4 @@
-"""The paper's LoRA ViT as a model task: `vit` (a HuggingFace id or local directory, default the paper's
+"""The paper's LoRA ViT as a model family: `vit` (a HuggingFace id or local directory, default the paper's
 ImageNet-21k ViT-B/16), `vitmnist` (a small ViT pretrained here on unused MNIST digits), `vittiny` and
 `vitrandom` (random backbones): named apart so that their results are never mistaken for the paper's."""
 

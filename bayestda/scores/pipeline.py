@@ -1,6 +1,6 @@
 """Per-seed TDA jobs: load each checkpoint once, compute the requested methods, write their files.
 
-Methods come from the registry (attribution.registry), the model from the experiment's model task: nothing
+Methods come from the registry (attribution.registry), the model from the experiment's model family: nothing
 here is specific to a method or a family. Finished files are skipped unless overwrite; every file is
 written atomically, so an interrupted job loses at most the checkpoint it was working on.
 """

@@ -1,6 +1,6 @@
 """Checkpoints in the paper's format: {'epoch', 'model_state_dict', 'optimizer_state_dict', 'loss'}.
 
-What a checkpoint holds is the model task's choice: the CNNs store the whole state dict, as the paper's; the
+What a checkpoint holds is the model family's choice: the CNNs store the whole state dict, as the paper's; the
 ViT stores only the trainable LoRA and classifier weights (plus 'backbone', the weight source), rebuilt on
 the backbone when loaded.
 """
@@ -53,7 +53,7 @@ def data_hashes(experiment: Experiment) -> dict:
 
 
 def training_inputs(experiment: Experiment, seed: int) -> dict:
-    """What a seed's checkpoints are made from: the data, the model task and its recipe, the seed."""
+    """What a seed's checkpoints are made from: the data, the model family and its recipe, the seed."""
     family = experiment.family
     recipe = asdict(family.recipe)
     recipe["epochs"] = experiment.epochs

@@ -2,7 +2,7 @@
 
 Order of random calls (docs/protocol.md): torch.manual_seed(seed), build the model, then the DataLoader's
 shuffles; with the same torch build this reproduces the paper's checkpoints bitwise. The model, its loss,
-data and optimiser come from the experiment's model task (the paper's CNNs by default).
+data and optimiser come from the experiment's model family (the paper's CNNs by default).
 """
 
 from __future__ import annotations
