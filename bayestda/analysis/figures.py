@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
 from ..core.io import atomic_write
 from .correlations import STATISTICS
+from .metrics import bounds
 
 
 def save_figure(fig: Figure, path: Path) -> list[Path]:
@@ -66,8 +68,8 @@ def damping_figure(table: pd.DataFrame, metrics: dict[str, str], defaults: dict[
         for method, rows in table.groupby("method", sort=False):
             curve = rows[rows["damping"] > 0].sort_values("damping")
             line = ax.plot(curve["damping"], curve[column], marker="o", markersize=3, label=method)[0]
-            ax.fill_between(curve["damping"], curve[f"{column}_lo"], curve[f"{column}_hi"], alpha=0.15,
-                            color=line.get_color())
+            low, high = bounds(column)
+            ax.fill_between(curve["damping"], curve[low], curve[high], alpha=0.15, color=line.get_color())
             default = rows[rows["damping"] == defaults.get(method)]
             if defaults.get(method) == 0 and len(default):
                 ax.axhline(default[column].iloc[0], linestyle="--", linewidth=0.8, color=line.get_color())
@@ -77,5 +79,27 @@ def damping_figure(table: pd.DataFrame, metrics: dict[str, str], defaults: dict[
         ax.set_xlabel("damping λ")
         ax.set_title(label, fontsize=9)
     axes[0].legend(fontsize=7)
+    fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def advice_figure(advice: pd.DataFrame, title: str, path: Path) -> list[Path]:
+    """Per test (a panel each): per method, the sign agreement with the LOO truth of its passing and its failing
+    pairs (bars), the difference's interval as an error bar on the passing bar."""
+    tests = list(dict.fromkeys(advice["test"]))
+    methods = list(dict.fromkeys(advice["method"]))
+    fig = Figure(figsize=(max(6.0, 0.55 * len(methods)) * 1.0, 2.6 * len(tests)), layout="constrained")
+    axes = fig.subplots(len(tests), 1, squeeze=False)[:, 0]
+    x = np.arange(len(methods))
+    for ax, test in zip(axes, tests):
+        rows = advice[advice["test"] == test].set_index("method").reindex(methods)
+        ax.bar(x - 0.2, rows["sign_agreement_passing"], 0.4, label="pairs passing (p < 0.05)")
+        ax.bar(x + 0.2, rows["sign_agreement_failing"], 0.4, label="pairs failing")
+        ax.axhline(0.5, color="grey", linewidth=0.6, linestyle=":")
+        ax.set_xticks(x, methods, rotation=45, fontsize=7)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("sign agreement\nwith the LOO truth", fontsize=8)
+        ax.set_title(test, fontsize=9)
+    axes[0].legend(fontsize=7, loc="upper right")
     fig.suptitle(title)
     return save_figure(fig, path)

@@ -21,33 +21,60 @@ A method whose values do not vary where the correlation is taken (a constant col
 within a class, or over stratified halves) ranks nothing: its correlation there is 0. Where the target does not
 vary, the correlation is not defined and the test item is left out (logged).
 
-Intervals (`<metric>_lo`, `<metric>_hi`): 95% percentile bootstrap, 1000 resamples from a generator seeded with 0
-(the same resamples for every method). "mean" values resample test items; "single" values resample test items and,
-independently, seeds (each drawn seed brings its K checkpoints: the checkpoints of one run are not independent
-posterior samples). The target (the LOO truth, the LDS models) is held fixed.
+Intervals (`<metric>_cond_lo`, `<metric>_cond_hi`): 95% percentile intervals of a hierarchical bootstrap
+(`resampling.py`: 1000 resamples, the same for every method, so that differences are paired): seeds (each with
+its K checkpoints), then test items. A posterior mean is recomputed from the drawn seeds, and so is the LOO truth
+where it was made on the same seeds (both vary with the seeds); single-sample values resample the samples' seeds and
+the items against the truth's full mean. "cond": conditional on the one training subset (and on the LDS target's
+models); an interval over training subsets comes from replicates (the `replicate` study).
 
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from ..core.errors import BayesTDAError
 from ..data.subset_losses import SubsetLosses
 from .classes import ItemClasses
 from .posterior import PosteriorScores
-from .pvalues import lead_rows, lead_test
+from .resampling import (
+    BOOTSTRAP_SEED,
+    LEVEL,
+    RESAMPLES,
+    Draws,
+    draw,
+    item_weighted,
+    percentile_interval,
+    ranks,
+    seed_and_item_weighted,
+)
 
 log = logging.getLogger(__name__)
 
 LOO_TRUTH = "loo_corrected"
-RESAMPLES = 1000
-LEVEL = 0.95
-BOOTSTRAP_SEED = 0
+CONDITIONAL = "cond"  # interval columns that hold the training subset fixed: <metric>_cond_lo, <metric>_cond_hi
+CHUNK = 50  # seed draws whose posterior means are held in memory at once
+
+
+def bounds(column: str, conditional: bool = True) -> tuple[str, str]:
+    """The interval columns of a metric column: <column>_cond_lo/_hi (one training subset) or <column>_lo/_hi
+    (resampling training subsets too)."""
+    stem = f"{column}_{CONDITIONAL}" if conditional else column
+    return f"{stem}_lo", f"{stem}_hi"
+
+
+def interval_columns(frame: pd.DataFrame, column: str) -> tuple[str, str] | None:
+    """The interval columns a table has for `column`: over subsets where present, else conditional, else None."""
+    for conditional in (False, True):
+        low, high = bounds(column, conditional)
+        if low in frame.columns and high in frame.columns:
+            return low, high
+    return None
 
 
 def _correlation_of_centred(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -59,17 +86,30 @@ def _correlation_of_centred(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(np.broadcast_to(norm_b, rho.shape) > 0, rho, np.nan)
 
 
+def centred_ranks(values: np.ndarray) -> np.ndarray:
+    """Average ranks over axis -2, centred: what Spearman correlates."""
+    r = ranks(values, axis=-2)
+    return r - r.mean(axis=-2, keepdims=True)
+
+
+def centred(values: np.ndarray) -> np.ndarray:
+    """Values centred over axis -2: what Pearson correlates."""
+    return values - values.mean(axis=-2, keepdims=True)
+
+
 def spearman_per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Spearman correlation of a[..., :, j] (a method's values) and b[..., :, j] (the target's) over axis -2, per
     test item j; ties get average ranks (as scipy's spearmanr); 0 where a is constant, NaN where b is."""
-    ra, rb = rankdata(a, axis=-2), rankdata(b, axis=-2)
-    return _correlation_of_centred(ra - ra.mean(axis=-2, keepdims=True), rb - rb.mean(axis=-2, keepdims=True))
+    return _correlation_of_centred(centred_ranks(a), centred_ranks(b))
 
 
 def pearson_per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pearson correlation of a[..., :, j] (a method's values) and b[..., :, j] (the target's) over axis -2, per
     test item j; 0 where a is constant, NaN where b is."""
-    return _correlation_of_centred(a - a.mean(axis=-2, keepdims=True), b - b.mean(axis=-2, keepdims=True))
+    return _correlation_of_centred(centred(a), centred(b))
+
+
+TRANSFORMS = {spearman_per_column: centred_ranks, pearson_per_column: centred}
 
 
 def within_class_per_column(a: np.ndarray, b: np.ndarray, classes: ItemClasses, per_column=spearman_per_column):
@@ -80,6 +120,33 @@ def within_class_per_column(a: np.ndarray, b: np.ndarray, classes: ItemClasses, 
         if len(train):
             out[..., test] = per_column(a[..., train, :][..., test], b[..., train, :][..., test])
     return out
+
+
+@dataclass
+class PreparedTarget:
+    """A target [..., n, n_test] transformed once (ranked or centred; per class block where within class), for
+    correlating many methods' values against it per test item: what per_column(a, target) gives."""
+
+    transform: object
+    full: np.ndarray | None
+    blocks: list = field(default_factory=list)  # (train positions, test positions, transformed block)
+
+    @classmethod
+    def of(cls, target: np.ndarray, per_column=spearman_per_column, classes: ItemClasses | None = None):
+        transform = TRANSFORMS[per_column]
+        if classes is None:
+            return cls(transform, transform(target))
+        return cls(transform, None, [(train, test, transform(target[..., train, :][..., test]))
+                                     for train, test in classes.blocks() if len(train)])
+
+    def correlate(self, a: np.ndarray) -> np.ndarray:
+        if self.full is not None:
+            return _correlation_of_centred(self.transform(a), self.full)
+        shape = np.broadcast_shapes(a.shape[:-2], self.blocks[0][2].shape[:-2]) if self.blocks else a.shape[:-2]
+        out = np.full(shape + (a.shape[-1],), np.nan)
+        for train, test, target in self.blocks:
+            out[..., test] = _correlation_of_centred(self.transform(a[..., train, :][..., test]), target)
+        return out
 
 
 def mean_over_items(rho: np.ndarray, what: str, over: str = "train items") -> float:
@@ -97,27 +164,12 @@ def mean_over_items(rho: np.ndarray, what: str, over: str = "train items") -> fl
 def bootstrap_interval(per_item: np.ndarray, resamples: int = RESAMPLES, level: float = LEVEL,
                        seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of per-item correlations: [n_test] (test items resampled) or
-    [seeds, k, n_test] (seeds with their k samples, and test items, resampled independently). NaN entries are
-    left out of every resample's mean, as of the estimate."""
-    values = per_item.reshape(1, 1, -1) if per_item.ndim == 1 else per_item
-    finite = np.isfinite(values)
-    sums = np.where(finite, values, 0.0).sum(axis=1)  # [seeds, n_test]
-    counts = finite.sum(axis=1).astype(np.float64)
-    rng = np.random.default_rng(seed)
-    n_seeds, n_items = sums.shape
-    seed_weights = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=resamples) if n_seeds > 1 else \
-        np.ones((resamples, 1))
-    item_weights = rng.multinomial(n_items, np.full(n_items, 1 / n_items), size=resamples)
-    numerator = ((seed_weights @ sums) * item_weights).sum(axis=1)
-    denominator = ((seed_weights @ counts) * item_weights).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = numerator / denominator
-    means = means[np.isfinite(means)]
-    if not len(means):
-        return float("nan"), float("nan")
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
+    [seeds, k, n_test] (seeds with their k samples, then test items). NaN entries are left out of every
+    resample's mean, as of the estimate."""
+    n_seeds = 1 if per_item.ndim == 1 else per_item.shape[0]
+    draws = draw(n_seeds, per_item.shape[-1], resamples, seed=seed)
+    values = item_weighted(per_item, draws) if per_item.ndim == 1 else seed_and_item_weighted(per_item, draws)
+    return percentile_interval(values, level)
 
 
 def _same_items(scores: PosteriorScores, other: PosteriorScores | SubsetLosses) -> bool:
@@ -125,19 +177,34 @@ def _same_items(scores: PosteriorScores, other: PosteriorScores | SubsetLosses) 
     return np.array_equal(scores.train_idx, other.train_idx) and np.array_equal(scores.test_idx, other.test_idx)
 
 
+def _check_loo(scores: PosteriorScores, truth: PosteriorScores) -> None:
+    if not _same_items(scores, truth):
+        raise BayesTDAError(f"LOO correlation: {scores.method!r} and {truth.method!r} score other train or test items; "
+                            "both must score the same pairs")
+
+
+def _check_lds(scores: PosteriorScores, targets: SubsetLosses) -> None:
+    if not _same_items(scores, targets):
+        raise BayesTDAError(f"LDS: {scores.method!r} scores other train or test items than the LDS subset models were "
+                            "trained and tested on; both must use the same items in the same order")
+
+
+def _per_column(per_column, classes: ItemClasses | None):
+    """The per-test-item correlation over all train items, or within each test item's class."""
+    if classes is None:
+        return per_column
+    return lambda a, b: within_class_per_column(a, b, classes, per_column)
+
+
 def loo_columns(scores: PosteriorScores, truth: PosteriorScores, k: int, sign: int = 1, truth_sign: int = 1,
                 per_column=spearman_per_column, classes: ItemClasses | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per test item, the LOO correlation of each posterior sample [seeds, k, n_test] and of the posterior mean
     [n_test] (within each test item's class where `classes` are given)."""
-    if not _same_items(scores, truth):
-        raise BayesTDAError(f"LOO correlation: {scores.method!r} and {truth.method!r} score other train or test items; "
-                            "both must score the same pairs")
+    _check_loo(scores, truth)
     target = truth_sign * truth.values.mean(axis=(0, 1))  # [n_train, n_test]
     samples = sign * scores.values[:, -k:]  # [seeds, k, n_train, n_test]
-    if classes is None:
-        return per_column(samples, target[None, None]), per_column(samples.mean(axis=(0, 1)), target)
-    return (within_class_per_column(samples, target[None, None], classes, per_column),
-            within_class_per_column(samples.mean(axis=(0, 1)), target, classes, per_column))
+    correlate = _per_column(per_column, classes)
+    return correlate(samples, target[None, None]), correlate(samples.mean(axis=(0, 1)), target)
 
 
 def loo_correlation(scores: PosteriorScores, truth: PosteriorScores, k: int, sign: int = 1,
@@ -153,9 +220,7 @@ def loo_correlation(scores: PosteriorScores, truth: PosteriorScores, k: int, sig
 
 def lds_columns(scores: PosteriorScores, targets: SubsetLosses, k: int, sign: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Per test item, the LDS of each posterior sample [seeds, k, n_test] and of the posterior mean [n_test]."""
-    if not _same_items(scores, targets):
-        raise BayesTDAError(f"LDS: {scores.method!r} scores other train or test items than the LDS subset models were "
-                            "trained and tested on; both must use the same items in the same order")
+    _check_lds(scores, targets)
     subsets = targets.subsets.astype(np.float64)  # [M, n_train]
     actual = -targets.losses.mean(axis=0)  # [M, n_test]: higher = the subset helped the test item more
     samples = sign * scores.values[:, -k:].astype(np.float64)  # [seeds, k, n_train, n_test]
@@ -171,58 +236,75 @@ def lds(scores: PosteriorScores, targets: SubsetLosses, k: int, sign: int = 1) -
             mean_over_items(mean, f"LDS of {scores.method} (mean)", "subsets"))
 
 
-def _with_intervals(row: dict, name: str, columns: tuple[np.ndarray, np.ndarray], what: str, over: str) -> None:
-    """Put <name>_single, <name>_mean and their _lo/_hi into a methods-table row."""
-    for kind, per_item in zip(("single", "mean"), columns):
-        row[f"{name}_{kind}"] = mean_over_items(per_item, f"{what} ({kind})", over)
-        row[f"{name}_{kind}_lo"], row[f"{name}_{kind}_hi"] = bootstrap_interval(per_item)
+# --- the hierarchical bootstrap of a metric --------------------------------------------------------------
+@dataclass
+class Resampled:
+    """One metric of one method: its single-sample and posterior-mean values, and their values on each resample of
+    the analysis's draws (the same draws for every method: differences are paired)."""
+
+    single: float
+    mean: float
+    single_draws: np.ndarray  # [RESAMPLES]
+    mean_draws: np.ndarray  # [RESAMPLES]
+
+    def interval(self, kind: str) -> tuple[float, float]:
+        return percentile_interval(self.single_draws if kind == "single" else self.mean_draws)
 
 
-SPLIT_COLUMNS = ("fraction_p_below_0.05_same_class", "fraction_p_below_0.05_cross_class",
-                 "significant_after_BH_5%_same_class", "significant_after_BH_5%_cross_class")
+def seed_draw_means(seed_values: np.ndarray, draws: Draws):
+    """Chunks of posterior means over each seed draw: seed_values [S, ...] -> [chunk, ...] (weights sum to S)."""
+    flat = seed_values.reshape(len(seed_values), -1)
+    for start in range(0, len(draws.seeds), CHUNK):
+        weights = draws.seeds[start:start + CHUNK]
+        yield (weights @ flat / weights.sum(axis=1, keepdims=True)).reshape(len(weights), *seed_values.shape[1:])
 
 
-def methods_table(posteriors: dict[str, PosteriorScores], significance: pd.DataFrame, signs: dict[str, int],
-                  truth: str | None = None, subset_losses: SubsetLosses | None = None,
-                  seconds: dict[str, float] | None = None, classes: ItemClasses | None = None,
-                  within_class_losses: SubsetLosses | None = None) -> pd.DataFrame:
-    """Per method: its helpful sign, the lead test (the paper's z-test with 10 or more seeds, else the t-test) at
-    the method's largest K (mean p, fraction p < 0.05, pairs significant after Benjamini-Hochberg, and with the
-    items' classes the same-class and cross-class split); where the truth method is given, LOO correlation
-    (Spearman, Pearson, and with classes within-class Spearman); with subset losses, LDS (random halves; with
-    stratified ones, within-class LDS); each single and mean with its bootstrap interval; with seconds, the mean
-    seconds per checkpoint its files took."""
-    test = lead_test(significance)
-    rows_of_test = lead_rows(significance, test)
-    top = rows_of_test[rows_of_test["K"] == rows_of_test.groupby("method")["K"].transform("max")].set_index("method")
-    rows = []
-    for method, scores in posteriors.items():
-        sign = signs.get(method, 1)
-        row = {"method": method, "helpful_sign": sign, "test": top.loc[method, "test"],
-               "K": int(top.loc[method, "K"]), "mean_p": top.loc[method, "mean_p"],
-               "fraction_p_below_0.05": top.loc[method, "fraction_p_below_0.05"],
-               "significant_after_BH_5%": int(top.loc[method, "significant_after_BH_5%"])}
-        row.update({c: top.loc[method, c] for c in SPLIT_COLUMNS if c in top.columns})
-        k = row["K"]
-        if truth is not None:
-            row["loo_truth"] = truth
-            truth_sign = signs.get(truth, 1)
-            what = f"LOO correlation of {method}"
-            _with_intervals(row, "loo_corr", loo_columns(scores, posteriors[truth], k, sign, truth_sign), what,
-                            "train items")
-            _with_intervals(row, "loo_pearson", loo_columns(scores, posteriors[truth], k, sign, truth_sign,
-                                                            pearson_per_column), f"Pearson {what}", "train items")
-            if classes is not None:
-                _with_intervals(row, "loo_corr_within_class", loo_columns(
-                    scores, posteriors[truth], k, sign, truth_sign, classes=classes), f"within-class {what}",
-                    "the train items of a class")
-        if subset_losses is not None:
-            row["lds_target"] = subset_losses.target
-            _with_intervals(row, "lds", lds_columns(scores, subset_losses, k, sign), f"LDS of {method}", "subsets")
-        if within_class_losses is not None:
-            _with_intervals(row, "lds_within_class", lds_columns(scores, within_class_losses, k, sign),
-                            f"within-class LDS of {method}", "stratified subsets")
-        if seconds is not None:
-            row["seconds_per_checkpoint"] = seconds.get(method, float("nan"))
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("method")
+def _resampled(single: np.ndarray, mean: np.ndarray, mean_per_draw: np.ndarray, draws: Draws, what: str,
+               over: str) -> Resampled:
+    return Resampled(mean_over_items(single, f"{what} (single)", over), mean_over_items(mean, f"{what} (mean)", over),
+                     seed_and_item_weighted(single, draws), item_weighted(mean_per_draw, draws))
+
+
+@dataclass
+class TruthTargets:
+    """The LOO truth prepared once for every method it judges: its posterior mean over all its samples, and its mean
+    over each seed draw (chunks of the draws, as seed_draw_means yields them)."""
+
+    truth: PosteriorScores
+    fixed: PreparedTarget
+    per_draw: list[PreparedTarget]
+
+    @classmethod
+    def of(cls, truth: PosteriorScores, draws: Draws, truth_sign: int = 1, per_column=spearman_per_column,
+           classes: ItemClasses | None = None) -> TruthTargets:
+        seed_means = truth_sign * truth.values.mean(axis=1)
+        return cls(truth, PreparedTarget.of(seed_means.mean(axis=0), per_column, classes),
+                   [PreparedTarget.of(chunk, per_column, classes) for chunk in seed_draw_means(seed_means, draws)])
+
+
+def loo_resampled(scores: PosteriorScores, targets: TruthTargets, k: int, draws: Draws, sign: int = 1) -> Resampled:
+    """The LOO correlation (single, mean) with its resamples: each seed draw's posterior mean against the truth's
+    mean over the same seeds (over all its seeds, fixed, where the truth was made on other seeds)."""
+    _check_loo(scores, targets.truth)
+    samples = sign * scores.values[:, -k:]
+    single = targets.fixed.correlate(samples)
+    mean = targets.fixed.correlate(samples.mean(axis=(0, 1)))
+    paired = list(scores.seeds) == list(targets.truth.seeds)
+    chunks = seed_draw_means(samples.mean(axis=1), draws)
+    per_draw = [(target if paired else targets.fixed).correlate(chunk) for chunk, target in zip(chunks, targets.per_draw)]
+    within = targets.fixed.full is None
+    what = f"{'within-class ' if within else ''}LOO correlation of {scores.method}"
+    return _resampled(single, mean, np.concatenate(per_draw), draws, what, "train items")
+
+
+def lds_resampled(scores: PosteriorScores, targets: SubsetLosses, k: int, draws: Draws, sign: int = 1) -> Resampled:
+    """The LDS (single, mean) with its resamples: each seed draw's posterior mean predicts the subsets (the
+    target's models held fixed)."""
+    single, mean = lds_columns(scores, targets, k, sign)
+    subsets = targets.subsets.astype(np.float64)
+    actual = -targets.losses.mean(axis=0)
+    predicted_per_seed = np.einsum("mi,sit->smt", subsets, sign * scores.values[:, -k:].mean(axis=1))
+    target = PreparedTarget.of(actual[None])
+    per_draw = [target.correlate(chunk) for chunk in seed_draw_means(predicted_per_seed, draws)]
+    return _resampled(single, mean, np.concatenate(per_draw), draws, f"LDS of {scores.method} ({targets.target})",
+                      "subsets")

@@ -12,13 +12,12 @@ import pandas as pd
 from ..core.io import save_csv
 from .classes import ItemClasses
 from .posterior import PosteriorScores
-from .statistics import benjamini_hochberg, t_pvalues, z_pvalues
+from .statistics import TESTS, Z_TEST, benjamini_hochberg, named_test
 
 log = logging.getLogger(__name__)
 
-Z_TEST = "z (paper)"
-T_TEST = "t"  # its rows read "t, <seeds - 1> dof"
-MIN_SEEDS_FOR_Z = 10  # below this many seeds the summary leads with the t-test
+PREDICTIVE = "predictive"
+MIN_SEEDS_FOR_Z = 10  # below this many seeds the summary leads with the predictive rule (the z-test's question)
 
 
 def pvalue_frame(p: np.ndarray, post: PosteriorScores) -> pd.DataFrame:
@@ -61,12 +60,14 @@ def pvalue_tables(posteriors: dict[str, PosteriorScores], classes: ItemClasses |
         seeds = len(post.seeds)
         for k in range(1, post.num_checkpoints + 1):
             samples = post.last_k_mean(k)
-            p_z, p_t = z_pvalues(samples), t_pvalues(samples)
-            matrices[f"pvalues_{method}_across_{k}_ckpts.csv"] = pvalue_frame(p_z, post)
-            mean_p.loc[k, method] = p_z.mean()
-            for test, p in ((Z_TEST, p_z), (f"t, {seeds - 1} dof", p_t)):
+            for test in TESTS:
+                p = test.pvalues(samples)
+                if test.key == "z":
+                    matrices[f"pvalues_{method}_across_{k}_ckpts.csv"] = pvalue_frame(p, post)
+                    mean_p.loc[k, method] = p.mean()
                 significant = benjamini_hochberg(p)
-                rows.append({"method": method, "K": k, "test": test, "mean_p": p.mean(),
+                rows.append({"method": method, "K": k, "test": test.label(seeds), "question": test.question,
+                             "mean_p": p.mean(),
                              "fraction_p_below_0.05": float((p < 0.05).mean()),
                              "significant_after_BH_5%": int(significant.sum()), "pairs": p.size, "seeds": seeds,
                              **({} if same is None else class_split(p, significant, same))})
@@ -93,18 +94,24 @@ def compute_pvalues(posteriors: dict[str, PosteriorScores], out: Path | None = N
 
 
 def lead_test(significance: pd.DataFrame) -> str:
-    """The test that the summary and methods.csv lead with: the paper's z-test with 10 or more seeds; with fewer,
-    the t-test (the normal approximation of μ/σ over few seeds is anti-conservative)."""
-    return Z_TEST if significance["seeds"].min() >= MIN_SEEDS_FOR_Z else T_TEST
+    """The key of the test that the summary and methods.csv lead with: the paper's z-test ("z") with 10 or more
+    seeds, as the paper; with fewer, the predictive rule, which asks the z-test's question (will one model's score
+    keep μ's sign?) with the small-sample threshold t(S−1)·√(1 + 1/S) in place of 1.96, which is lax for few seeds."""
+    return "z" if significance["seeds"].min() >= MIN_SEEDS_FOR_Z else PREDICTIVE
+
+
+def keys_of_tests(significance: pd.DataFrame) -> pd.Series:
+    """The key ("z", "t", "sign", "predictive") of each row's test."""
+    return significance["test"].map(lambda label: named_test(label).key)
 
 
 def lead_rows(significance: pd.DataFrame, test: str) -> pd.DataFrame:
-    """The rows of one test (Z_TEST or T_TEST), whatever each method's degrees of freedom."""
-    return significance[significance["test"] == Z_TEST] if test == Z_TEST else \
-        significance[significance["test"].str.startswith("t,")]
+    """The rows of one test, by its key or by a row's label ("z (paper)"), whatever each method's degrees of freedom."""
+    key = "z" if test == Z_TEST else named_test(test).key if "," in test else test
+    return significance[keys_of_tests(significance) == key]
 
 
-def mean_pvalues(significance: pd.DataFrame, test: str = Z_TEST) -> pd.DataFrame:
-    """K x method table of mean p-values under the paper's z-test (or T_TEST, the t-test)."""
+def mean_pvalues(significance: pd.DataFrame, test: str = "z") -> pd.DataFrame:
+    """K x method table of mean p-values under one test (by key; default the paper's z-test)."""
     paper = lead_rows(significance, test)
     return paper.pivot(index="K", columns="method", values="mean_p")[list(dict.fromkeys(paper["method"]))]

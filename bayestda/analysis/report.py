@@ -16,14 +16,17 @@ import pandas as pd
 from ..core.errors import BadInput
 from ..core.io import save_csv, save_text
 from ..data.subset_losses import SubsetLosses
+from .advice import advice_table
 from .classes import ItemClasses
 from .correlations import compute_correlations, save_correlations
-from .figures import correlation_heatmaps, noise_figure
-from .metrics import LOO_TRUTH, methods_table
+from .figures import advice_figure, correlation_heatmaps, noise_figure
+from .methods_table import comparisons, evaluate_methods
+from .metrics import LOO_TRUTH
 from .noise import compute_noise
 from .posterior import PosteriorScores
 from .pvalues import compute_pvalues, mean_pvalues, pvalue_tables, save_pvalues
-from .summary import write_summary
+from .resampling import draw
+from .summary import Scope, write_summary
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ class PosteriorResult:
     noise: pd.DataFrame  # between-seed and within-run shares of score variance
     methods: pd.DataFrame  # per method: z-test at the largest K, LOO correlation (single, mean) where LOO is given
     summary: str
+    comparisons: pd.DataFrame | None = None  # paired differences between methods, Holm-corrected
+    advice: pd.DataFrame | None = None  # per method and test: accuracy of passing vs failing pairs (with a truth)
 
 
 def as_posteriors(scores) -> dict[str, PosteriorScores]:
@@ -113,13 +118,15 @@ def pvalues_of(scores, out: Path | str | None = None, classes: ItemClasses | Non
 def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
                     significance: pd.DataFrame | None = None, roles: Roles | None = None,
                     subset_losses: SubsetLosses | None = None, seconds: dict[str, float] | None = None,
-                    classes: ItemClasses | None = None, within_class_losses: SubsetLosses | None = None) -> PosteriorResult:
+                    classes: ItemClasses | None = None, within_class_losses: SubsetLosses | None = None,
+                    scope: Scope | None = None) -> PosteriorResult:
     """Correlations, noise decomposition, the methods table and summary (p-values computed unless given); with
     `out`, every file. `roles` (default: every sign +1, no truth) gives each method's helpful sign and the method
     whose posterior mean is the LOO ground truth; `subset_losses` (the LDS retraining's test losses) adds LDS;
     `seconds` (per method) adds its time column; `classes` (the items' labels) adds the same-class/cross-class
     split and the within-class LOO correlation; `within_class_losses` (class-stratified halves) the within-class
-    LDS."""
+    LDS; `scope` adds sentences that say what the numbers stand for (e.g. full-batch training) to summary.md.
+    Also comparisons.csv (paired differences, Holm) and, with a truth, advice.csv and its figure."""
     posteriors = as_posteriors(scores)
     roles = roles if roles is not None else roles_for(posteriors)
     folder = None if out is None else Path(out)
@@ -129,21 +136,30 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
     significance = compute_pvalues(posteriors, classes=classes) if significance is None else significance
     correlations = compute_correlations(posteriors)
     noise = compute_noise(posteriors)
-    methods = methods_table(posteriors, significance, roles.signs, roles.truth, subset_losses, seconds, classes,
-                            within_class_losses)
+    draws = draw(len(first.seeds), len(first.test_idx))
+    evaluation = evaluate_methods(posteriors, significance, roles.signs, roles.truth, subset_losses, seconds, classes,
+                                  within_class_losses, draws)
+    methods, compared = evaluation.table, comparisons(evaluation, roles.truth)
+    advice = None if roles.truth is None else advice_table(posteriors, methods["K"].to_dict(), roles.signs,
+                                                           roles.truth, classes, draws)
     n_seeds = min(len(p.seeds) for p in posteriors.values())
     n_checkpoints = max(p.num_checkpoints for p in posteriors.values())
     summary = write_summary(name, significance, correlations, noise, n_seeds, n_checkpoints, methods, roles.truth,
-                            roles.signs, roles.notes)
+                            roles.signs, roles.notes, compared, advice, scope)
     if folder is not None:  # every number is computed: only now is anything written
         save_correlations(correlations, folder)
         save_csv(noise, folder / "noise_decomposition.csv")
         save_csv(methods, folder / "methods.csv", index=True)
+        save_csv(compared, folder / "comparisons.csv")
+        if advice is not None:
+            save_csv(advice, folder / "advice.csv")
+            advice_figure(advice, f"{name}: are sign-reliable pairs more accurate?", folder / "advice")
         for kind in ("spearman", "pearson"):
             correlation_heatmaps(correlations, kind, f"{name}: {kind} between methods", folder / f"{kind}_corr")
         noise_figure(noise, f"{name}: sources of score variance", folder / "noise_decomposition")
         save_text(summary, folder / "summary.md")
-    return PosteriorResult(significance, mean_pvalues(significance), correlations, noise, methods, summary)
+    return PosteriorResult(significance, mean_pvalues(significance), correlations, noise, methods, summary, compared,
+                           advice)
 
 
 def posterior_test(scores, out: Path | str | None = None, name: str = "scores", truth: str | None = None,

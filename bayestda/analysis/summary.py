@@ -1,15 +1,49 @@
-"""summary.md: the tables, the figures, and one sentence per paper claim from the numbers."""
+"""summary.md: the tables, the figures, and one sentence per paper claim from the numbers, each with its scope."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .pvalues import T_TEST, Z_TEST, lead_rows, lead_test, mean_pvalues
+from .advice import buys_accuracy
+from .methods_table import CONTROLS, RANKED_METRICS, ranked_methods
+from .metrics import interval_columns
+from .pvalues import keys_of_tests, lead_rows, lead_test, mean_pvalues
+from .statistics import TEST_BY_KEY, TESTS
 
 GROUND_TRUTH = ("loo", "ats")
 ESTIMATORS = ("if", "gd", "gc")
 PAPER_METHODS = GROUND_TRUTH + ESTIMATORS
+ADVICE_TESTS = ("z", "predictive")  # the sign-reliability questions the paper's advice is about
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the numbers stand for beyond the scores themselves: the training set size and batch (full-batch
+    training has no batch composition to vary within a run), and the training subset (one draw)."""
+
+    train_items: int | None = None
+    batch_size: int | None = None
+    subset: str | None = None
+
+    @property
+    def full_batch(self) -> bool | None:
+        if self.train_items is None or self.batch_size is None:
+            return None
+        return self.train_items <= self.batch_size
+
+    def sentence(self) -> str:
+        parts = []
+        if self.full_batch is not None:
+            parts.append(f"{self.train_items} train items in batches of {self.batch_size}: "
+                         + ("every epoch is one full batch (no batch composition varies within a run)"
+                            if self.full_batch else "minibatches reshuffled every epoch"))
+        if self.subset:
+            parts.append(f"one training subset ({self.subset}): every interval is conditional on it (`_cond_` "
+                         "columns); an interval over subsets needs replicates")
+        return "Scope: " + "; ".join(parts) + "." if parts else ""
 
 
 def _table(frame: pd.DataFrame, digits: int = 3) -> str:
@@ -24,6 +58,8 @@ def _table(frame: pd.DataFrame, digits: int = 3) -> str:
 
 
 def _cell(value, digits: int) -> str:
+    if isinstance(value, str):
+        return value.replace("|", "\\|")  # a literal bar inside a Markdown table cell
     if isinstance(value, float | np.floating):
         if np.isnan(value):
             return "-"
@@ -51,66 +87,130 @@ def _which(chosen: list[str], of: list[str]) -> str:
     return f"{len(chosen)} of {len(of)} ({listing(chosen)})"
 
 
-def _test_name(test: str) -> str:
-    return "the paper's z-test" if test == Z_TEST else "the t-test"
+def _test_name(key: str) -> str:
+    return {"z": "the paper's z-test (sign-reliable: |μ|/σ > 1.96)", "t": "the t-test (a non-zero posterior mean)",
+            "sign": "the sign test (the seeds agree on the sign)",
+            "predictive": "the predictive rule (a new model's sign: |μ|/σ > t(S−1)·√(1+1/S))"}[key]
 
 
-def claims(significance: pd.DataFrame, correlations: dict[str, pd.DataFrame], noise: pd.DataFrame) -> list[str]:
-    """One sentence per claim of the paper (docs/protocol.md), each saying whether these scores support it.
+def _at_largest_k(significance: pd.DataFrame, key: str) -> pd.DataFrame:
+    rows = lead_rows(significance, key)
+    return rows[rows["K"] == rows.groupby("method")["K"].transform("max")].set_index("method")
+
+
+def calibration(significance: pd.DataFrame, n_seeds: int) -> str:
+    """The tests by their questions, with each test's rate on the `random` control beside its rate on iid noise."""
+    top = significance[significance["K"] == significance.groupby("method")["K"].transform("max")]
+    random_rows = top[top["method"] == "random"].assign(key=lambda f: keys_of_tests(f).values).set_index("key") \
+        if "random" in set(top["method"]) else None
+    view = pd.DataFrame(index=pd.Index([t.key for t in TESTS], name="test"))
+    view["question"] = [t.question for t in TESTS]
+    view["on iid noise"] = [f"{t.noise_rate(n_seeds):.2g}" for t in TESTS]
+    if random_rows is not None:
+        view["on `random`"] = [f"{random_rows.loc[t.key, 'fraction_p_below_0.05']:.2g}"
+                               if t.key in random_rows.index else "-" for t in TESTS]
+    text = _table(view)
+    text += ("\n\nEach test's fraction of pairs at p < 0.05 on independent noise over the same seeds (its calibration)"
+             + (", beside its rate on the `random` control's scores." if random_rows is not None else
+                "; no `random` control among these methods to read it on.")
+             + " The z-test is the paper's and stays the default: it answers whether one model's sign can be trusted, "
+             "not whether the mean is non-zero, so it fires far below 5% on noise; the t-test is the 5% test of a "
+             "non-zero mean; the predictive rule asks the z-test's question with the small-sample threshold.")
+    return text
+
+
+def claims(significance: pd.DataFrame, correlations: dict[str, pd.DataFrame], noise: pd.DataFrame,
+           scope: Scope | None = None) -> list[str]:
+    """One sentence per claim of the paper (docs/protocol.md), each saying whether these scores support it and under
+    which test, truth and training regime.
 
     Claims 1, 2 and 4 are read on the paper's five methods where present (else on every method), at each
-    method's largest K, with the lead test (the z-test with 10 or more seeds, else the t-test); claim 3 needs
-    LOO or ATS and two estimators.
+    method's largest K, with the lead test (the z-test with 10 or more seeds, else the predictive rule) and the
+    t-test beside it; claim 3 needs LOO or ATS and two estimators.
     """
     test = lead_test(significance)
-    rows = lead_rows(significance, test)
-    paper = rows[rows["K"] == rows.groupby("method")["K"].transform("max")].set_index("method")
+    paper = _at_largest_k(significance, test)
+    t_rows = _at_largest_k(significance, "t")
     methods = [m for m in PAPER_METHODS if m in paper.index] or list(paper.index)
     frac = paper.loc[methods, "fraction_p_below_0.05"]
     mean_p = paper.loc[methods, "mean_p"]
     sentences = []
     ok = bool((frac < 0.5).all())
+    t_frac = ", ".join(f"{m} {t_rows.loc[m, 'fraction_p_below_0.05']:.1%}" for m in methods if m in t_rows.index)
     sentences.append(
-        f"1. Most pairs are not significantly non-zero: {'supported' if ok else 'not supported'}. With every checkpoint "
-        f"averaged, the fraction of pairs with p < 0.05 under {_test_name(test)} is "
-        f"{', '.join(f'{m} {frac[m]:.1%}' for m in methods)}; mean p-values {', '.join(f'{m} {mean_p[m]:.2f}' for m in methods)}.")
+        f"1. Most pairs are not sign-reliable: {'supported' if ok else 'not supported'} under "
+        f"{_test_name(test)}. With every checkpoint averaged, its fraction of pairs with p < 0.05 is "
+        f"{', '.join(f'{m} {frac[m]:.1%}' for m in methods)}; mean p-values "
+        f"{', '.join(f'{m} {mean_p[m]:.2f}' for m in methods)}. Under the t-test (is the posterior mean non-zero?) "
+        f"the fractions are {t_frac}: a score that is not sign-reliable can still have a non-zero mean.")
     bh = paper.loc[methods, "significant_after_BH_5%"]
+    bh_t = t_rows.loc[[m for m in methods if m in t_rows.index], "significant_after_BH_5%"]
     exist = [m for m in methods if frac[m] > 0]
     under_half = [m for m in methods if frac[m] < 0.5]
     rare_but_exist = bool(((frac > 0) & (frac < 0.5)).all())
     sentences.append(
-        f"2. Noise-independent pairs are rare but exist: {'supported' if rare_but_exist else 'not supported'}. Pairs "
-        f"with p < 0.05 exist for {_which(exist, methods)} and make up under half of all pairs for "
-        f"{_which(under_half, methods)}; after Benjamini-Hochberg at 5%, "
-        f"{', '.join(f'{m} {int(bh[m])}' for m in methods)} of {int(paper['pairs'].iloc[0])} pairs remain.")
+        f"2. Noise-independent pairs are rare but exist: {'supported' if rare_but_exist else 'not supported'} under "
+        f"{_test_name(test)}. Pairs with p < 0.05 exist for {_which(exist, methods)} and make up under half of all "
+        f"pairs for {_which(under_half, methods)}; after Benjamini-Hochberg at 5%, "
+        f"{', '.join(f'{m} {int(bh[m])}' for m in methods)} of {int(paper['pairs'].iloc[0])} pairs remain "
+        f"(t-test: {', '.join(f'{m} {int(v)}' for m, v in bh_t.items())}).")
+    sentences.append(_claim_3(correlations))
+    sentences.append(_claim_4(noise, methods, scope))
+    return sentences
+
+
+def _claim_3(correlations: dict[str, pd.DataFrame]) -> str:
     truth_present = [m for m in GROUND_TRUTH if m in correlations["spearman_corr_mu"].index]
     estimators_present = [m for m in ESTIMATORS if m in correlations["spearman_corr_mu"].index]
     values = {}
     for statistic in ("mu", "sigma"):
         matrix = correlations[f"spearman_corr_{statistic}"]
-        values[statistic] = (_mean_abs(matrix, GROUND_TRUTH, ESTIMATORS), _mean_abs(matrix, ESTIMATORS, ESTIMATORS))
+        values[statistic] = (_mean_abs(matrix, GROUND_TRUTH, ESTIMATORS), _mean_abs(matrix, ESTIMATORS, ESTIMATORS),
+                             _mean_abs(matrix, ("loo",), ESTIMATORS))
     claim = ("3. Ground truth (LOO, ATS) and estimators (IF, GD, GC) disagree while the estimators agree with each "
              "other: ")
-    if not truth_present or len(estimators_present) < 2 or np.isnan([*values["mu"], *values["sigma"]]).any():
+    if not truth_present or len(estimators_present) < 2 or np.isnan([*values["mu"][:2], *values["sigma"][:2]]).any():
         here = listing(truth_present + estimators_present) or "none of them"
-        sentences.append(claim + f"not assessed: it needs loo or ats and two of if, gd and gc among the methods "
-                                 f"(here: {here}).")
-    else:
-        (mu_across, mu_among), (sigma_across, sigma_among) = values["mu"], values["sigma"]
-        ok = mu_across < mu_among and sigma_across < sigma_among
-        sentences.append(claim + f"{'supported' if ok else 'not supported'}. Mean |Spearman| of μ between the groups "
-                                 f"{mu_across:.2f} vs {mu_among:.2f} among estimators; of σ {sigma_across:.2f} vs "
-                                 f"{sigma_among:.2f}.")
-    rows = noise.set_index("method").loc[[m for m in methods if m in set(noise["method"])]]
-    shares = rows["between_seed_fraction"].dropna()
+        return claim + (f"not assessed: it needs loo or ats and two of if, gd and gc among the methods "
+                        f"(here: {here}).")
+    (mu_across, mu_among, mu_loo), (sigma_across, sigma_among, sigma_loo) = values["mu"], values["sigma"]
+    ok = mu_across < mu_among and sigma_across < sigma_among
+    text = claim + (f"{'supported' if ok else 'not supported'} with the paper's grouping. Mean |Spearman| of μ "
+                    f"between the groups {mu_across:.2f} vs {mu_among:.2f} among estimators; of σ {sigma_across:.2f} "
+                    f"vs {sigma_among:.2f}.")
+    if "loo" in truth_present and not np.isnan([mu_loo, sigma_loo]).any():
+        loo_ok = mu_loo < mu_among and sigma_loo < sigma_among
+        text += (f" With LOO alone as the truth (ATS is a first-order retraining step, close to −GD by construction): "
+                 f"{'supported' if loo_ok else 'not supported'}, μ {mu_loo:.2f} vs {mu_among:.2f}, σ {sigma_loo:.2f} "
+                 f"vs {sigma_among:.2f}.")
+    return text
+
+
+def _claim_4(noise: pd.DataFrame, methods: list[str], scope: Scope | None) -> str:
     claim = "4. Initialisation (seed) is a larger noise source than batch composition within a run: "
+    rows = noise.set_index("method")
+    shown = [m for m in methods if m in rows.index]
+    shares = rows.loc[shown, "seed_component_share"].dropna() if "seed_component_share" in rows else \
+        rows.loc[shown, "between_seed_fraction"].dropna()
     if shares.empty:
-        sentences.append(claim + "not assessed: every method has one score per seed, so nothing varies within a run.")
+        return claim + "not assessed: every method has one score per seed, so nothing varies within a run."
+    floor = rows.loc["random", "seed_component_share"] if "random" in rows.index and \
+        "seed_component_share" in rows else None
+    if scope is not None and scope.full_batch:
+        verdict = ("not testable here: every epoch is one full batch, so the within-run part is the drift between "
+                   "checkpoints, not batch composition")
     else:
         dominated = int((shares > 0.5).sum())
-        sentences.append(claim + f"{'supported' if dominated > len(shares) / 2 else 'not supported'}. The between-seed "
-                                 f"share of score variance is {', '.join(f'{m} {v:.0%}' for m, v in shares.items())}.")
-    return sentences
+        verdict = "supported" if dominated > len(shares) / 2 else "not supported"
+    paper_shares = rows.loc[shown, "between_seed_fraction"].dropna()
+    return claim + (f"{verdict}. The seed's variance component (one-way random effects) is "
+                    f"{', '.join(f'{m} {v:.0%}' for m, v in shares.items())} of the variance"
+                    + (f" (the `random` control's: {floor:.0%}, the floor)" if floor is not None and
+                       np.isfinite(floor) else "")
+                    + "; the paper's between-seed share "
+                    f"{', '.join(f'{m} {v:.0%}' for m, v in paper_shares.items())}"
+                    + (f" (`random`: {rows.loc['random', 'between_seed_fraction']:.0%})" if "random" in rows.index
+                       else "") + ".")
 
 
 def _signs(signs: dict[str, int], truth: str | None, notes: tuple[str, ...]) -> str:
@@ -128,34 +228,39 @@ def _signs(signs: dict[str, int], truth: str | None, notes: tuple[str, ...]) -> 
 
 
 def _test_note(n_seeds: int, test: str) -> str:
-    if test == Z_TEST:
+    if test == "z":
         return ""
-    return (f" With {n_seeds} seeds the paper's z-test (a normal approximation of μ/σ) is anti-conservative: its "
-            "p-values are too small, so the claims and methods.csv lead with the one-sample t-test with "
-            f"{n_seeds - 1} dof; the z-test's numbers are beside it.")
+    return (f" With {n_seeds} seeds the claims and methods.csv lead with the predictive rule: it asks the paper's "
+            f"z-test's question (will one model's score keep μ's sign?) with the threshold "
+            f"t({n_seeds - 1})·√(1+1/{n_seeds}) in place of 1.96, which is lax for few seeds; the z-test's numbers "
+            "are beside it.")
 
 
-CONTROLS = ("random", "same_class")
-# (methods.csv column, what it is, whether the LOO ground truth's own retraining is excluded from its ranking)
-RANKED_METRICS = (("loo_corr_mean", "LOO correlation (Spearman, posterior mean)", True),
-                  ("loo_corr_within_class_mean", "within-class LOO correlation (posterior mean)", True),
-                  ("lds_mean", "LDS (posterior mean)", False),
-                  ("lds_within_class_mean", "within-class LDS (posterior mean)", False))
+def _with_interval(methods: pd.DataFrame, method: str, column: str) -> str:
+    columns = interval_columns(methods, column)
+    value = methods.loc[method, column]
+    if np.isnan(value):
+        return "-"
+    if columns is None:
+        return f"{value:.2f}"
+    low, high = (methods.loc[method, c] for c in columns)
+    return f"{value:.2f} [{low:.2f}, {high:.2f}]"
+
+
 INTERVAL_COLUMNS = (("loo_corr", "LOO"), ("loo_corr_within_class", "LOO within class"), ("lds", "LDS"),
                     ("lds_within_class", "LDS within class"))
 
 
-def _with_interval(methods: pd.DataFrame, method: str, column: str) -> str:
-    value, low, high = (methods.loc[method, c] for c in (column, f"{column}_lo", f"{column}_hi"))
-    return "-" if np.isnan(value) else f"{value:.2f} [{low:.2f}, {high:.2f}]"
-
-
 def compact_table(methods: pd.DataFrame) -> pd.DataFrame:
-    """summary.md's view of methods.csv: the lead test's fractions (same-class, cross-class) and each metric's
-    posterior-mean value with its 95% interval."""
+    """summary.md's view of methods.csv: every test's fraction of pairs at p < 0.05, the lead test's same-class and
+    cross-class split, and each metric's posterior-mean value with its 95% interval."""
     view = pd.DataFrame(index=methods.index)
     view["K"] = methods["K"]
-    view["p < 0.05"] = methods["fraction_p_below_0.05"].map(lambda v: f"{v:.0%}")
+    for key in TEST_BY_KEY:
+        if f"fraction_p_below_0.05_{key}" in methods.columns:
+            view[f"p < 0.05 ({key})"] = methods[f"fraction_p_below_0.05_{key}"].map(lambda v: f"{v:.0%}")
+    if not any(c.startswith("p < 0.05") for c in view.columns):
+        view["p < 0.05"] = methods["fraction_p_below_0.05"].map(lambda v: f"{v:.0%}")
     if "fraction_p_below_0.05_same_class" in methods.columns:
         view["same / cross class"] = [f"{a:.0%} / {b:.0%}" for a, b in zip(
             methods["fraction_p_below_0.05_same_class"], methods["fraction_p_below_0.05_cross_class"])]
@@ -167,48 +272,75 @@ def compact_table(methods: pd.DataFrame) -> pd.DataFrame:
     return view
 
 
-def _separated(methods: pd.DataFrame, a: str, b: str, column: str) -> bool:
-    """Whether a's interval lies wholly above b's."""
-    return methods.loc[a, f"{column}_lo"] > methods.loc[b, f"{column}_hi"]
+def ceilings_line(methods: pd.DataFrame) -> str:
+    """The truths' own ceilings, as one sentence (empty without any)."""
+    found = [(title, methods[f"{column}_ceiling"].iloc[0]) for column, title in INTERVAL_COLUMNS
+             if f"{column}_ceiling" in methods.columns]
+    if not found:
+        return ""
+    return ("Ceilings (the split-half reliability of the truth, Spearman-Brown corrected, square-rooted: the most a "
+            "method can be expected to reach against this noisy truth; `<metric>_mean_share` in methods.csv is a "
+            "method's value as a share of it): " + ", ".join(f"{title} {value:.2f}" for title, value in found) + ".")
 
 
-def ranking_claims(methods: pd.DataFrame, truth: str | None) -> list[str]:
-    """Per metric: which methods beat each control (intervals separated) and by how much, and which methods cannot
-    be told from the best (intervals overlapping): rankings only where the intervals separate."""
+def ranking_claims(methods: pd.DataFrame, truth: str | None, compared: pd.DataFrame | None = None) -> list[str]:
+    """Per metric: which methods beat each control and which cannot be told from the best, from the paired
+    differences of comparisons.csv (Holm-corrected); without them, from non-overlapping intervals."""
     sentences = []
     for column, title, skip_truth in RANKED_METRICS:
-        if column not in methods.columns or f"{column}_lo" not in methods.columns:
+        if column not in methods.columns:
             continue
-        excluded = {truth, "loo"} if skip_truth else set()
+        ranked = ranked_methods(methods, column, skip_truth, truth)
         values = methods[column].dropna()
-        ranked = [m for m in values.sort_values(ascending=False).index if m not in excluded and m not in CONTROLS]
         if not ranked or (len(ranked) < 2 and not any(c in values.index for c in CONTROLS)):
             continue
+        separated = _separation(methods, column, compared)
         parts = []
         for control in (c for c in CONTROLS if c in values.index):
-            above = [m for m in ranked if _separated(methods, m, control, column)]
-            below = [m for m in ranked if _separated(methods, control, m, column)]
+            above = [m for m in ranked if separated(m, control) and values[m] > values[control]]
+            below = [m for m in ranked if separated(m, control) and values[m] < values[control]]
             tied = [m for m in ranked if m not in above and m not in below]
             margin = ", ".join(f"{m} +{values[m] - values[control]:.2f}" for m in above)
             above_text = f"{len(above)} of {len(ranked)} ({margin})" if above else _which(above, ranked)
             parts.append(f"against `{control}` ({_with_interval(methods, control, column)}), above it: "
                          f"{above_text}; not separated: {_which(tied, ranked)}; below it: {_which(below, ranked)}")
         best = ranked[0]
-        ties = [m for m in ranked[1:] if not _separated(methods, best, m, column)]
+        ties = [m for m in ranked[1:] if not separated(best, m)]
         parts.append(f"highest: {best} ({_with_interval(methods, best, column)})"
                      + (f", not separated from {listing(ties)}" if ties else ", separated from every other method"))
         sentences.append(f"- {title}: " + "; ".join(parts) + ".")
     return sentences
 
 
-def methods_section(methods: pd.DataFrame, truth: str | None) -> str:
+def _separation(methods: pd.DataFrame, column: str, compared: pd.DataFrame | None):
+    """separated(a, b): whether a and b differ on `column`: Holm-corrected paired difference where comparisons.csv
+    has the pair, else non-overlapping intervals."""
+    rows = {} if compared is None else {
+        frozenset((r.method, r.versus)): bool(r.separated) for r in compared[compared["metric"] == column].itertuples()}
+    columns = interval_columns(methods, column)
+
+    def separated(a: str, b: str) -> bool:
+        if frozenset((a, b)) in rows:
+            return rows[frozenset((a, b))]
+        if columns is None:
+            return False
+        low, high = columns
+        return methods.loc[a, low] > methods.loc[b, high] or methods.loc[b, low] > methods.loc[a, high]
+    return separated
+
+
+def methods_section(methods: pd.DataFrame, truth: str | None, compared: pd.DataFrame | None = None) -> str:
     """The per-method view of summary.md (every column is in methods.csv), what its columns mean, and the rankings
-    that survive the controls and the intervals."""
+    that survive the controls and the paired comparisons."""
     text = _table(compact_table(methods))
-    text += ("\n\np < 0.05: the fraction of pairs whose score keeps its sign across the posterior (the lead test); "
-             "same / cross class: the same fraction among pairs whose train and test items share a class, and among "
-             "the others. Each metric is the posterior mean's value with its 95% bootstrap interval over test items "
-             "(methods.csv also has the single-sample values, whose intervals resample seeds too, and Pearson).")
+    text += ("\n\np < 0.05 (test): the fraction of pairs at p < 0.05 under each test (its question is in the tests' "
+             "table above); same / cross class: the lead test's fraction among pairs whose train and test items share "
+             "a class, and among the others. Each metric is the posterior mean's value with its 95% interval (a "
+             "hierarchical bootstrap over seeds, then test items; conditional on the training subset: the `_cond_` "
+             "columns of methods.csv, which also has the single-sample values, Pearson, ceilings and shares).")
+    ceilings = ceilings_line(methods)
+    if ceilings:
+        text += "\n\n" + ceilings
     if "loo_corr_single" in methods.columns:
         text += (f"\n\nLOO correlation: per test item, Spearman (`loo_corr_*`) and Pearson (`loo_pearson_*`, as dattri's "
                  f"loo_corr) over train items between a method's scores (helpful sign applied) and the posterior mean of "
@@ -225,60 +357,106 @@ def methods_section(methods: pd.DataFrame, truth: str | None) -> str:
         text += ("\n\nseconds_per_checkpoint: mean wall time of one checkpoint's scores on the machine that made "
                  "them, counting every gradient or retraining the method used even where another method made it "
                  "first (what the method costs on its own).")
-    rankings = ranking_claims(methods, truth)
+    rankings = ranking_claims(methods, truth, compared)
     if rankings:
-        text += ("\n\nWhat survives the controls and the intervals (a method is above another only where their "
-                 "95% intervals do not overlap; the controls: `random` scores, and `same_class`, 1 where the train "
-                 "and test labels match):\n\n" + "\n".join(rankings))
+        how = (f"paired differences on the same resamples, Holm-corrected over the {int(compared['comparisons'].iloc[0])} "
+               "comparisons of comparisons.csv (each method against each control and against the highest)"
+               if compared is not None and len(compared) else "non-overlapping 95% intervals")
+        text += (f"\n\nWhat survives the controls (a method is above another only where they are separated: {how}; "
+                 "the controls: `random` scores, and `same_class`, 1 where the train and test labels match):\n\n"
+                 + "\n".join(rankings))
     return text
+
+
+def advice_section(advice: pd.DataFrame, n_seeds: int) -> str:
+    """Per sign-reliability test: for which methods the pairs it passes agree in sign with the truth more often."""
+    lines = []
+    for key in ADVICE_TESTS:
+        label = TEST_BY_KEY[key].label(n_seeds)
+        rows = advice[advice["test"] == label]
+        if rows.empty:
+            continue
+        verdicts = {}
+        named = {"yes": "yes", "no": "no (less accurate)", "not separated": "not separated"}
+        for method, verdict in buys_accuracy(advice, label).items():
+            row = rows.set_index("method").loc[method]
+            shares = " vs ".join("-" if np.isnan(v) else f"{v:.0%}" for v in
+                                 (row["sign_agreement_passing"], row["sign_agreement_failing"]))
+            verdicts.setdefault(named.get(verdict, verdict), []).append(
+                method if verdict in ("no passing pairs", "too few pairs") else f"{method} {shares}")
+        lines.append(f"- {_test_name(key)}: " + "; ".join(f"{verdict}: {listing(names)}"
+                                                          for verdict, names in verdicts.items()) + ".")
+    return ("Does trusting the pairs a test passes buy accuracy? Sign agreement of the method's posterior mean with the "
+            "LOO truth's, among the pairs passing vs failing each test (yes: the passing pairs' agreement is higher, "
+            "the difference's 95% interval over test items above 0; advice.csv also has the within-class Spearman of "
+            "each group and every test):\n\n" + "\n".join(lines) + "\n\n![advice](advice.png)")
 
 
 def _single_sample_note(noise: pd.DataFrame) -> str:
     """Say which methods have one sample per seed (their within-run share is empty, their K is 1)."""
-    single = list(noise.loc[noise["within_run_fraction"].isna() & noise["between_seed_variance"].notna(), "method"])
+    single = list(noise.loc[noise["within_run_variance"].isna() & noise["between_seed_variance"].notna(), "method"])
     if not single:
         return ""
     return (f" {', '.join(single)}: one score per seed (the sum of its checkpoints' terms), so its posterior samples "
             "are the seeds: only K = 1 applies (its other K cells are empty) and the noise decomposition does not.")
 
 
+def _significance_table(significance: pd.DataFrame) -> pd.DataFrame:
+    top = significance[significance["K"] == significance.groupby("method")["K"].transform("max")]
+    top = top.assign(key=keys_of_tests(top).values)
+    view = top.pivot(index="method", columns="key", values=["fraction_p_below_0.05", "significant_after_BH_5%"])
+    view.columns = [f"{'p < 0.05' if a.startswith('fraction') else 'BH'} ({b})" for a, b in view.columns]
+    view = view.reindex(list(dict.fromkeys(top["method"])))
+    view.index.name = "method"
+    return view
+
+
 def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str, pd.DataFrame], noise: pd.DataFrame,
                   n_seeds: int, n_checkpoints: int, methods: pd.DataFrame | None = None, truth: str | None = None,
-                  signs: dict[str, int] | None = None, notes: tuple[str, ...] = ()) -> str:
+                  signs: dict[str, int] | None = None, notes: tuple[str, ...] = (),
+                  compared: pd.DataFrame | None = None, advice: pd.DataFrame | None = None,
+                  scope: Scope | None = None) -> str:
     """summary.md of one analysis, as text (the caller writes it once every number is computed)."""
     test = lead_test(significance)
     signs = signs if signs is not None else dict.fromkeys(noise["method"], 1)
-    top = significance[significance["K"] == significance.groupby("method")["K"].transform("max")]
-    k_top = top.pivot(index="method", columns="test", values=["fraction_p_below_0.05", "significant_after_BH_5%"])
-    k_top.columns = [f"{a} ({b})" for a, b in k_top.columns]
-    k_top.index.name = "method"
-    noise_table = noise.set_index("method")[["between_seed_fraction", "within_run_fraction"]]
-    dof = n_seeds - 1
-    lead = ("one-sample t-test with {dof} dof first; the paper's z-test beside it" if test == T_TEST
-            else "z-test as in the paper; one-sample t-test with {dof} dof beside it").format(dof=dof)
+    noise_columns = [c for c in ("between_seed_fraction", "within_run_fraction", "seed_component_share")
+                     if c in noise.columns]
+    noise_table = noise.set_index("method")[noise_columns]
     mean_p = [f"## Mean p-values ({_test_name(test)}), K = last checkpoints averaged per seed",
               _table(mean_pvalues(significance, test))]
-    if test == T_TEST:
+    if test != "z":
         mean_p += ["## Mean p-values (the paper's z-test)", _table(mean_pvalues(significance))]
+    scope_text = scope.sentence() if scope is not None else ""
     text = "\n\n".join([
         f"# {name}: Bayesian analysis of TDA scores",
         f"Generated by `run_correlation_analysis.py` from the scores of {n_seeds} seeds x {n_checkpoints} checkpoints."
-        + _test_note(n_seeds, test) + " " + _signs(signs, truth, notes) + _single_sample_note(noise),
+        + _test_note(n_seeds, test) + " " + _signs(signs, truth, notes) + _single_sample_note(noise)
+        + (f"\n\n{scope_text}" if scope_text else ""),
+        "## The tests, each by its question",
+        calibration(significance, n_seeds),
         "## The paper's claims, checked on these scores",
-        "\n".join(claims(significance, correlations, noise)),
-        *([f"## Methods (methods.csv): {_test_name(test)} at the largest K, LOO correlation and LDS",
-           methods_section(methods, truth)] if methods is not None else []),
+        "\n".join(claims(significance, correlations, noise, scope)),
+        *(["## Methods (methods.csv): every test at the largest K, LOO correlation and LDS",
+           methods_section(methods, truth, compared)] if methods is not None else []),
+        *(["## The paper's advice: are sign-reliable pairs more accurate? (advice.csv)",
+           advice_section(advice, n_seeds)] if advice is not None and len(advice) else []),
         *mean_p,
-        f"## Significance at K = {n_checkpoints} ({lead})",
-        _table(k_top),
+        "## Significance at each method's largest K (every test; BH: pairs significant after Benjamini-Hochberg "
+        "at 5%)",
+        _table(_significance_table(significance)),
         f"## Spearman correlation between methods of μ (K = {n_checkpoints})",
         _table(correlations["spearman_corr_mu"]),
         f"## Spearman correlation between methods of σ (K = {n_checkpoints})",
         _table(correlations["spearman_corr_sigma"]),
         "## Noise decomposition (share of score variance)",
-        _table(noise_table),
+        _table(noise_table) + ("\n\nbetween_seed_fraction / within_run_fraction: the paper's split (ddof 0; iid noise "
+                               "reads (1 − 1/S)/K between seeds); seed_component_share: the seed's variance component "
+                               "(one-way random effects; 0 in expectation for iid noise)."
+                               if "seed_component_share" in noise_columns else ""),
         "## Figures\n\n![Spearman](spearman_corr.png)\n\n![Pearson](pearson_corr.png)\n\n![Noise](noise_decomposition.png)",
-        "All CSVs (p-value matrices per method and K, `mean_p_values.csv`, `significance.csv`, "
-        "`{pearson,spearman}_corr_{mu,sigma,snr}.csv`, `noise_decomposition.csv`, `methods.csv`) are in this folder.",
+        "All CSVs (p-value matrices per method and K under the z-test, `mean_p_values.csv`, `significance.csv` "
+        "(every test), `{pearson,spearman}_corr_{mu,sigma,snr}.csv`, `noise_decomposition.csv`, `methods.csv`, "
+        "`comparisons.csv`, `advice.csv`) are in this folder.",
     ]) + "\n"
     return text
+

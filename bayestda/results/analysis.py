@@ -14,6 +14,9 @@ import pandas as pd
 
 from .. import provenance
 from ..analysis import LOO_TRUTH, ItemClasses, PosteriorScores, Roles, correlations_of, load_files, pvalues_of
+from ..analysis.pvalues import keys_of_tests
+from ..analysis.statistics import TESTS
+from ..analysis.summary import Scope
 from ..attribution.registry import helpful_signs, per_seed_methods
 from ..core.errors import CorruptOutput, MissingOutput, UnrecordedOutput
 from ..core.seeds import load_seeds
@@ -168,6 +171,12 @@ def experiment_classes(experiment) -> ItemClasses:
                        load_subset(experiment.task, "test").y.numpy())
 
 
+def scope_of(experiment) -> Scope:
+    """What an experiment's numbers stand for: its train items, batch size and training subset."""
+    return Scope(len(load_subset(experiment.task, "train", experiment.num_per_class).y), experiment.family.recipe.batch_size,
+                 f"{experiment.subset}, the paper's draw")
+
+
 def run_pvalues(experiment, methods=None, seeds=None, posteriors=None) -> pd.DataFrame:
     """The p-value CSVs of an experiment (posteriors: load_all's result, when the caller has it already)."""
     methods = methods or experiment.whole_analysis_methods
@@ -190,12 +199,16 @@ def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | No
     reuse = provenance.is_current(significance_path) and (provenance.read(significance_path) or {}).get(
         "what", {}).get("methods") == list(methods)
     significance = pd.read_csv(significance_path) if reuse else None
+    if significance is not None and set(keys_of_tests(significance)) != {t.key for t in TESTS}:
+        significance = None  # made before every test was in it (bayestda < 0.5): recomputed
     targets = lds_losses_for(experiment, seeds, lds_subsets, lds_target, lds_models)
     summary = correlations_of(posteriors, folder, experiment.name, significance,
                               builtin_roles(methods), subset_losses=targets.random,
                               seconds=seconds_per_checkpoint(experiment, methods, seeds),
-                              classes=experiment_classes(experiment), within_class_losses=targets.stratified).summary
-    names = ["summary.md", "noise_decomposition.csv", "methods.csv"] + [f"{kind}_corr_{s}.csv" for kind in ("pearson", "spearman")
+                              classes=experiment_classes(experiment), within_class_losses=targets.stratified,
+                              scope=scope_of(experiment)).summary
+    names = ["summary.md", "noise_decomposition.csv", "methods.csv", "comparisons.csv", "advice.csv", "advice.png",
+             "advice.pdf"] + [f"{kind}_corr_{s}.csv" for kind in ("pearson", "spearman")
                                                          for s in ("mu", "sigma", "snr")]
     _record(experiment, methods, seeds, names, targets.designs)
     return summary

@@ -21,7 +21,8 @@ import torch
 from .. import provenance
 from ..analysis import LOO_TRUTH, PosteriorScores
 from ..analysis.figures import damping_figure
-from ..analysis.metrics import bootstrap_interval, lds_columns, loo_columns, mean_over_items
+from ..analysis.metrics import TruthTargets, bounds, lds_resampled, loo_resampled
+from ..analysis.resampling import draw
 from ..analysis.summary import listing
 from ..attribution.registry import get, helpful_signs
 from ..core.io import file_hash, save_csv, save_text
@@ -109,24 +110,26 @@ def curve_table(experiment: Experiment, epochs: list[int], methods=DAMPED_METHOD
     targets = lds_losses_for(experiment, seeds)
     classes = experiment_classes(experiment)
     signs = helpful_signs()
+    draws = draw(len(seeds), len(truth.test_idx))
+    truths = {"loo_corr": TruthTargets.of(truth, draws, signs.get(truth_method, 1)),
+              "loo_corr_within_class": TruthTargets.of(truth, draws, signs.get(truth_method, 1), classes=classes)}
     rows = []
     for method in methods:
         for damping in dampings_of(method, dampings):
             values = np.stack([np.stack([blobs[s, e][method][damping].double().numpy() for e in epochs]) for s in seeds])
             scores = PosteriorScores(method, values, seeds, epochs, truth.train_idx, truth.test_idx)
             row = {"method": method, "damping": damping, "default": damping == default_damping(method), "K": len(epochs)}
-            truth_sign = signs.get(truth_method, 1)
-            columns = {"loo_corr": loo_columns(scores, truth, len(epochs), signs[method], truth_sign),
-                       "loo_corr_within_class": loo_columns(scores, truth, len(epochs), signs[method], truth_sign,
-                                                            classes=classes)}
+            columns = {name: loo_resampled(scores, prepared, len(epochs), draws, signs[method])
+                       for name, prepared in truths.items()}
             if targets.random is not None:
-                columns["lds"] = lds_columns(scores, targets.random, len(epochs), signs[method])
+                columns["lds"] = lds_resampled(scores, targets.random, len(epochs), draws, signs[method])
             if targets.stratified is not None:
-                columns["lds_within_class"] = lds_columns(scores, targets.stratified, len(epochs), signs[method])
-            for name, (single, mean) in columns.items():
-                row[f"{name}_single"] = mean_over_items(single, f"{name} of {method} at λ = {damping:g} (single)")
-                row[f"{name}_mean"] = mean_over_items(mean, f"{name} of {method} at λ = {damping:g} (mean)")
-                row[f"{name}_mean_lo"], row[f"{name}_mean_hi"] = bootstrap_interval(mean)
+                columns["lds_within_class"] = lds_resampled(scores, targets.stratified, len(epochs), draws,
+                                                            signs[method])
+            for name, value in columns.items():
+                row[f"{name}_single"], row[f"{name}_mean"] = value.single, value.mean
+                low, high = bounds(f"{name}_mean")
+                row[low], row[high] = value.interval("mean")
             if targets.random is not None:
                 row["lds_target"] = targets.random.target
             rows.append(row)
@@ -143,7 +146,8 @@ def best_dampings(table: pd.DataFrame) -> list[str]:
             if column not in rows.columns:
                 continue
             best = rows.loc[rows[column].idxmax()]
-            separated = best[f"{column}_lo"] > default[f"{column}_hi"]
+            low, high = bounds(column)
+            separated = best[low] > default[high]
             parts.append(f"{label} {best[column]:.2f} at λ = {best['damping']:g} vs {default[column]:.2f} at the "
                          f"default{' (intervals separate)' if separated else ' (intervals overlap)'}")
         lines.append(f"- {method} (default λ = {default['damping']:g}): " + "; ".join(parts) + ".")
@@ -171,7 +175,8 @@ def run_damping_curve(experiment: Experiment, epochs: list[int] | None = None, m
         f"{listing(list(methods))} at λ in {', '.join(f'{d:g}' for d in dampings)} and each default, scored at "
         f"{checkpoints} of {len(seeds)} seeds (K = {len(epochs)}); LOO truth: "
         f"{truth_method}; metrics as in "
-        "methods.csv (posterior mean, 95% bootstrap interval over test items). arnoldi's damping δ moves each kept "
+        "methods.csv (posterior mean, 95% hierarchical bootstrap interval over seeds and test items, conditional on "
+        "the training subset). arnoldi's damping δ moves each kept "
         "eigenvalue away from zero (1/(λ_k + sign(λ_k) δ)); its default is undamped (δ = 0).",
         "Best λ per metric beside the default. Choosing λ on the ground truth it is judged by is optimistic (as "
         "dattri's benchmark does); the defaults stay the paper's:",

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from .. import provenance
 from ..analysis.figures import save_figure
+from ..analysis.metrics import interval_columns
 from ..analysis.summary import CONTROLS
 from ..core.io import file_hash, save_csv
 from ..core.paths import output_root
@@ -132,8 +133,9 @@ def metric_view(study: Study, table: pd.DataFrame, path) -> None:
                 group = group.sort_values(setting)
                 line = ax.plot(group[setting], group[metric], marker="o", markersize=3, label=method,
                                **_style(study, method))[0]
-                if f"{metric}_lo" in group:
-                    ax.fill_between(group[setting], group[f"{metric}_lo"], group[f"{metric}_hi"], alpha=0.12,
+                columns = interval_columns(group, metric)
+                if columns is not None:
+                    ax.fill_between(group[setting], group[columns[0]], group[columns[1]], alpha=0.12,
                                     color=line.get_color())
             if setting in ("weight_decay",):
                 ax.set_xscale("symlog", linthresh=1e-3)

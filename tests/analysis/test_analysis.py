@@ -80,7 +80,7 @@ def test_whole_analysis_runs_on_a_small_real_run(small_run):
     assert list(mean_p.index) == [1, 2, 3, 4, 5] and list(mean_p.columns) == methods
     noise = pd.read_csv(out / "noise_decomposition.csv")
     assert np.allclose(noise["between_seed_fraction"] + noise["within_run_fraction"], 1)
-    assert "1. Most pairs are not significantly non-zero" in summary and "4. Initialisation" in summary
+    assert "1. Most pairs are not sign-reliable" in summary and "4. Initialisation" in summary
     spearman = pd.read_csv(out / "spearman_corr_mu.csv", index_col=0)
     assert spearman.loc["if", "gd"] < -0.99  # one-pass LiSSA: IF is a rescaled negative Grad-Dot
 

@@ -7,7 +7,7 @@ import torch
 from scipy.stats import bootstrap, spearmanr
 
 from bayestda.analysis import ItemClasses, PosteriorScores, SubsetLosses, posterior_test
-from bayestda.analysis.metrics import bootstrap_interval, loo_correlation, pearson_per_column, spearman_per_column
+from bayestda.analysis.metrics import bootstrap_interval, bounds, loo_correlation, pearson_per_column, spearman_per_column
 from bayestda.analysis.pvalues import pvalue_tables
 from bayestda.analysis.statistics import benjamini_hochberg, z_pvalues
 from bayestda.training.lds import draw_subsets
@@ -59,8 +59,8 @@ def test_a_constant_method_reads_zero_and_a_constant_target_is_left_out():
 
 def test_the_significant_pairs_split_into_same_class_and_cross_class_as_counted_directly():
     values = RNG.normal(size=(10, 3, 24, 7)) + 0.8 * CLASSES.same()
-    row = pvalue_tables({"gd": _posterior("gd", values)}, CLASSES).table.iloc[-2]  # K = 3, the z-test
-    assert row["test"] == "z (paper)"
+    table = pvalue_tables({"gd": _posterior("gd", values)}, CLASSES).table
+    row = table[(table["K"] == 3) & (table["test"] == "z (paper)")].iloc[0]
     p = z_pvalues(values.mean(axis=1))
     same = CLASSES.same()
     assert row["fraction_p_below_0.05_same_class"] == pytest.approx((p[same] < 0.05).mean())
@@ -103,8 +103,10 @@ def test_every_metric_in_the_table_carries_its_interval():
     for metric in ("loo_corr", "loo_pearson", "loo_corr_within_class", "lds"):
         for kind in ("single", "mean"):
             column = f"{metric}_{kind}"
-            assert (table[f"{column}_lo"] <= table[column] + 1e-12).all()
-            assert (table[column] <= table[f"{column}_hi"] + 1e-12).all()
+            low, high = bounds(column)  # one training subset: conditional on it, and named so
+            assert low.endswith("_cond_lo") and high.endswith("_cond_hi")
+            assert (table[low] <= table[column] + 1e-12).all()
+            assert (table[column] <= table[high] + 1e-12).all()
     assert table.loc["gd", "lds_target"] == "given"
     assert "same / cross class" in result.summary and "- LDS (posterior mean): highest: " in result.summary
     assert "- LOO correlation (Spearman" not in result.summary  # one method besides the truth and no control: no ranking

@@ -122,7 +122,7 @@ def test_influence_on_the_new_task_equals_the_definition(mlp_run):
 @pytest.mark.slow
 def test_the_analysis_runs_on_the_new_tasks_scores(mlp_run):
     significance = run_pvalues(MLP, ["gd", "if_converged"], SEEDS)
-    assert set(significance["test"]) == {"z (paper)", "t, 1 dof"}  # two seeds: one degree of freedom
+    assert set(significance["test"]) == {"z (paper)", "t, 1 dof", "sign, 2 seeds", "predictive, 1 dof"}  # two seeds: one dof
     summary = run_correlations(MLP, ["gd", "if_converged"], SEEDS)
     assert "2 seeds x 5 checkpoints" in summary
     assert (MLP.analysis_dir(["gd", "if_converged"], SEEDS) / "spearman_corr.png").exists()

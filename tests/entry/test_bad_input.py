@@ -364,16 +364,16 @@ def test_the_summary_reads_as_sentences_for_one_two_and_twelve_methods(names):
     assert "the paper's z-test" in claims  # 10 seeds: the paper's test leads
 
 
-def test_with_fewer_than_ten_seeds_the_summary_leads_with_the_t_test_and_says_why():
+def test_with_fewer_than_ten_seeds_the_summary_leads_with_the_predictive_rule_and_says_why():
     noise = scores(seeds=5, checkpoints=5, n_train=30, n_test=30, seed=3)
     result = posterior_test({"noise": noise})
-    assert "anti-conservative" in result.summary and "lead with the one-sample t-test with 4 dof" in result.summary
-    assert result.methods.loc["noise", "test"] == "t, 4 dof"
-    t_rows = result.significance[(result.significance["test"] == "t, 4 dof") & (result.significance["K"] == 5)]
-    assert result.methods.loc["noise", "mean_p"] == pytest.approx(t_rows["mean_p"].iloc[0])
+    assert "lead with the predictive rule" in result.summary and "t(4)·√(1+1/5) in place of 1.96" in result.summary
+    assert result.methods.loc["noise", "test"] == "predictive, 4 dof"
+    rows = result.significance[(result.significance["test"] == "predictive, 4 dof") & (result.significance["K"] == 5)]
+    assert result.methods.loc["noise", "mean_p"] == pytest.approx(rows["mean_p"].iloc[0])
 
 
 def test_an_experiment_with_ten_seeds_keeps_the_papers_z_test_in_the_lead():
     result = posterior_test({"gd": scores(seeds=10)})
-    assert result.methods.loc["gd", "test"] == "z (paper)" and "anti-conservative" not in result.summary
+    assert result.methods.loc["gd", "test"] == "z (paper)" and "lead with the predictive rule" not in result.summary
 

@@ -55,7 +55,8 @@ def test_a_study_resumes_after_a_kill_and_its_table_is_its_experiments_rows(fres
         rows = table[table["experiment"] == experiment.name].reset_index(drop=True)
         pd.testing.assert_frame_equal(rows[own.columns], own, check_dtype=False)
     assert table.loc[table["experiment"] == second.name, "width"].unique().tolist() == [0.5]
-    assert {"lds_mean", "lds_within_class_mean_lo", "fraction_p_below_0.05_same_class"} <= set(table.columns)
+    assert {"lds_mean", "lds_within_class_mean_cond_lo", "fraction_p_below_0.05_same_class"} <= set(table.columns)
+    assert {f"fraction_p_below_0.05_{test}" for test in ("z", "t", "sign", "predictive")} <= set(table.columns)
     assert (study_dir(study) / "metrics_by_setting.png").exists() and (study_dir(study) / "mean_p_by_k.png").exists()
     assert provenance.is_current(study_dir(study) / TABLE)
     again = run_study()

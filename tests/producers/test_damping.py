@@ -60,6 +60,6 @@ def test_the_curve_is_the_methods_table_at_each_damping(small_run):
         direct += [spearmanr(score[same[:, j], j], target[same[:, j], j]).statistic for j in range(score.shape[1])]
     row = written[(written["method"] == "ekfac") & (written["damping"] == 1.0)].iloc[0]
     assert row["loo_corr_within_class_single"] == pytest.approx(np.nanmean(direct), abs=1e-9)
-    assert row["loo_corr_mean_lo"] < row["loo_corr_mean"] < row["loo_corr_mean_hi"]
+    assert row["loo_corr_mean_cond_lo"] < row["loo_corr_mean"] < row["loo_corr_mean_cond_hi"]
     assert "Best λ per metric beside the default" in (experiment.results_dir() / "damping.md").read_text()
     assert provenance.is_current(experiment.results_dir() / "damping.csv")
