@@ -26,6 +26,7 @@ from .noise import compute_noise
 from .posterior import PosteriorScores
 from .pvalues import compute_pvalues, mean_pvalues, pvalue_tables, save_pvalues
 from .resampling import draw
+from .seed_count import seed_count_table
 from .summary import Scope, write_summary
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,8 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
     `seconds` (per method) adds its time column; `classes` (the items' labels) adds the same-class/cross-class
     split and the within-class LOO correlation; `within_class_losses` (class-stratified halves) the within-class
     LDS; `scope` adds sentences that say what the numbers stand for (e.g. full-batch training) to summary.md.
-    Also comparisons.csv (paired differences, Holm) and, with a truth, advice.csv and its figure."""
+    Also comparisons.csv (paired differences, Holm), seed_count.csv and seed_count_summary.csv (every test and the
+    within-class metrics on subsets of the seeds) and, with a truth, advice.csv and its figure."""
     posteriors = as_posteriors(scores)
     roles = roles if roles is not None else roles_for(posteriors)
     folder = None if out is None else Path(out)
@@ -142,15 +144,19 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
     methods, compared = evaluation.table, comparisons(evaluation, roles.truth)
     advice = None if roles.truth is None else advice_table(posteriors, methods["K"].to_dict(), roles.signs,
                                                            roles.truth, classes, draws)
+    seed_counts, seed_holds = seed_count_table(posteriors, methods, roles.signs, roles.truth, classes,
+                                               within_class_losses, draws)
     n_seeds = min(len(p.seeds) for p in posteriors.values())
     n_checkpoints = max(p.num_checkpoints for p in posteriors.values())
     summary = write_summary(name, significance, correlations, noise, n_seeds, n_checkpoints, methods, roles.truth,
-                            roles.signs, roles.notes, compared, advice, scope)
+                            roles.signs, roles.notes, compared, advice, scope, seed_counts, seed_holds)
     if folder is not None:  # every number is computed: only now is anything written
         save_correlations(correlations, folder)
         save_csv(noise, folder / "noise_decomposition.csv")
         save_csv(methods, folder / "methods.csv", index=True)
         save_csv(compared, folder / "comparisons.csv")
+        save_csv(seed_counts, folder / "seed_count.csv")
+        save_csv(seed_holds, folder / "seed_count_summary.csv")
         if advice is not None:
             save_csv(advice, folder / "advice.csv")
             advice_figure(advice, f"{name}: are sign-reliable pairs more accurate?", folder / "advice")

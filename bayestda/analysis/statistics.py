@@ -20,6 +20,7 @@ p = 1. No NaN is produced.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,11 +58,17 @@ def sign_pvalues(samples: np.ndarray) -> np.ndarray:
     positive = (samples > 0).sum(axis=0)
     nonzero = (samples != 0).sum(axis=0)
     smaller = np.minimum(positive, nonzero - positive)
-    p = np.ones(positive.shape)
-    for n in np.unique(nonzero[nonzero > 0]):  # the binomial is symmetric: p = 2·P(X ≤ min(k, n − k)), at most 1
-        here = nonzero == n
-        p[here] = np.minimum(1.0, 2 * stats.binom.cdf(smaller[here], n, 0.5))
-    return p
+    return _sign_table(len(samples))[nonzero, smaller]
+
+
+@functools.lru_cache(maxsize=64)
+def _sign_table(seeds: int) -> np.ndarray:
+    """p[n, k] of the two-sided sign test with n non-zero samples, k of them on the rarer side: the binomial is
+    symmetric, p = min(1, 2·P(X ≤ k)) with X ~ Bin(n, 1/2); p = 1 where n = 0."""
+    n, k = np.meshgrid(np.arange(seeds + 1), np.arange(seeds + 1), indexing="ij")
+    table = np.minimum(1.0, 2 * stats.binom.cdf(k, np.maximum(n, 1), 0.5))
+    table[0] = 1.0
+    return table
 
 
 def predictive_threshold(seeds: int, level: float = 0.95) -> float:
@@ -86,6 +93,14 @@ class PosteriorTest:
     pvalues: Callable[[np.ndarray], np.ndarray]
     label: Callable[[int], str]  # the `test` column of significance.csv, given the number of seeds
     noise_rate: Callable[[int], float]  # the fraction of pairs at p < 0.05 expected on iid normal noise, given S
+    ratio_threshold: Callable[[int], float] | None = None  # p < 0.05 exactly where |μ|/σ exceeds it (given S)
+
+    def passing(self, samples: np.ndarray) -> np.ndarray:
+        """Where p < 0.05, without computing p where a threshold on |μ|/σ says it (the seed-count study's speed)."""
+        if self.ratio_threshold is None:
+            return self.pvalues(samples) < 0.05
+        mu, sigma = mean_std(samples)
+        return np.abs(_ratio(mu, sigma)) > self.ratio_threshold(len(samples))
 
 
 def z_noise_rate(seeds: int) -> float:
@@ -108,13 +123,15 @@ def predictive_noise_rate(seeds: int) -> float:
 Z_TEST = "z (paper)"
 TESTS = (
     PosteriorTest("z", "sign-reliable: |μ|/σ > 1.96, one model's sign (the paper's test)", z_pvalues,
-                  lambda seeds: Z_TEST, z_noise_rate),
+                  lambda seeds: Z_TEST, z_noise_rate, lambda seeds: float(stats.norm.ppf(0.975))),
     PosteriorTest("t", "non-zero posterior mean: one-sample t-test, S−1 dof", t_pvalues,
-                  lambda seeds: f"t, {seeds - 1} dof", lambda seeds: 0.05),
+                  lambda seeds: f"t, {seeds - 1} dof", lambda seeds: 0.05,
+                  lambda seeds: float(stats.t.ppf(0.975, seeds - 1) / np.sqrt(seeds))),
     PosteriorTest("sign", "seeds agree on the sign: exact binomial sign test", sign_pvalues,
                   lambda seeds: f"sign, {seeds} seeds", sign_noise_rate),
     PosteriorTest("predictive", "a new model's sign: 95% prediction interval excludes 0, |μ|/σ > t(S−1)·√(1+1/S)",
-                  predictive_pvalues, lambda seeds: f"predictive, {seeds - 1} dof", predictive_noise_rate),
+                  predictive_pvalues, lambda seeds: f"predictive, {seeds - 1} dof", predictive_noise_rate,
+                  predictive_threshold),
 )
 TEST_BY_KEY = {test.key: test for test in TESTS}
 

@@ -392,6 +392,27 @@ def advice_section(advice: pd.DataFrame, n_seeds: int) -> str:
             "each group and every test):\n\n" + "\n".join(lines) + "\n\n![advice](advice.png)")
 
 
+def seed_count_section(seed_counts: pd.DataFrame, seed_holds: pd.DataFrame) -> str:
+    """The sign-reliable fraction's median over subsets of S seeds, and the smallest S at which each value holds."""
+    top = seed_counts[seed_counts["K"] == seed_counts.groupby("method")["K"].transform("max")]
+    view = top.pivot_table(index="method", columns="S", values="fraction_p_below_0.05_z", aggfunc="median", sort=False)
+    view.columns = [f"z at S = {s}" for s in view.columns]
+    for value, title in (("loo_corr_within_class_mean", "smallest S, LOO within class"),
+                         ("lds_within_class_mean", "smallest S, LDS within class"),
+                         ("fraction_p_below_0.05_z", "smallest S, z fraction")):
+        rows = seed_holds[seed_holds["value"] == value].set_index("method")["smallest_S"]
+        if len(rows):
+            view[title] = rows.reindex(view.index)
+    view.index.name = "method"
+    sizes = sorted(seed_counts["S"].unique())
+    return (_table(view) + f"\n\nEvery test and the within-class metrics recomputed on subsets of the seeds (S = "
+            f"{', '.join(map(str, sizes))}; up to 20 subsets each, every K in seed_count.csv). z at S: the median over "
+            "subsets of the z-test's fraction at the method's largest K. Smallest S: the fewest seeds at which at least "
+            "90% of subsets land inside the full run's 95% interval, and keep doing so with more seeds (the LOO truth "
+            "stays the full run's); the z fraction's interval holds the seeds (over test items only), so it asks "
+            "whether fewer seeds give these seeds' answer.")
+
+
 def _single_sample_note(noise: pd.DataFrame) -> str:
     """Say which methods have one sample per seed (their within-run share is empty, their K is 1)."""
     single = list(noise.loc[noise["within_run_variance"].isna() & noise["between_seed_variance"].notna(), "method"])
@@ -415,7 +436,8 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
                   n_seeds: int, n_checkpoints: int, methods: pd.DataFrame | None = None, truth: str | None = None,
                   signs: dict[str, int] | None = None, notes: tuple[str, ...] = (),
                   compared: pd.DataFrame | None = None, advice: pd.DataFrame | None = None,
-                  scope: Scope | None = None) -> str:
+                  scope: Scope | None = None, seed_counts: pd.DataFrame | None = None,
+                  seed_holds: pd.DataFrame | None = None) -> str:
     """summary.md of one analysis, as text (the caller writes it once every number is computed)."""
     test = lead_test(significance)
     signs = signs if signs is not None else dict.fromkeys(noise["method"], 1)
@@ -440,6 +462,9 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
            methods_section(methods, truth, compared)] if methods is not None else []),
         *(["## The paper's advice: are sign-reliable pairs more accurate? (advice.csv)",
            advice_section(advice, n_seeds)] if advice is not None and len(advice) else []),
+        *(["## How many seeds does the test need? (seed_count.csv, seed_count_summary.csv)",
+           seed_count_section(seed_counts, seed_holds)] if seed_counts is not None and seed_holds is not None
+          and seed_counts["S"].nunique() > 1 else []),
         *mean_p,
         "## Significance at each method's largest K (every test; BH: pairs significant after Benjamini-Hochberg "
         "at 5%)",

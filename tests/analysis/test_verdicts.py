@@ -18,6 +18,7 @@ from bayestda.analysis.noise import decompose, variance_components
 from bayestda.analysis.posterior import PosteriorScores
 from bayestda.analysis.pvalues import pvalue_tables
 from bayestda.analysis.resampling import draw, ranks
+from bayestda.analysis.seed_count import seed_count_table, seed_subsets
 from bayestda.analysis.statistics import (
     TESTS,
     holm,
@@ -188,3 +189,31 @@ def test_the_advice_counts_sign_agreement_of_passing_and_failing_pairs_directly(
     assert row["passing_pairs"] == passing.sum() > 5 and (~passing).sum() > 5
     assert row["sign_agreement_passing"] == pytest.approx(agree[passing].mean())
     assert row["sign_agreement_failing"] == pytest.approx(agree[~passing].mean())
+
+
+def test_each_tests_threshold_on_the_ratio_is_its_p_below_five_percent():
+    samples = RNG.normal(0.4, 1.0, size=(5, 300, 7))
+    samples[:, 0, 0] = 0.0
+    samples[:, 1, 0] = 1.0  # zero spread, non-zero mean: passes every test but the sign test's at 5 seeds
+    for test in TESTS:
+        assert np.array_equal(test.passing(samples), test.pvalues(samples) < 0.05), test.key
+
+
+def test_fewer_seeds_are_every_test_recomputed_on_subsets_of_the_seeds():
+    truth = RNG.normal(size=(10, 2, 12, 9))
+    posteriors = {"loo_corrected": _posterior("loo_corrected", truth),
+                  "gd": _posterior("gd", truth + RNG.normal(size=truth.shape))}
+    classes = ItemClasses(np.arange(12) % 3, np.arange(9) % 3)
+    evaluation = evaluate_methods(posteriors, pvalue_tables(posteriors).table, {}, "loo_corrected", classes=classes)
+    table, holds = seed_count_table(posteriors, evaluation.table, {}, "loo_corrected", classes, None, draw(10, 9))
+    assert sorted(table["S"].unique()) == [3, 5, 7, 10]
+    assert len(seed_subsets(10, 3)) == 20 and len(set(seed_subsets(10, 3))) == 20 and seed_subsets(4, 3) == [
+        (0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)]
+    row = table[(table["S"] == 5) & (table["method"] == "gd") & (table["K"] == 2)].iloc[0]
+    seeds = [int(s) for s in row["seeds"].split()]
+    samples = posteriors["gd"].values[seeds].mean(axis=1)
+    for test in TESTS:
+        assert row[f"fraction_p_below_0.05_{test.key}"] == pytest.approx((test.pvalues(samples) < 0.05).mean())
+    full = table[(table["S"] == 10) & (table["method"] == "gd") & (table["K"] == 2)].iloc[0]
+    assert full["loo_corr_within_class_mean"] == pytest.approx(evaluation.table.loc["gd", "loo_corr_within_class_mean"])
+    assert set(holds["value"]) == {"fraction_p_below_0.05_z", "loo_corr_within_class_mean"}
