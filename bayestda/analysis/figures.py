@@ -103,3 +103,30 @@ def advice_figure(advice: pd.DataFrame, title: str, path: Path) -> list[Path]:
     axes[0].legend(fontsize=7, loc="upper right")
     fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def cost_figure(methods: pd.DataFrame, title: str, path: Path, column: str = "lds_within_class_mean") -> list[Path]:
+    """Within-class LDS (posterior mean, with its interval) against seconds per checkpoint (log), marker area the
+    sign-reliable fraction (the lead test's), a line at the truth's ceiling."""
+    rows = methods.dropna(subset=[column, "seconds_per_checkpoint"])
+    rows = rows[rows["seconds_per_checkpoint"] > 0]
+    fig = Figure(figsize=(6.0, 4.2), layout="constrained")
+    ax = fig.subplots()
+    size = 20 + 300 * rows["fraction_p_below_0.05"].fillna(0)
+    ax.scatter(rows["seconds_per_checkpoint"], rows[column], s=size, alpha=0.6)
+    low, high = bounds(column)
+    if low in rows.columns:
+        ax.errorbar(rows["seconds_per_checkpoint"], rows[column], yerr=[rows[column] - rows[low], rows[high] - rows[column]],
+                    fmt="none", ecolor="grey", elinewidth=0.8)
+    for method, row in rows.iterrows():
+        ax.annotate(method, (row["seconds_per_checkpoint"], row[column]), fontsize=7, xytext=(4, 3),
+                    textcoords="offset points")
+    ceiling = column.removesuffix("_mean") + "_ceiling"
+    if ceiling in methods.columns and np.isfinite(methods[ceiling].iloc[0]):
+        ax.axhline(methods[ceiling].iloc[0], color="black", linestyle="--", linewidth=0.8, label="the truth's ceiling")
+        ax.legend(fontsize=7, loc="lower right")
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per checkpoint (log)")
+    ax.set_ylabel(column.replace("_", " "))
+    ax.set_title(title, fontsize=9)
+    return save_figure(fig, path)

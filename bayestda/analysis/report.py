@@ -19,7 +19,7 @@ from ..data.subset_losses import SubsetLosses
 from .advice import advice_table
 from .classes import ItemClasses
 from .correlations import compute_correlations, save_correlations
-from .figures import advice_figure, correlation_heatmaps, noise_figure
+from .figures import advice_figure, correlation_heatmaps, cost_figure, noise_figure
 from .methods_table import comparisons, evaluate_methods
 from .metrics import LOO_TRUTH
 from .noise import compute_noise
@@ -157,6 +157,9 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
         save_csv(compared, folder / "comparisons.csv")
         save_csv(seed_counts, folder / "seed_count.csv")
         save_csv(seed_holds, folder / "seed_count_summary.csv")
+        if {"lds_within_class_mean", "seconds_per_checkpoint"} <= set(methods.columns):
+            cost_figure(methods, f"{name}: within-class LDS against cost (marker area: sign-reliable fraction)",
+                        folder / "cost")
         if advice is not None:
             save_csv(advice, folder / "advice.csv")
             advice_figure(advice, f"{name}: are sign-reliable pairs more accurate?", folder / "advice")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .advice import buys_accuracy
+from .guidance import WITHIN_CLASS, which_method
 from .methods_table import CONTROLS, RANKED_METRICS, ranked_methods
 from .metrics import interval_columns
 from .pvalues import keys_of_tests, lead_rows, lead_test, mean_pvalues
@@ -392,6 +393,19 @@ def advice_section(advice: pd.DataFrame, n_seeds: int) -> str:
             "each group and every test):\n\n" + "\n".join(lines) + "\n\n![advice](advice.png)")
 
 
+def guidance_section(methods: pd.DataFrame, compared: pd.DataFrame | None, scope: Scope | None) -> str:
+    """This analysis's row of the README's "which method, when" table, with its scope."""
+    row = which_method(methods, compared)
+    text = _table(pd.DataFrame([row]).set_index(pd.Index(["this analysis"], name="regime")).T.rename_axis("what"))
+    text += ("\n\nBest by the posterior mean within a class (the LOO truth and the controls are not candidates); tied: "
+             "not separated from the best; avoid: not separated from `random` within a class on either metric.")
+    if scope is not None and scope.sentence():
+        text += " " + scope.sentence()
+    if "lds_within_class_mean" in methods.columns and "seconds_per_checkpoint" in methods.columns:
+        text += "\n\n![cost](cost.png)"
+    return text
+
+
 def seed_count_section(seed_counts: pd.DataFrame, seed_holds: pd.DataFrame) -> str:
     """The sign-reliable fraction's median over subsets of S seeds, and the smallest S at which each value holds."""
     top = seed_counts[seed_counts["K"] == seed_counts.groupby("method")["K"].transform("max")]
@@ -458,6 +472,8 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
         calibration(significance, n_seeds),
         "## The paper's claims, checked on these scores",
         "\n".join(claims(significance, correlations, noise, scope)),
+        *(["## Which method, when", guidance_section(methods, compared, scope)] if methods is not None and any(
+            c in methods.columns for c, _ in WITHIN_CLASS) else []),
         *(["## Methods (methods.csv): every test at the largest K, LOO correlation and LDS",
            methods_section(methods, truth, compared)] if methods is not None else []),
         *(["## The paper's advice: are sign-reliable pairs more accurate? (advice.csv)",
