@@ -18,7 +18,7 @@ from bayestda.cli.flags import Parser, add_device_flag, add_jobs_flag, add_lds_t
 from bayestda.cli.scripts import run
 from bayestda.experiments.experiment import Experiment
 from bayestda.families import ModelFamily
-from bayestda.training.lds import HALVES, LdsDesign, retrain
+from bayestda.training.lds import HALVES, LEAVE_ONE_OUT, LdsDesign, retrain
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,8 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lds-subsets", type=lds_subsets(), default=None,
                         help="M, the number of half subsets (default: the model family's, 100)")
     add_lds_target_flags(parser)
-    parser.add_argument("--halves", default="both", choices=(*HALVES, "both"),
-                        help="random halves (LDS), class-stratified halves (within-class LDS) or both (default)")
+    parser.add_argument("--halves", default="both", choices=(*HALVES, "both", LEAVE_ONE_OUT),
+                        help="random halves (LDS), class-stratified halves (within-class LDS), both (default), or "
+                             "leave_one_out: the from-scratch LOO truth (each posterior seed's run without each train "
+                             "item; M and the target flags do not apply)")
     parser.add_argument("--seed_id", type=int_range(0), default=None,
                         help="the k-th of the target's seeds only (paired: the paper's seed k; independent: the k-th "
                              "of the R retraining seeds; default: all)")
@@ -39,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     experiment = Experiment.parse(args.experiment)
     m = args.lds_subsets if args.lds_subsets is not None else experiment.family.lds_subsets or ModelFamily.lds_subsets
     halves = HALVES if args.halves == "both" else (args.halves,)
-    designs = [LdsDesign(m, args.lds_target, h, args.lds_models) for h in halves]
+    designs = [LdsDesign.leave_one_out()] if args.halves == LEAVE_ONE_OUT else \
+        [LdsDesign(m, args.lds_target, h, args.lds_models) for h in halves]
     seeds = None
     if args.seed_id is not None:
         target_seeds = designs[0].seeds()

@@ -92,12 +92,15 @@ def _prepared_truths(truth: PosteriorScores, draws: Draws, sign: int, classes) -
 def evaluate_methods(posteriors: dict[str, PosteriorScores], significance: pd.DataFrame, signs: dict[str, int],
                      truth: str | None = None, subset_losses: SubsetLosses | None = None,
                      seconds: dict[str, float] | None = None, classes: ItemClasses | None = None,
-                     within_class_losses: SubsetLosses | None = None, draws: Draws | None = None) -> Evaluation:
+                     within_class_losses: SubsetLosses | None = None, draws: Draws | None = None,
+                     other_truths: dict[str, PosteriorScores] | None = None) -> Evaluation:
     """Per method: its helpful sign; the lead test (the paper's z-test with 10 or more seeds, else the predictive
     rule) at the method's largest K, with the same-class/cross-class split where classes are given, and every
     test's rate beside it; where the truth method is given, LOO correlation (Spearman, Pearson, and with classes
     within-class Spearman); with subset losses, LDS (random halves; with stratified ones, within-class LDS); each
-    single and mean with its interval, ceiling and share; with seconds, the mean seconds per checkpoint."""
+    single and mean with its interval, ceiling and share; with seconds, the mean seconds per checkpoint. Each of
+    `other_truths` (e.g. the from-scratch LOO, `loo_scratch`) adds <name>_corr and <name>_corr_within_class
+    (Spearman against its posterior mean, helpful sign +1), so that rankings under each truth sit side by side."""
     test = lead_test(significance)
     rows_of_test = lead_rows(significance, test)
     top = rows_of_test[rows_of_test["K"] == rows_of_test.groupby("method")["K"].transform("max")].set_index("method")
@@ -106,6 +109,10 @@ def evaluate_methods(posteriors: dict[str, PosteriorScores], significance: pd.Da
     truth_scores = posteriors[truth] if truth is not None else None
     evaluation = Evaluation(pd.DataFrame(), {}, _ceilings(truth_scores, classes, subset_losses, within_class_losses))
     truths = {} if truth_scores is None else _prepared_truths(truth_scores, draws, signs.get(truth, 1), classes)
+    for name, other in (other_truths or {}).items():
+        truths[f"{name}_corr"] = TruthTargets.of(other, draws)
+        if classes is not None:
+            truths[f"{name}_corr_within_class"] = TruthTargets.of(other, draws, classes=classes)
     rows = []
     for method, scores in posteriors.items():
         sign = signs.get(method, 1)
@@ -116,7 +123,7 @@ def evaluate_methods(posteriors: dict[str, PosteriorScores], significance: pd.Da
         row.update({c: top.loc[method, c] for c in SPLIT_COLUMNS if c in top.columns})
         k = row["K"]
         _test_columns(row, significance, method, k)
-        if truth_scores is not None:
+        if truths:
             row["loo_truth"] = truth
             for name, prepared in truths.items():
                 _put(evaluation, row, method, name, loo_resampled(scores, prepared, k, draws, sign))

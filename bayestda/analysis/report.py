@@ -28,6 +28,7 @@ from .pvalues import compute_pvalues, mean_pvalues, pvalue_tables, save_pvalues
 from .resampling import draw
 from .seed_count import seed_count_table
 from .summary import Scope, write_summary
+from .truths import agreement
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +121,15 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
                     significance: pd.DataFrame | None = None, roles: Roles | None = None,
                     subset_losses: SubsetLosses | None = None, seconds: dict[str, float] | None = None,
                     classes: ItemClasses | None = None, within_class_losses: SubsetLosses | None = None,
-                    scope: Scope | None = None) -> PosteriorResult:
+                    scope: Scope | None = None,
+                    other_truths: dict[str, PosteriorScores] | None = None) -> PosteriorResult:
     """Correlations, noise decomposition, the methods table and summary (p-values computed unless given); with
     `out`, every file. `roles` (default: every sign +1, no truth) gives each method's helpful sign and the method
     whose posterior mean is the LOO ground truth; `subset_losses` (the LDS retraining's test losses) adds LDS;
     `seconds` (per method) adds its time column; `classes` (the items' labels) adds the same-class/cross-class
     split and the within-class LOO correlation; `within_class_losses` (class-stratified halves) the within-class
-    LDS; `scope` adds sentences that say what the numbers stand for (e.g. full-batch training) to summary.md.
+    LDS; `other_truths` ({name: scores}, e.g. the from-scratch LOO) adds their columns and truths.csv; `scope` adds
+    sentences that say what the numbers stand for (e.g. full-batch training) to summary.md.
     Also comparisons.csv (paired differences, Holm), seed_count.csv and seed_count_summary.csv (every test and the
     within-class metrics on subsets of the seeds) and, with a truth, advice.csv and its figure."""
     posteriors = as_posteriors(scores)
@@ -140,7 +143,10 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
     noise = compute_noise(posteriors)
     draws = draw(len(first.seeds), len(first.test_idx))
     evaluation = evaluate_methods(posteriors, significance, roles.signs, roles.truth, subset_losses, seconds, classes,
-                                  within_class_losses, draws)
+                                  within_class_losses, draws, other_truths)
+    truths = None if roles.truth is None or not other_truths else agreement(
+        {roles.truth: posteriors[roles.truth], **other_truths}, roles.signs, draws, classes, subset_losses,
+        within_class_losses)
     methods, compared = evaluation.table, comparisons(evaluation, roles.truth)
     advice = None if roles.truth is None else advice_table(posteriors, methods["K"].to_dict(), roles.signs,
                                                            roles.truth, classes, draws)
@@ -149,13 +155,15 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
     n_seeds = min(len(p.seeds) for p in posteriors.values())
     n_checkpoints = max(p.num_checkpoints for p in posteriors.values())
     summary = write_summary(name, significance, correlations, noise, n_seeds, n_checkpoints, methods, roles.truth,
-                            roles.signs, roles.notes, compared, advice, scope, seed_counts, seed_holds)
+                            roles.signs, roles.notes, compared, advice, scope, seed_counts, seed_holds, truths)
     if folder is not None:  # every number is computed: only now is anything written
         save_correlations(correlations, folder)
         save_csv(noise, folder / "noise_decomposition.csv")
         save_csv(methods, folder / "methods.csv", index=True)
         save_csv(compared, folder / "comparisons.csv")
         save_csv(seed_counts, folder / "seed_count.csv")
+        if truths is not None:
+            save_csv(truths, folder / "truths.csv", index=True)
         save_csv(seed_holds, folder / "seed_count_summary.csv")
         if {"lds_within_class_mean", "seconds_per_checkpoint"} <= set(methods.columns):
             cost_figure(methods, f"{name}: within-class LDS against cost (marker area: sign-reliable fraction)",

@@ -13,6 +13,7 @@ from .methods_table import CONTROLS, RANKED_METRICS, ranked_methods
 from .metrics import interval_columns
 from .pvalues import keys_of_tests, lead_rows, lead_test, mean_pvalues
 from .statistics import TEST_BY_KEY, TESTS
+from .truths import ranks_under_truths
 
 GROUND_TRUTH = ("loo", "ats")
 ESTIMATORS = ("if", "gd", "gc")
@@ -406,6 +407,21 @@ def guidance_section(methods: pd.DataFrame, compared: pd.DataFrame | None, scope
     return text
 
 
+def truths_section(methods: pd.DataFrame, truths: pd.DataFrame, truth: str | None) -> str:
+    """How the truths agree, and each method's within-class rank under each."""
+    agreement = pd.DataFrame(index=truths.index)
+    for column in truths.columns:
+        if column.endswith(("_lo", "_hi")):
+            continue
+        agreement[column] = [_with_interval(truths, name, column) for name in truths.index]
+    ranks = ranks_under_truths(methods, set(CONTROLS) | {truth, "loo"})
+    return (_table(agreement) + "\n\nEach truth's posterior mean against the other's (Spearman over train items, all "
+            "and within the test item's class) and as an LDS predictor, with 95% intervals. `loo_corrected` is "
+            "warm-started from the trained model (a local perturbation, the regime influence functions model); "
+            "`loo_scratch` retrains each posterior seed from its own initialisation and batch order without the item; "
+            "LDS retrains from scratch on halves.\n\n" + _table(ranks))
+
+
 def seed_count_section(seed_counts: pd.DataFrame, seed_holds: pd.DataFrame) -> str:
     """The sign-reliable fraction's median over subsets of S seeds, and the smallest S at which each value holds."""
     top = seed_counts[seed_counts["K"] == seed_counts.groupby("method")["K"].transform("max")]
@@ -451,7 +467,7 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
                   signs: dict[str, int] | None = None, notes: tuple[str, ...] = (),
                   compared: pd.DataFrame | None = None, advice: pd.DataFrame | None = None,
                   scope: Scope | None = None, seed_counts: pd.DataFrame | None = None,
-                  seed_holds: pd.DataFrame | None = None) -> str:
+                  seed_holds: pd.DataFrame | None = None, truths: pd.DataFrame | None = None) -> str:
     """summary.md of one analysis, as text (the caller writes it once every number is computed)."""
     test = lead_test(significance)
     signs = signs if signs is not None else dict.fromkeys(noise["method"], 1)
@@ -476,6 +492,8 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
             c in methods.columns for c, _ in WITHIN_CLASS) else []),
         *(["## Methods (methods.csv): every test at the largest K, LOO correlation and LDS",
            methods_section(methods, truth, compared)] if methods is not None else []),
+        *(["## Three truths: warm-started LOO, from-scratch LOO, LDS (truths.csv)",
+           truths_section(methods, truths, truth)] if truths is not None and methods is not None else []),
         *(["## The paper's advice: are sign-reliable pairs more accurate? (advice.csv)",
            advice_section(advice, n_seeds)] if advice is not None and len(advice) else []),
         *(["## How many seeds does the test need? (seed_count.csv, seed_count_summary.csv)",

@@ -53,6 +53,10 @@ def lds_argv(experiment: Experiment, m: int, target: str = "independent", halves
     both; `seed_index` the k-th seed of the target (paired: the posterior seed id; independent: the k-th of its R
     seeds), None all of them; `jobs` its processes."""
     argv = ["run_lds_retraining.py", "--experiment", experiment.name, "--lds-subsets", str(m)]
+    if halves == "leave_one_out":  # the from-scratch LOO truth: no M, always the posterior seeds
+        argv = ["run_lds_retraining.py", "--experiment", experiment.name, "--halves", halves]
+        argv += [] if seed_index is None else ["--seed_id", str(seed_index)]
+        return argv if jobs is None else [*argv, "--jobs", str(jobs)]
     if target != "independent":
         argv += ["--lds-target", target]
     elif models != 10:

@@ -92,7 +92,9 @@ class Request:
 
     def lds_designs(self, experiment: Experiment) -> list[LdsDesign]:
         m = self.lds_for(experiment)
-        return [LdsDesign(m, self.lds_target, halves, self.lds_models) for halves in HALVES] if m else []
+        if not m:
+            return []
+        return [*(LdsDesign(m, self.lds_target, halves, self.lds_models) for halves in HALVES), LdsDesign.leave_one_out()]
 
     def analyses(self, experiment: Experiment) -> bool:
         return self.analysis and bool(self.methods_for(experiment)) and len(self.all_seed_ids) >= 2

@@ -17,6 +17,7 @@ from ..analysis import LOO_TRUTH, ItemClasses, PosteriorScores, Roles, correlati
 from ..analysis.pvalues import keys_of_tests
 from ..analysis.statistics import TESTS
 from ..analysis.summary import Scope
+from ..analysis.truths import from_scratch_scores
 from ..attribution.registry import helpful_signs, per_seed_methods
 from ..core.errors import CorruptOutput, MissingOutput, UnrecordedOutput
 from ..core.seeds import load_seeds
@@ -24,7 +25,7 @@ from ..data.subset_losses import SubsetLosses
 from ..data.subsets import load_subset
 from ..experiments.commands import adopt_command, score_command
 from ..scores.files import missing
-from ..training.lds import TARGETS, LdsDesign, check_subsets, lds_available, load_subset_losses
+from ..training.lds import TARGETS, LdsDesign, check_subsets, from_scratch_loo, lds_available, load_subset_losses
 from .records import record_results
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,14 @@ def experiment_classes(experiment) -> ItemClasses:
                        load_subset(experiment.task, "test").y.numpy())
 
 
+def other_truths(experiment, seeds=None) -> dict[str, PosteriorScores]:
+    """The truths beside `loo_corrected` that are retrained for this experiment: the from-scratch LOO."""
+    if not experiment.family.supports_lds:
+        return {}
+    losses = from_scratch_loo(experiment, seeds)
+    return {} if losses is None else {"loo_scratch": from_scratch_scores(losses, seeds or load_seeds())}
+
+
 def scope_of(experiment) -> Scope:
     """What an experiment's numbers stand for: its train items, batch size and training subset."""
     return Scope(len(load_subset(experiment.task, "train", experiment.num_per_class).y), experiment.family.recipe.batch_size,
@@ -206,9 +215,9 @@ def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | No
                               builtin_roles(methods), subset_losses=targets.random,
                               seconds=seconds_per_checkpoint(experiment, methods, seeds),
                               classes=experiment_classes(experiment), within_class_losses=targets.stratified,
-                              scope=scope_of(experiment)).summary
+                              scope=scope_of(experiment), other_truths=other_truths(experiment, seeds)).summary
     names = ["summary.md", "noise_decomposition.csv", "methods.csv", "comparisons.csv", "advice.csv", "advice.png",
-             "advice.pdf", "seed_count.csv", "seed_count_summary.csv", "cost.png", "cost.pdf"]
+             "advice.pdf", "seed_count.csv", "seed_count_summary.csv", "cost.png", "cost.pdf", "truths.csv"]
     names += [f"{kind}_corr_{s}.csv" for kind in ("pearson", "spearman") for s in ("mu", "sigma", "snr")]
     _record(experiment, methods, seeds, names, targets.designs)
     return summary

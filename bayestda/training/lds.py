@@ -52,7 +52,8 @@ TARGET_SEED_RANGE = (1_000, 1_000_000)
 MAX_SUBSETS = 10_000
 MAX_MODELS = 100
 TARGETS = ("independent", "paired")
-HALVES = ("random", "stratified")
+HALVES = ("random", "stratified")  # what `--halves both` retrains
+LEAVE_ONE_OUT = "leave_one_out"  # every train item left out once, and the full set: the from-scratch LOO truth
 
 
 def check_subsets(m: int) -> int:
@@ -86,17 +87,32 @@ class LdsDesign:
     models: int = 10  # R, the independent target's models per subset (paired: one per posterior seed)
 
     def __post_init__(self) -> None:
-        check_subsets(self.subsets)
+        if self.halves == LEAVE_ONE_OUT:
+            if self.target != "paired":
+                raise BadInput("the from-scratch leave-one-out retrains each posterior seed from its own initialisation "
+                               "and batch order: its target is paired, not " + repr(self.target))
+        else:
+            check_subsets(self.subsets)
         if self.target not in TARGETS:
             raise BadInput(f"--lds-target {self.target!r}; allowed: {', '.join(TARGETS)}")
-        if self.halves not in HALVES:
-            raise BadInput(f"LDS halves {self.halves!r}; allowed: {', '.join(HALVES)}")
+        if self.halves not in (*HALVES, LEAVE_ONE_OUT):
+            raise BadInput(f"LDS halves {self.halves!r}; allowed: {', '.join((*HALVES, LEAVE_ONE_OUT))}")
         if not isinstance(self.models, int) or not 1 <= self.models <= MAX_MODELS:
             raise BadInput(f"--lds-models {self.models}: must be an integer from 1 to {MAX_MODELS} (default 10)")
+
+    @classmethod
+    def leave_one_out(cls) -> LdsDesign:
+        """The from-scratch LOO truth: for each posterior seed, its run without each train item (n models) and with
+        all of them (its own run, bitwise), from the seed's initialisation and batch order."""
+        return cls(0, "paired", LEAVE_ONE_OUT)
 
     @property
     def stratified(self) -> bool:
         return self.halves == "stratified"
+
+    @property
+    def is_leave_one_out(self) -> bool:
+        return self.halves == LEAVE_ONE_OUT
 
     def with_halves(self, halves: str) -> LdsDesign:
         return replace(self, halves=halves)
@@ -109,7 +125,8 @@ class LdsDesign:
 
     def path(self, experiment: Experiment, seed: int) -> Path:
         """One seed's file. The paired random design keeps bayestda 0.2's path (its files stay current)."""
-        name = f"lds_{self.subsets}_stratified_subsets.pt" if self.stratified else f"lds_{self.subsets}_subsets.pt"
+        name = "loo_from_scratch.pt" if self.is_leave_one_out else \
+            f"lds_{self.subsets}_stratified_subsets.pt" if self.stratified else f"lds_{self.subsets}_subsets.pt"
         folder = experiment.model_dir(seed) if self.target == "paired" else experiment.lds_target_dir(seed)
         return folder / name
 
@@ -119,6 +136,8 @@ class LdsDesign:
 
     def describe(self) -> str:
         """For methods.csv and summary.md: which target the LDS columns use."""
+        if self.is_leave_one_out:
+            return "from scratch, each train item left out of each posterior seed's run"
         if self.target == "paired":
             return "paired (the posterior seeds' own retraining)"
         return f"independent ({self.models} models per subset, seeds disjoint from the posterior's)"
@@ -155,12 +174,19 @@ def draw_subsets(n_train: int, m: int, labels: torch.Tensor | None = None) -> to
     return masks
 
 
+def leave_one_out_masks(n_train: int) -> torch.Tensor:
+    """[n_train + 1, n_train] bool: row 0 keeps every item (the seed's own run), row i + 1 leaves out item i."""
+    return torch.cat([torch.ones(1, n_train, dtype=torch.bool), ~torch.eye(n_train, dtype=torch.bool)])
+
+
 def lds_inputs(experiment: Experiment, seed: int, design: LdsDesign) -> dict:
     """What a seed's subset-model file is made from: what its training run is made from, M, the halves, how the
     independent seeds were drawn, and this code's version (0.2's paired random files keep their inputs)."""
     inputs = {**training_inputs(experiment, seed), "lds_subsets": design.subsets, "lds_version": LDS_VERSION}
     if design.stratified:
         inputs["halves"] = "stratified, generator seed 0"
+    if design.is_leave_one_out:
+        inputs["halves"] = "leave one out, and the full set first"
     if design.target == "independent":
         inputs["target_seeds"] = f"drawn with generator seed {TARGET_SEED_DRAW} from {TARGET_SEED_RANGE}, " \
                                  "disjoint from the posterior seeds"
@@ -218,8 +244,9 @@ def retrain_seed(experiment: Experiment, seed: int, design: LdsDesign, overwrite
         return
     begun = seed_start(experiment, seed, device)
     train, test = begun.train, begun.test
-    m = design.subsets
-    masks = draw_subsets(len(train), m, train.y.cpu() if design.stratified else None)
+    masks = leave_one_out_masks(len(train)) if design.is_leave_one_out else \
+        draw_subsets(len(train), design.subsets, train.y.cpu() if design.stratified else None)
+    m = len(masks)
     losses = torch.empty(m, len(test), dtype=torch.float32)
     for k in tqdm(range(m), desc=f"{experiment.name} seed {seed} LDS {design.halves} subsets", unit="model",
                   disable=not show_progress):
@@ -231,7 +258,7 @@ def retrain_seed(experiment: Experiment, seed: int, design: LdsDesign, overwrite
             "test_idx": torch.as_tensor(test.idx).cpu(), "seed": seed, "subset_draw_seed": SUBSET_DRAW_SEED,
             "halves": design.halves, "target": design.target}
     save_torch(blob, path)
-    provenance.write(path, experiment.record_what("lds", seed=seed, subsets=m, **design.record()),
+    provenance.write(path, experiment.record_what("lds", seed=seed, subsets=design.subsets, **design.record()),
                      lds_inputs(experiment, seed, design), {"device": str(device)})
 
 
@@ -287,6 +314,17 @@ def load_subset_losses(experiment: Experiment, design: LdsDesign, seeds: list[in
                                 f"{target_seeds[0]}'s; remake it: {design.command(experiment)} --overwrite")
     return SubsetLosses(first["subsets"].numpy(), np.stack([b["test_losses"].double().numpy() for b in blobs]),
                         first["train_idx"].numpy(), first["test_idx"].numpy(), design.describe())
+
+
+def from_scratch_loo(experiment: Experiment, seeds: list[int] | None = None) -> SubsetLosses | None:
+    """The from-scratch leave-one-out test losses [seeds, n_train + 1, n_test] (row 0: the full run), where every
+    posterior seed's file is current; None (logged, with the command) where not."""
+    design = LdsDesign.leave_one_out()
+    if not lds_available(experiment, design, seeds):
+        log.info("the from-scratch LOO truth is left out of %s's analysis: not retrained (add it with: %s)",
+                 experiment.name, design.command(experiment))
+        return None
+    return load_subset_losses(experiment, design, seeds)
 
 
 def lds_available(experiment: Experiment, design: LdsDesign, seeds: list[int] | None = None) -> bool:

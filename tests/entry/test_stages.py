@@ -45,7 +45,9 @@ def test_make_reproduce_and_run_all_plan_the_same_jobs_damping_and_family_method
     assert stages == set(STAGE_NAMES)  # train, s_test, if, scores, lds, analysis, damping
     analysis = next(j for j in jobs if j.stage == "analysis")
     assert "loo_corrected" in analysis.commands[0][analysis.commands[0].index("--methods") + 1]
-    assert sum(j.stage == "lds" for j in jobs) == 2 * 10  # two halves x R = 10 independent seeds
+    lds_jobs = [j.name for j in jobs if j.stage == "lds"]
+    assert len(lds_jobs) == 2 * 10 + 10  # two halves x R = 10 independent seeds, and the from-scratch LOO per seed
+    assert sum("/lds/leave_one_out/" in name for name in lds_jobs) == 10
 
 
 def test_a_vit_experiment_adds_its_familys_own_method_and_no_lds():

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from bayestda import provenance
 from bayestda.analysis import PosteriorScores, posterior_test
 from bayestda.analysis.metrics import lds as lds_score
+from bayestda.analysis.truths import from_scratch_scores
 from bayestda.core.errors import BayesTDAError
 from bayestda.data.subsets import load_experiment_data
 from bayestda.experiments.experiment import Experiment
@@ -148,3 +149,44 @@ def test_a_number_of_subsets_out_of_range_is_one_line(m):
 def test_a_family_that_trains_its_own_way_is_refused_in_one_line():
     with pytest.raises(BayesTDAError, match="LDS retraining repeats the paper's CNN training loop"):
         lds.retrain_seed(Experiment.parse("vitmnist_mnist3_10pc"), 446, lds.LdsDesign(4))
+
+
+def test_the_from_scratch_loo_is_each_seeds_run_without_each_item_with_the_full_run_first(trained_seed, experiment):
+    """The file's row 0 is the seed's own run (its last checkpoint's test losses, bitwise); row i + 1 is the paper's
+    training loop (independent: DataLoader, torch Adam) without train item i."""
+    design = lds.LdsDesign.leave_one_out()
+    lds.retrain_seed(experiment, 446, design, show_progress=False)
+    path = design.path(experiment, 446)
+    assert path == experiment.model_dir(446) / "loo_from_scratch.pt" and provenance.is_current(path)
+    blob = torch.load(path)
+    masks = blob["subsets"]
+    assert masks.shape == (31, 30) and masks[0].all() and (~masks[1:]).nonzero()[:, 1].tolist() == list(range(30))
+    train, test = load_experiment_data("mnist3", 10)
+    net, _ = load_checkpoint(experiment, 446, experiment.checkpoint_epochs[-1])  # in eval mode, its weights loaded
+    with torch.no_grad():
+        full = torch.nn.functional.cross_entropy(net(test.x), test.y, reduction="none")
+    torch.testing.assert_close(blob["test_losses"][0], full.float(), rtol=0, atol=1e-6)
+    torch.manual_seed(446)
+    model = build_model(experiment)
+    keep = torch.arange(30) != 7
+    loader = DataLoader(TensorDataset(train.x[keep], train.y[keep]), batch_size=32, shuffle=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    for _ in range(experiment.epochs):
+        for x, y in loader:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        without = torch.nn.functional.cross_entropy(model(test.x), test.y, reduction="none")
+    torch.testing.assert_close(blob["test_losses"][8], without.float(), rtol=0, atol=1e-4)
+    losses = lds.load_subset_losses(experiment, design, [446, 446])
+    truth = from_scratch_scores(losses, [446, 446])
+    assert truth.values.shape == (2, 1, 30, len(test.y)) and truth.method == "loo_scratch"
+    assert np.allclose(truth.values[0, 0, 7], (blob["test_losses"][8] - blob["test_losses"][0]).double().numpy())
+
+
+def test_the_from_scratch_loo_retrains_the_posterior_seeds_only():
+    with pytest.raises(BayesTDAError, match="its target is paired"):
+        lds.LdsDesign(0, "independent", lds.LEAVE_ONE_OUT)
+    assert lds.LdsDesign.leave_one_out().command(Experiment("cnn", "mnist3", 10)).endswith("--halves leave_one_out")
