@@ -23,6 +23,7 @@ from .figures import advice_figure, correlation_heatmaps, cost_figure, noise_fig
 from .methods_table import comparisons, evaluate_methods
 from .metrics import LOO_TRUTH
 from .noise import compute_noise
+from .nulls import null_table
 from .posterior import PosteriorScores
 from .pvalues import compute_pvalues, mean_pvalues, pvalue_tables, save_pvalues
 from .resampling import draw
@@ -130,7 +131,8 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
     split and the within-class LOO correlation; `within_class_losses` (class-stratified halves) the within-class
     LDS; `other_truths` ({name: scores}, e.g. the from-scratch LOO) adds their columns and truths.csv; `scope` adds
     sentences that say what the numbers stand for (e.g. full-batch training) to summary.md.
-    Also comparisons.csv (paired differences, Holm), seed_count.csv and seed_count_summary.csv (every test and the
+    Also comparisons.csv (paired differences, Holm), nulls.csv (the tests on per-seed shuffled items),
+    seed_count.csv and seed_count_summary.csv (every test and the
     within-class metrics on subsets of the seeds) and, with a truth, advice.csv and its figure."""
     posteriors = as_posteriors(scores)
     roles = roles if roles is not None else roles_for(posteriors)
@@ -150,18 +152,20 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
     methods, compared = evaluation.table, comparisons(evaluation, roles.truth)
     advice = None if roles.truth is None else advice_table(posteriors, methods["K"].to_dict(), roles.signs,
                                                            roles.truth, classes, draws)
+    nulls = null_table(posteriors, methods["K"].to_dict(), classes)
     seed_counts, seed_holds = seed_count_table(posteriors, methods, roles.signs, roles.truth, classes,
                                                within_class_losses, draws)
     n_seeds = min(len(p.seeds) for p in posteriors.values())
     n_checkpoints = max(p.num_checkpoints for p in posteriors.values())
     summary = write_summary(name, significance, correlations, noise, n_seeds, n_checkpoints, methods, roles.truth,
-                            roles.signs, roles.notes, compared, advice, scope, seed_counts, seed_holds, truths)
+                            roles.signs, roles.notes, compared, advice, scope, seed_counts, seed_holds, truths, nulls)
     if folder is not None:  # every number is computed: only now is anything written
         save_correlations(correlations, folder)
         save_csv(noise, folder / "noise_decomposition.csv")
         save_csv(methods, folder / "methods.csv", index=True)
         save_csv(compared, folder / "comparisons.csv")
         save_csv(seed_counts, folder / "seed_count.csv")
+        save_csv(nulls, folder / "nulls.csv")
         if truths is not None:
             save_csv(truths, folder / "truths.csv", index=True)
         save_csv(seed_holds, folder / "seed_count_summary.csv")

@@ -407,6 +407,22 @@ def guidance_section(methods: pd.DataFrame, compared: pd.DataFrame | None, scope
     return text
 
 
+def nulls_section(nulls: pd.DataFrame, key: str) -> str:
+    """The lead test's fraction of pairs observed and on per-seed shuffled items, per method."""
+    rows = nulls[keys_of_tests(nulls).values == key].set_index("method")
+    view = pd.DataFrame(index=rows.index)
+    view["observed"] = rows["fraction_observed"].map(lambda v: f"{v:.1%}")
+    view["items shuffled per seed"] = rows["fraction_shuffled_items"].map(lambda v: f"{v:.1%}")
+    if "fraction_shuffled_within_class" in rows.columns:
+        view["shuffled within class"] = rows["fraction_shuffled_within_class"].map(lambda v: f"{v:.1%}")
+    view.index.name = "method"
+    return (_table(view) + f"\n\n{_test_name(key)}: the fraction of pairs it passes, and of pairs whose train items "
+            "were shuffled independently in each seed (each seed's scores and their scale kept; only which item a "
+            "score belongs to is broken across seeds): the false-trust rate on the method's own marginals. Where the "
+            "shuffled rate is near the observed one, the sign-reliable pairs come from a per-test-item offset (all "
+            "items shuffled) or from the class alone (within class), not from the item. Every test in nulls.csv.")
+
+
 def truths_section(methods: pd.DataFrame, truths: pd.DataFrame, truth: str | None) -> str:
     """How the truths agree, and each method's within-class rank under each."""
     agreement = pd.DataFrame(index=truths.index)
@@ -467,7 +483,8 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
                   signs: dict[str, int] | None = None, notes: tuple[str, ...] = (),
                   compared: pd.DataFrame | None = None, advice: pd.DataFrame | None = None,
                   scope: Scope | None = None, seed_counts: pd.DataFrame | None = None,
-                  seed_holds: pd.DataFrame | None = None, truths: pd.DataFrame | None = None) -> str:
+                  seed_holds: pd.DataFrame | None = None, truths: pd.DataFrame | None = None,
+                  nulls: pd.DataFrame | None = None) -> str:
     """summary.md of one analysis, as text (the caller writes it once every number is computed)."""
     test = lead_test(significance)
     signs = signs if signs is not None else dict.fromkeys(noise["method"], 1)
@@ -486,6 +503,8 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
         + (f"\n\n{scope_text}" if scope_text else ""),
         "## The tests, each by its question",
         calibration(significance, n_seeds),
+        *(["## A null with the real marginals: each seed's train items shuffled (nulls.csv)", nulls_section(nulls, test)]
+          if nulls is not None and len(nulls) else []),
         "## The paper's claims, checked on these scores",
         "\n".join(claims(significance, correlations, noise, scope)),
         *(["## Which method, when", guidance_section(methods, compared, scope)] if methods is not None and any(

@@ -217,7 +217,7 @@ def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | No
                               classes=experiment_classes(experiment), within_class_losses=targets.stratified,
                               scope=scope_of(experiment), other_truths=other_truths(experiment, seeds)).summary
     names = ["summary.md", "noise_decomposition.csv", "methods.csv", "comparisons.csv", "advice.csv", "advice.png",
-             "advice.pdf", "seed_count.csv", "seed_count_summary.csv", "cost.png", "cost.pdf", "truths.csv"]
+             "advice.pdf", "seed_count.csv", "seed_count_summary.csv", "cost.png", "cost.pdf", "truths.csv", "nulls.csv"]
     names += [f"{kind}_corr_{s}.csv" for kind in ("pearson", "spearman") for s in ("mu", "sigma", "snr")]
     _record(experiment, methods, seeds, names, targets.designs)
     return summary

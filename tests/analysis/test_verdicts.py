@@ -15,6 +15,7 @@ from bayestda.analysis.comparisons import compare, with_holm
 from bayestda.analysis.methods_table import evaluate_methods
 from bayestda.analysis.metrics import TruthTargets, loo_resampled, pearson_per_column, spearman_per_column
 from bayestda.analysis.noise import decompose, variance_components
+from bayestda.analysis.nulls import null_table, shuffled
 from bayestda.analysis.posterior import PosteriorScores
 from bayestda.analysis.pvalues import pvalue_tables
 from bayestda.analysis.resampling import draw, ranks
@@ -217,3 +218,17 @@ def test_fewer_seeds_are_every_test_recomputed_on_subsets_of_the_seeds():
     full = table[(table["S"] == 10) & (table["method"] == "gd") & (table["K"] == 2)].iloc[0]
     assert full["loo_corr_within_class_mean"] == pytest.approx(evaluation.table.loc["gd", "loo_corr_within_class_mean"])
     assert set(holds["value"]) == {"fraction_p_below_0.05_z", "loo_corr_within_class_mean"}
+
+
+def test_the_shuffled_items_null_keeps_each_seeds_scores_and_breaks_only_the_pairing():
+    values = RNG.normal(size=(4, 1, 6, 3))
+    classes = ItemClasses(np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1, 0]))
+    samples = values[:, 0]
+    permuted = shuffled(samples, np.random.default_rng(0), classes)
+    for s in range(4):  # each seed: the same rows, reordered within each class
+        assert sorted(map(tuple, permuted[s])) == sorted(map(tuple, samples[s]))
+        assert {tuple(r) for r in permuted[s, :3]} == {tuple(r) for r in samples[s, :3]}
+    item_signal = np.broadcast_to(RNG.normal(0, 3, size=(1, 1, 6, 3)), (10, 1, 6, 3)) + 0.1 * RNG.normal(size=(10, 1, 6, 3))
+    table = null_table({"gd": _posterior("gd", item_signal)}, {"gd": 1})
+    z = table[table["test"] == "z (paper)"].iloc[0]
+    assert z["fraction_observed"] > 0.8 and z["fraction_shuffled_items"] < 0.2  # item-level signal: gone when shuffled
