@@ -416,7 +416,8 @@ def nulls_section(nulls: pd.DataFrame, key: str) -> str:
     if "fraction_shuffled_within_class" in rows.columns:
         view["shuffled within class"] = rows["fraction_shuffled_within_class"].map(lambda v: f"{v:.1%}")
     view.index.name = "method"
-    return (_table(view) + f"\n\n{_test_name(key)}: the fraction of pairs it passes, and of pairs whose train items "
+    name = _test_name(key)
+    return (_table(view) + f"\n\n{name[0].upper() + name[1:]}: the fraction of pairs it passes, and of pairs whose train items "
             "were shuffled independently in each seed (each seed's scores and their scale kept; only which item a "
             "score belongs to is broken across seeds): the false-trust rate on the method's own marginals. Where the "
             "shuffled rate is near the observed one, the sign-reliable pairs come from a per-test-item offset (all "
