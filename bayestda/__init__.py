@@ -6,4 +6,4 @@ registry (`register`, `Method`); `bayestda.families` the model families (`ModelF
 tests anyone's scores; `bayestda.launch.stages` is the stage graph every runner reads. Layers: docs/architecture.md.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"

@@ -35,7 +35,8 @@ CONTROLS = ("random", "same_class")
 RANKED_METRICS = (("loo_corr_mean", "LOO correlation (Spearman, posterior mean)", True),
                   ("loo_corr_within_class_mean", "within-class LOO correlation (posterior mean)", True),
                   ("lds_mean", "LDS (posterior mean)", False),
-                  ("lds_within_class_mean", "within-class LDS (posterior mean)", False))
+                  ("lds_within_class_mean", "within-class LDS (posterior mean)", False),
+                  ("loo_scratch_corr_within_class_mean", "within-class LOO against the from-scratch truth", True))
 SPLIT_COLUMNS = ("fraction_p_below_0.05_same_class", "fraction_p_below_0.05_cross_class",
                  "significant_after_BH_5%_same_class", "significant_after_BH_5%_cross_class")
 
