@@ -3,7 +3,7 @@ the seeds, against the full run.
 
 For S in `SEED_COUNTS` (those below the run's seeds, and the run's own), up to `SUBSETS` subsets of S seeds
 (all of them where there are fewer; drawn with a fixed generator) and every K: each test's fraction of pairs at
-p < 0.05; at each method's largest K also the posterior-mean within-class LOO correlation and within-class LDS
+p < 0.05, the posterior-mean within-class LOO correlation and within-class LDS
 (the LOO truth stays the full run's: the reference a reader compares against). A value "holds" at S where at least
 `HOLDS` of the subsets of S seeds give a value inside the full run's 95% interval (the metric's `_cond_` interval;
 for the sign-reliable fraction, its interval over test items: a seed bootstrap of a spread-based test is biased, as
@@ -81,8 +81,7 @@ def seed_count_table(posteriors: dict[str, PosteriorScores], methods: pd.DataFra
                     row = {"S": size, "subset": number, "seeds": " ".join(str(scores.seeds[s]) for s in seeds),
                            "method": method, "K": k}
                     row.update({f"fraction_p_below_0.05_{t.key}": float(t.passing(samples).mean()) for t in TESTS})
-                    if k == methods.loc[method, "K"]:
-                        row.update(_metric_values(scores, seeds, k, signs.get(method, 1), loo, lds))
+                    row.update(_metric_values(scores, seeds, k, signs.get(method, 1), loo, lds))
                     rows.append(row)
     table = pd.DataFrame(rows)
     return table, _holds(table, posteriors, methods, draws)
