@@ -56,7 +56,8 @@ def estimate(experiment: Experiment, params: int, request: Request | None = None
     request = request or Request((experiment,))
     jobs_of = experiment_plan(experiment, request)
     seeds = sum(j.stage == "train" for j in jobs_of)
-    lds_jobs = sum(j.stage == "lds" for j in jobs_of)
+    lds_jobs = sum(j.stage == "lds" and "/lds/leave_one_out/" not in j.name for j in jobs_of)
+    loo_jobs = sum("/lds/leave_one_out/" in j.name for j in jobs_of)  # n + 1 models of n items (2x a half's)
     lds_subsets = request.lds_for(experiment)
     base = base or MEASURED.get(experiment.task, MEASURED["mnist3"])
     items = experiment.num_per_class * len(experiment.spec.classes) / base.n_train
@@ -64,13 +65,15 @@ def estimate(experiment: Experiment, params: int, request: Request | None = None
     checkpoints = len(experiment.checkpoint_epochs)
     retraining = base.retraining_per_checkpoint_s * items**2 * size
     others = base.other_methods_per_checkpoint_s * items * size
-    lds = lds_jobs * lds_subsets * base.lds_model_s * items * size if experiment.family.supports_lds else 0.0
+    n_train = experiment.num_per_class * len(experiment.spec.classes)
+    lds_models = lds_jobs * lds_subsets + loo_jobs * (n_train + 1) * 2
+    lds = lds_models * base.lds_model_s * items * size if experiment.family.supports_lds else 0.0
     compute = seeds * (base.train_seed_s * items * size + checkpoints * (retraining + others)) + lds
     jobs = len(jobs_of)
     cpu = CPU_RUN_FACTOR * (compute + jobs * JOB_START_S) / workers + ANALYSIS_S
     steps = experiment.epochs * -(-experiment.num_per_class * len(experiment.spec.classes)
                                   // experiment.family.recipe.batch_size)
-    sequences = seeds * (1 + checkpoints) + (lds_jobs if experiment.family.supports_lds else 0)
+    sequences = seeds * (1 + checkpoints) + (lds_jobs + loo_jobs if experiment.family.supports_lds else 0)
     gpu = sequences * steps * GPU_STEP_MS / 1e3 + seeds * checkpoints * others / GPU_SPEEDUP + jobs * JOB_START_S \
         + ANALYSIS_S
     return Estimate(cpu, gpu, retraining + others, base.experiment == experiment.name)
