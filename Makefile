@@ -17,8 +17,11 @@ $(VENV)/.installed: req.txt req-dev.txt req-nodeps.txt pyproject.toml
 	touch $@
 
 # data, training (10 seeds), all TDA methods, p-values, correlations, summary for one experiment
+# cnn_mnist3_10pc_r1: a fresh training subset, R = 1 (run_subset_generation.py --subset-seed)
+SUBSET_SEED = $(strip $(patsubst r%,%,$(word 4,$(subst _, ,$(EXPERIMENT)))))
+
 reproduce: setup
-	$(PY) run_subset_generation.py --task $(word 2,$(subst _, ,$(EXPERIMENT)))
+	$(PY) run_subset_generation.py --task $(word 2,$(subst _, ,$(EXPERIMENT))) $(if $(SUBSET_SEED),--subset-seed $(SUBSET_SEED))
 	$(PY) run_reproduce.py --experiment $(EXPERIMENT)
 
 # a named set of experiments, read side by side in results/study_$(STUDY)/ (run_study.py --help)

@@ -225,6 +225,14 @@ def add_task_flags(parser: argparse.ArgumentParser, all_by_default: bool = False
     parser.add_argument("--task", default=default_task, choices=tuple(TASKS), help="mnist3, cifar10 or mnist (appendix)")
     parser.add_argument("--num_per_class", type=positive_int, default=default_n, help="train items per class")
     parser.add_argument("--seed_id", type=seed_id, default=default_seed, help="which of the 10 seeds (0..9)")
+    add_subset_seed_flag(parser)
+
+
+def add_subset_seed_flag(parser: argparse.ArgumentParser) -> None:
+    """--subset-seed R: 0 the paper's training subset (default), R >= 1 a fresh draw (experiments `..._r<R>`)."""
+    parser.add_argument("--subset-seed", type=int_range(0, what=" (the training-subset seed)"), default=0,
+                        help="0: the paper's training subset (default); R >= 1: a fresh class-balanced draw from the "
+                             "full data (experiment names end in _r<R>)")
 
 
 def add_device_flag(parser: argparse.ArgumentParser, default: str = "cpu") -> None:

@@ -67,7 +67,7 @@ def add_tda_flags(parser: argparse.ArgumentParser, family: str = "cnn") -> None:
 def tda_job(args: argparse.Namespace, family: str):
     """(experiment, seed) named by the per-seed flags, validated with the checkpoints they name."""
     model, weights = model_of(args, family)
-    experiment = Experiment(model, args.task, args.num_per_class, vit_weights=weights)
+    experiment = Experiment(model, args.task, args.num_per_class, vit_weights=weights, subset_seed=args.subset_seed)
     if getattr(args, "ckpts", None):
         experiment.check_checkpoint_epochs(args.ckpts)
     return experiment, check_seed_id(args.seed_id)
@@ -170,7 +170,7 @@ def run_training_script(description: str, argv: list[str] | None = None, family:
     add_device_flag(parser, device_default)
     args = parser.parse_args(argv)
     model, weights = model_of(args, family)
-    experiments = experiments_for(model, args.task, args.num_per_class, weights)
+    experiments = experiments_for(model, args.task, args.num_per_class, weights, args.subset_seed)
     seeds = [check_seed_id(args.seed_id)] if args.seed_id is not None else load_seeds()
     jobs = [(e, s) for e in experiments for s in seeds]
     with tqdm(total=sum(e.epochs for e, _ in jobs), desc="training epochs", unit="epoch") as bar:

@@ -59,3 +59,11 @@ def check_size(task: str, num_per_class: int) -> int:
             f"num_per_class {num_per_class} is not available for task {task!r}; allowed: {allowed}"
         )
     return num_per_class
+
+
+def check_subset_seed(subset_seed) -> int:
+    """A training-subset seed: 0 is the paper's subset, R >= 1 a fresh draw; anything else is one line."""
+    if isinstance(subset_seed, bool) or not isinstance(subset_seed, int) or subset_seed < 0:
+        raise BadInput(f"--subset-seed {subset_seed!r}: must be an integer >= 0 (0: the paper's subset, the default; "
+                       "R >= 1: a fresh class-balanced draw, e.g. --subset-seed 1)")
+    return subset_seed

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.datasets import TASKS, TaskSpec, check_size, check_task
+from ..core.datasets import TASKS, TaskSpec, check_size, check_subset_seed, check_task
 from ..core.errors import BadInput, BayesTDAError, CorruptOutput, MissingOutput
 from ..core.paths import DATA_DIR, subset_dir
 from ..core.tensor_io import save_torch
@@ -164,15 +164,55 @@ class Subset:
         return Subset(self.x.to(device), self.y.to(device), self.idx)
 
 
-def subset_path(task: str, split: str, num_per_class: int | None = None) -> Path:
-    name = f"train_subset_{num_per_class}pc.pt" if split == "train" else "test_subset.pt"
+def subset_path(task: str, split: str, num_per_class: int | None = None, subset_seed: int = 0) -> Path:
+    """data/<task>/train_subset_<n>pc.pt and test_subset.pt (the paper's), with `_r<R>` for a fresh draw R."""
+    suffix = f"_r{subset_seed}" if subset_seed else ""
+    name = f"train_subset_{num_per_class}pc{suffix}.pt" if split == "train" else f"test_subset{suffix}.pt"
     return subset_dir() / task / name
 
 
-def build_subset(task: str, split: str, num_per_class: int | None, pool: Pool) -> dict:
-    """Select the paper's items from a pool, check their labels, and transform them."""
+FRESH_DRAW_SALT = {"train": 0, "test": 1}
+
+
+def fresh_indices(task: str, split: str, num_per_class: int | None, subset_seed: int, pool: Pool) -> np.ndarray:
+    """A fresh class-balanced draw R >= 1 of a pool (the full dataset split): num_per_class train items of each of
+    the task's classes, or a test subset of the paper's size and class counts (the test split: disjoint from every
+    train item). Drawn with numpy's generator seeded with (R, split), in a shuffled order."""
     spec = TASKS[task]
-    wanted = read_index_list(task, split, num_per_class)
+    rng = np.random.default_rng([subset_seed, FRESH_DRAW_SALT[split]])
+    if split == "train":
+        counts = dict.fromkeys(spec.classes, num_per_class)
+    else:
+        paper = read_index_list(task, "test")
+        paper_labels = select(load_pool(spec.dataset, "test", "shipped"), paper)[1]
+        counts = {c: int((paper_labels == c).sum()) for c in spec.classes}
+    chosen = []
+    for label, count in counts.items():
+        candidates = pool.indices[pool.labels == label]
+        if len(candidates) < count:
+            raise BadInput(f"the {split} pool has {len(candidates)} items of class {label}; a fresh subset needs {count}")
+        chosen.append(rng.choice(candidates, count, replace=False))
+    return rng.permutation(np.concatenate(chosen)).astype(np.int64)
+
+
+def fresh_source(task: str, source: str, subset_seed: int) -> str:
+    """The pixel source of a fresh draw: the full MNIST for MNIST tasks given `shipped` (the shipped subset arrays
+    hold the paper's items only); CIFAR-10 needs the full dataset, which is not shipped: one line saying so."""
+    dataset = TASKS[task].dataset
+    if source != "shipped":
+        return source
+    if dataset == "mnist":
+        return "mnist-full"
+    raise BadInput(f"--subset-seed {subset_seed}: a fresh {task} subset needs the full CIFAR-10, which is not shipped "
+                   f"(only the paper's indices are); with a network: python run_subset_generation.py --task {task} "
+                   f"--subset-seed {subset_seed} --source torchvision --data-root DIR")
+
+
+def build_subset(task: str, split: str, num_per_class: int | None, pool: Pool, subset_seed: int = 0) -> dict:
+    """Select the paper's items (or fresh draw R's) from a pool, check their labels, and transform them."""
+    spec = TASKS[task]
+    wanted = fresh_indices(task, split, num_per_class, subset_seed, pool) if subset_seed else \
+        read_index_list(task, split, num_per_class)
     images, labels = select(pool, wanted)
     check_labels(spec, split, labels, num_per_class)
     return {
@@ -180,6 +220,7 @@ def build_subset(task: str, split: str, num_per_class: int | None, pool: Pool) -
         "y": torch.from_numpy(labels.astype(np.int64)),
         "idx": torch.from_numpy(wanted),
         "images_uint8": torch.from_numpy(np.ascontiguousarray(images)),
+        **({"subset_seed": subset_seed} if subset_seed else {}),
     }
 
 
@@ -197,29 +238,36 @@ def check_labels(spec: TaskSpec, split: str, labels: np.ndarray, num_per_class: 
             raise BadInput(f"{spec.name} {split} subset is not balanced: counts {counts.tolist()}, expected {expected} per class")
 
 
-def generate_subsets(task: str, sizes: list[int], source: str = "shipped", data_root: Path | None = None) -> list[Path]:
-    """Write the train subsets of the given sizes and the test subset of a task; return their paths."""
+def generate_subsets(task: str, sizes: list[int], source: str = "shipped", data_root: Path | None = None,
+                     subset_seed: int = 0) -> list[Path]:
+    """Write the train subsets of the given sizes and the test subset of a task (the paper's, or fresh draw R's
+    from the full dataset); return their paths."""
     spec = check_task(task)
     for n in sizes:
         check_size(task, n)
+    check_subset_seed(subset_seed)
+    if subset_seed:
+        source = fresh_source(task, source, subset_seed)
     written = []
     pools = {split: load_pool(spec.dataset, split, source, data_root) for split in ("train", "test")}
     jobs = [("train", n) for n in sizes] + [("test", None)]
     for split, n in jobs:
-        subset = build_subset(task, split, n, pools[split])
+        subset = build_subset(task, split, n, pools[split], subset_seed)
         subset["source"] = source
-        path = subset_path(task, split, n)
+        path = subset_path(task, split, n, subset_seed)
         save_torch(subset, path)
         log.info("wrote %s (%d items, source %s)", path, len(subset["y"]), source)
         written.append(path)
     return written
 
 
-def load_subset_file(task: str, split: str, num_per_class: int | None = None) -> dict:
-    """The generated subset file's contents (x, y, idx, images_uint8), checked against the paper's index list, or
-    one line naming the file, what is wrong and the command that makes it."""
-    path = subset_path(task, split, num_per_class)
-    flags = f"--task {task}" + (f" --num_per_class {num_per_class}" if split == "train" else "")
+def load_subset_file(task: str, split: str, num_per_class: int | None = None, subset_seed: int = 0) -> dict:
+    """The generated subset file's contents (x, y, idx, images_uint8), checked against the paper's index list (a
+    fresh draw: its recorded subset seed and class balance), or one line naming the file, what is wrong and the
+    command that makes it."""
+    path = subset_path(task, split, num_per_class, subset_seed)
+    flags = f"--task {task}" + (f" --num_per_class {num_per_class}" if split == "train" else "") + \
+        (f" --subset-seed {subset_seed}" if subset_seed else "")
     remake = f"python run_subset_generation.py {flags}"
     if not path.exists():
         raise MissingOutput(f"missing data file {path}; run: {remake}")
@@ -227,10 +275,17 @@ def load_subset_file(task: str, split: str, num_per_class: int | None = None) ->
         blob = torch.load(path)
     except Exception as error:  # noqa: BLE001 (truncated, empty or not a torch file)
         raise CorruptOutput(f"data file {path} cannot be read ({type(error).__name__}); remake it: {remake}") from None
-    wanted = read_index_list(task, split, num_per_class)
     keys = ("x", "y", "idx", "images_uint8")
     if not isinstance(blob, dict) or any(k not in blob for k in keys):
         raise CorruptOutput(f"data file {path} is not a subset file (expected keys {', '.join(keys)}); remake it: {remake}")
+    if subset_seed:
+        if blob.get("subset_seed") != subset_seed:
+            raise CorruptOutput(f"data file {path} is not fresh draw {subset_seed} (it records "
+                                f"{blob.get('subset_seed')!r}); remake it: {remake}")
+        check_labels(TASKS[task], split, blob["y"].numpy(), num_per_class)
+        wanted = blob["idx"].numpy()
+    else:
+        wanted = read_index_list(task, split, num_per_class)
     channels = TASKS[task].channels
     x, y, idx = blob["x"], blob["y"], blob["idx"]
     images = blob["images_uint8"]
@@ -243,12 +298,13 @@ def load_subset_file(task: str, split: str, num_per_class: int | None = None) ->
     return blob
 
 
-def load_subset(task: str, split: str, num_per_class: int | None = None) -> Subset:
+def load_subset(task: str, split: str, num_per_class: int | None = None, subset_seed: int = 0) -> Subset:
     """Load a generated subset (the CNN transform), or say which command makes it."""
-    blob = load_subset_file(task, split, num_per_class)
+    blob = load_subset_file(task, split, num_per_class, subset_seed)
     return Subset(blob["x"], blob["y"], blob["idx"])
 
 
-def load_experiment_data(task: str, num_per_class: int) -> tuple[Subset, Subset]:
-    """(train, test) subsets of an experiment."""
-    return load_subset(task, "train", num_per_class), load_subset(task, "test")
+def load_experiment_data(task: str, num_per_class: int, subset_seed: int = 0) -> tuple[Subset, Subset]:
+    """(train, test) subsets of an experiment (subset seed R: its fresh draw)."""
+    return (load_subset(task, "train", num_per_class, subset_seed),
+            load_subset(task, "test", subset_seed=subset_seed))

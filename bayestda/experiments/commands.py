@@ -17,8 +17,9 @@ from .experiment import Experiment
 def seed_flags(experiment: Experiment, seed: int) -> list[str]:
     """The flags that name an experiment's model, data and seed in every per-seed script."""
     family = experiment.family
-    return [family.model_flag, family.model_flag_value(experiment), "--task", experiment.task,
-            "--num_per_class", str(experiment.num_per_class), "--seed_id", str(seed_id_of(seed))]
+    flags = [family.model_flag, family.model_flag_value(experiment), "--task", experiment.task,
+             "--num_per_class", str(experiment.num_per_class), "--seed_id", str(seed_id_of(seed))]
+    return flags + (["--subset-seed", str(experiment.subset_seed)] if experiment.subset_seed else [])
 
 
 def training_argv(experiment: Experiment, seed: int) -> list[str]:

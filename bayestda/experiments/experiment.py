@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..attribution.registry import default_methods
-from ..core.datasets import TASKS, TaskSpec, check_size, check_task
+from ..core.datasets import TASKS, TaskSpec, check_size, check_subset_seed, check_task
 from ..core.errors import BadInput
 from ..core.paths import output_root
 from ..core.seeds import PAPER_SEEDS, check_seed_id, load_seeds, seed_id_of
@@ -32,35 +32,39 @@ def check_arch(arch: str) -> str:
     return arch
 
 
-_NAME = re.compile(r"^(?P<model>[a-z0-9]+(?:-[a-z0-9]+)*)_(?P<task>[a-z0-9]+)_(?P<n>\d+)pc$")
+_NAME = re.compile(r"^(?P<model>[a-z0-9]+(?:-[a-z0-9]+)*)_(?P<task>[a-z0-9]+)_(?P<n>\d+)pc(?:_r(?P<r>[1-9]\d*))?$")
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment `<model>_<task>_<n>pc`: knows its epochs, checkpoints and every path."""
+    """One experiment `<model>_<task>_<n>pc[_r<R>]`: knows its epochs, checkpoints and every path. R, the
+    training-subset seed, is 0 for the paper's subset (no suffix) and R >= 1 for a fresh draw (`_r1`)."""
 
     model: str
     task: str
     num_per_class: int
     vit_weights: str | None = field(default=None, compare=False, repr=False)  # ViT weight source: HF id or local dir
+    subset_seed: int = 0
 
     def __post_init__(self) -> None:
         check_arch(self.model)
         check_size(self.task, self.num_per_class)
+        check_subset_seed(self.subset_seed)
 
     @classmethod
     def parse(cls, name: str, vit_weights: str | None = None) -> Experiment:
         match = _NAME.match(name)
         if not match:
             raise BadInput(
-                f"experiment name {name!r} is not of the form <model>_<task>_<n>pc, "
-                "e.g. cnn_mnist3_10pc"
+                f"experiment name {name!r} is not of the form <model>_<task>_<n>pc[_r<R>], "
+                "e.g. cnn_mnist3_10pc (the paper's subset) or cnn_mnist3_10pc_r1 (a fresh subset)"
             )
-        return cls(match["model"], match["task"], int(match["n"]), vit_weights=vit_weights)
+        return cls(match["model"], match["task"], int(match["n"]), vit_weights=vit_weights,
+                   subset_seed=int(match["r"] or 0))
 
     @property
     def name(self) -> str:
-        return f"{self.model}_{self.task}_{self.num_per_class}pc"
+        return f"{self.model}_{self.subset}"
 
     @classmethod
     def from_record(cls, what: dict) -> Experiment:
@@ -91,7 +95,8 @@ class Experiment:
 
     @property
     def subset(self) -> str:
-        return f"{self.task}_{self.num_per_class}pc"
+        """The training subset's name: `<task>_<n>pc`, and `_r<R>` for a fresh draw."""
+        return f"{self.task}_{self.num_per_class}pc" + (f"_r{self.subset_seed}" if self.subset_seed else "")
 
     @property
     def spec(self) -> TaskSpec:
@@ -161,7 +166,8 @@ class Experiment:
         return folder / label
 
 
-def experiments_for(arch: str, task: str | None, num_per_class: int | None, vit_weights: str | None = None) -> list[Experiment]:
+def experiments_for(arch: str, task: str | None, num_per_class: int | None, vit_weights: str | None = None,
+                    subset_seed: int = 0) -> list[Experiment]:
     """Every experiment the flags select: no task = all tasks of the paper, no size = all sizes."""
     check_arch(arch)
     tasks = [task] if task else ["mnist3", "cifar10"]
@@ -169,5 +175,5 @@ def experiments_for(arch: str, task: str | None, num_per_class: int | None, vit_
     for t in tasks:
         spec = check_task(t)
         sizes = [check_size(t, num_per_class)] if num_per_class is not None else list(spec.sizes)
-        out.extend(Experiment(arch, t, n, vit_weights=vit_weights) for n in sizes)
+        out.extend(Experiment(arch, t, n, vit_weights=vit_weights, subset_seed=subset_seed) for n in sizes)
     return out

@@ -137,7 +137,7 @@ class ModelFamily:
     # --- data and naming ------------------------------------------------------------------------
     def load_data(self, experiment: Experiment, net: nn.Module) -> tuple[Subset, Subset]:
         """(train, test) with the family's deterministic transform (default: the paper's CNN transform)."""
-        return load_experiment_data(experiment.task, experiment.num_per_class)
+        return load_experiment_data(experiment.task, experiment.num_per_class, experiment.subset_seed)
 
     def epochs(self, experiment: Experiment) -> int:
         return self.recipe.epochs or experiment.spec.epochs

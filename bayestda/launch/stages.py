@@ -343,11 +343,13 @@ def grid_experiments(names: list[str] | None, all_experiments: bool, vit_weights
 
 
 def ensure_subsets(experiments: list[Experiment]) -> None:
-    """Generate the shipped data subsets the experiments need, where missing (seconds; before any job)."""
-    for task in sorted({e.task for e in experiments}):
-        sizes = sorted({e.num_per_class for e in experiments if e.task == task})
-        if any(not subset_path(task, "train", n).exists() for n in sizes) or not subset_path(task, "test").exists():
-            generate_subsets(task, sizes)
+    """Generate the data subsets the experiments need (the paper's, or fresh draws), where missing (seconds; before
+    any job)."""
+    for task, r in sorted({(e.task, e.subset_seed) for e in experiments}):
+        sizes = sorted({e.num_per_class for e in experiments if e.task == task and e.subset_seed == r})
+        if any(not subset_path(task, "train", n, r).exists() for n in sizes) or \
+                not subset_path(task, "test", subset_seed=r).exists():
+            generate_subsets(task, sizes, subset_seed=r)
 
 
 def describe(jobs: list[Job]) -> str:

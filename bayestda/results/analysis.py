@@ -22,7 +22,7 @@ from ..attribution.registry import helpful_signs, per_seed_methods
 from ..core.errors import CorruptOutput, MissingOutput, UnrecordedOutput
 from ..core.seeds import load_seeds
 from ..data.subset_losses import SubsetLosses
-from ..data.subsets import load_subset
+from ..data.subsets import load_experiment_data, load_subset
 from ..experiments.commands import adopt_command, score_command
 from ..scores.files import missing
 from ..training.lds import TARGETS, LdsDesign, check_subsets, from_scratch_loo, lds_available, load_subset_losses
@@ -86,8 +86,9 @@ def load_posterior(experiment, method: str, seeds=None) -> PosteriorScores:
     files = [[experiment.scores_path(method, seed, e) for e in epochs] for seed in seeds]
     post = load_files(method, files, seeds, epochs,
                       remake=lambda path: f"run: {score_command(experiment, method, int(path.parent.name))} --overwrite")
-    train_idx = load_subset(experiment.task, "train", experiment.num_per_class).idx.numpy()
-    test_columns = [f"z_test_{i}" for i in load_subset(experiment.task, "test").idx.tolist()]
+    train, test = load_experiment_data(experiment.task, experiment.num_per_class, experiment.subset_seed)
+    train_idx = train.idx.numpy()
+    test_columns = [f"z_test_{i}" for i in test.idx.tolist()]
     if len(post.train_idx) != len(train_idx) or (post.train_idx != train_idx).any() or post.test_columns != test_columns:
         raise CorruptOutput(f"{files[0][0]} scores other train or test items than the {experiment.subset} subsets "
                             f"({len(post.train_idx)} x {len(post.test_columns)}, expected {len(train_idx)} x "
@@ -168,8 +169,8 @@ def seconds_per_checkpoint(experiment, methods, seeds=None) -> dict[str, float]:
 
 def experiment_classes(experiment) -> ItemClasses:
     """The labels of the experiment's train and test items, in the score files' order (subset order)."""
-    return ItemClasses(load_subset(experiment.task, "train", experiment.num_per_class).y.numpy(),
-                       load_subset(experiment.task, "test").y.numpy())
+    train, test = load_experiment_data(experiment.task, experiment.num_per_class, experiment.subset_seed)
+    return ItemClasses(train.y.numpy(), test.y.numpy())
 
 
 def other_truths(experiment, seeds=None) -> dict[str, PosteriorScores]:
@@ -182,8 +183,9 @@ def other_truths(experiment, seeds=None) -> dict[str, PosteriorScores]:
 
 def scope_of(experiment) -> Scope:
     """What an experiment's numbers stand for: its train items, batch size and training subset."""
-    return Scope(len(load_subset(experiment.task, "train", experiment.num_per_class).y), experiment.family.recipe.batch_size,
-                 f"{experiment.subset}, the paper's draw")
+    train = load_subset(experiment.task, "train", experiment.num_per_class, experiment.subset_seed)
+    draw = "the paper's draw" if not experiment.subset_seed else f"fresh draw {experiment.subset_seed}"
+    return Scope(len(train.y), experiment.family.recipe.batch_size, f"{experiment.subset}, {draw}")
 
 
 def run_pvalues(experiment, methods=None, seeds=None, posteriors=None) -> pd.DataFrame:

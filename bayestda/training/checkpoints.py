@@ -43,11 +43,13 @@ _data: dict[tuple, dict] = {}
 
 def data_hashes(experiment: Experiment) -> dict:
     """Content hashes of the experiment's train and test subsets (cached per subset file version)."""
-    files = [subset_path(experiment.task, "train", experiment.num_per_class), subset_path(experiment.task, "test")]
+    r = experiment.subset_seed
+    files = [subset_path(experiment.task, "train", experiment.num_per_class, r),
+             subset_path(experiment.task, "test", subset_seed=r)]
     key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) if f.exists() else (str(f),) for f in files)
     if key not in _data:
-        train = load_subset(experiment.task, "train", experiment.num_per_class)
-        test = load_subset(experiment.task, "test")
+        train = load_subset(experiment.task, "train", experiment.num_per_class, r)
+        test = load_subset(experiment.task, "test", subset_seed=r)
         _data[key] = {"train": tensor_hash(train.x, train.y, train.idx), "test": tensor_hash(test.x, test.y, test.idx)}
     return _data[key]
 
