@@ -50,7 +50,7 @@ def settings_of(experiment: Experiment) -> dict:
     architecture = variant.get("architecture", experiment.model)
     return {"depth": 3 if architecture == "cnn3" else 2 if architecture == "cnn" else None,
             "width": variant.get("width", 1.0), "weight_decay": family.recipe.adam.weight_decay,
-            "task": experiment.task, "per_class": experiment.num_per_class}
+            "task": experiment.task, "per_class": experiment.num_per_class, "subset_seed": experiment.subset_seed}
 
 
 def _grid(models, tasks_and_sizes) -> tuple[str, ...]:
@@ -66,6 +66,13 @@ STUDIES = {study.name: study for study in (
           "the paper's mnist3 cells: cnn and cnn3 at 10, 20 and 50 items per class"),
     Study("paper", _grid(("cnn", "cnn3"), (("mnist3", (10, 20, 50)), ("cifar10", (10, 20, 30, 40, 50, 60)))),
           ("per_class", "depth"), "the paper's CNN grid: mnist3 and CIFAR-10 at every size, cnn and cnn3"),
+    Study("replicate", ("cnn_mnist3_10pc", *(f"cnn_mnist3_10pc_r{r}" for r in range(1, 5)),
+                        "cnn3_mnist3_10pc", *(f"cnn3_mnist3_10pc_r{r}" for r in range(1, 3))),
+          ("subset_seed", "depth"),
+          "cnn_mnist3_10pc on the paper's training subset and 4 fresh ones, cnn3 on the paper's and 2 fresh ones: "
+          "which findings replicate over draws of the training images (results/study_replicate/replicates.csv)",
+          extra_methods=("trak", "tracincp", "rps", "ekfac", "arnoldi", "random", "same_class"),
+          damping_curve=True),
     Study("tiny", ("cnn_mnist_10pc", "cnn-halfwidth_mnist_10pc"), ("width",),
           "two experiments on the appendix's full-MNIST task (the suite's end-to-end study: a few seeds)",
           only_methods=("gd", "random"), lds_subsets=2, lds_models=2),

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from .. import provenance
 from ..analysis.figures import save_figure
 from ..analysis.metrics import interval_columns
+from ..analysis.replicates import replicate_table
 from ..analysis.summary import CONTROLS
 from ..core.io import file_hash, save_csv
 from ..core.paths import output_root
@@ -27,6 +28,7 @@ from .records import RESULTS_KIND
 log = logging.getLogger(__name__)
 
 TABLE = "methods_by_experiment.csv"
+REPLICATES = "replicates.csv"
 COLUMNS = ("K", "mean_p", "fraction_p_below_0.05", "significant_after_BH_5%", "fraction_p_below_0.05_same_class",
            "fraction_p_below_0.05_cross_class")
 METRICS = {"fraction_p_below_0.05": "fraction of pairs with p < 0.05", "loo_corr_mean": "LOO correlation (mean)",
@@ -160,13 +162,17 @@ def write_study(study: Study, seeds=None) -> pd.DataFrame | None:
     table = collect(study, experiments, seeds)
     folder = study_dir(study)
     save_csv(table, folder / TABLE)
+    names = [TABLE, "mean_p_by_k.png", "mean_p_by_k.pdf", "metrics_by_setting.png", "metrics_by_setting.pdf"]
+    if "subset_seed" in study.varied:  # replicates: each value over the draws of the training images
+        save_csv(replicate_table(table, tuple(s for s in study.varied if s != "subset_seed")), folder / REPLICATES)
+        names.append(REPLICATES)
     paper_view(study, experiments, folder / "mean_p_by_k", seeds)
     metric_view(study, table, folder / "metrics_by_setting")
     what = {"kind": "study_results", "study": study.name, "experiments": [e.name for e in experiments]}
     if seeds is not None:
         what["seeds"] = list(seeds)
     inputs = study_inputs(study, what["experiments"], seeds)
-    for name in (TABLE, "mean_p_by_k.png", "mean_p_by_k.pdf", "metrics_by_setting.png", "metrics_by_setting.pdf"):
+    for name in names:
         provenance.write(folder / name, what, inputs)
     return table
 

@@ -5,6 +5,7 @@ Each checked against scipy or a direct loop."""
 from itertools import combinations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -18,6 +19,7 @@ from bayestda.analysis.noise import decompose, variance_components
 from bayestda.analysis.nulls import null_table, shuffled
 from bayestda.analysis.posterior import PosteriorScores
 from bayestda.analysis.pvalues import pvalue_tables
+from bayestda.analysis.replicates import replicate_table
 from bayestda.analysis.resampling import draw, ranks
 from bayestda.analysis.seed_count import seed_count_table, seed_subsets
 from bayestda.analysis.statistics import (
@@ -232,3 +234,14 @@ def test_the_shuffled_items_null_keeps_each_seeds_scores_and_breaks_only_the_pai
     table = null_table({"gd": _posterior("gd", item_signal)}, {"gd": 1})
     z = table[table["test"] == "z (paper)"].iloc[0]
     assert z["fraction_observed"] > 0.8 and z["fraction_shuffled_items"] < 0.2  # item-level signal: gone when shuffled
+
+
+def test_replicates_give_each_value_over_the_draws_of_the_training_images():
+    table = pd.DataFrame({"depth": [2, 2, 2, 3, 3], "subset_seed": [0, 1, 2, 0, 1], "method": ["gd"] * 5,
+                          "lds_mean": [0.5, 0.6, 0.7, 0.2, 0.4]})
+    rows = replicate_table(table, ("depth",)).set_index("depth")
+    x = np.array([0.5, 0.6, 0.7])
+    low, high = stats.t.interval(0.95, 2, loc=x.mean(), scale=x.std(ddof=1) / np.sqrt(3))
+    assert rows.loc[2, "draws"] == 3 and rows.loc[2, "lds_mean"] == pytest.approx(0.6)
+    assert (rows.loc[2, "lds_mean_lo"], rows.loc[2, "lds_mean_hi"]) == pytest.approx((low, high))
+    assert rows.loc[3, "lds_mean_sd"] == pytest.approx(np.std([0.2, 0.4], ddof=1))
