@@ -48,6 +48,7 @@ class CheckpointContext:
     measurement: Loss = cross_entropy
     lr: float | None = None  # the training's mean learning rate in the epoch that ended at this checkpoint (TracInCP)
     epoch: int | None = None  # which checkpoint this is (0-based epoch), where known (the random control's seed)
+    batch_size: int = 32  # the training recipe's batch (LOO retraining repeats it)
     _cache: dict = field(default_factory=dict, repr=False)
     ledger: CostLedger = field(default_factory=CostLedger, repr=False)  # seconds of each shared computation
 

@@ -53,7 +53,7 @@ def _retrained_test_losses(ctx: CheckpointContext, start: Params, weights: torch
     that trains as it evaluates): the first step is taken with first_step_gradients.
     """
     with seeded(ctx.seed, ctx.device):
-        batches = paper_batch_order(len(ctx.train), ctx.epochs)
+        batches = paper_batch_order(len(ctx.train), ctx.epochs, ctx.batch_size)
         adam = ctx.adam.over(sum(len(b) for b in batches) if decay else None)
         first = first_step_gradients(ctx, weights, batches[0][0]) if from_theta_t else None
         finals = train_many(ctx.net, [start] * len(weights), ctx.train.x, ctx.train.y, batches, weights,

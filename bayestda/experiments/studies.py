@@ -50,7 +50,8 @@ def settings_of(experiment: Experiment) -> dict:
     architecture = variant.get("architecture", experiment.model)
     return {"depth": 3 if architecture == "cnn3" else 2 if architecture == "cnn" else None,
             "width": variant.get("width", 1.0), "weight_decay": family.recipe.adam.weight_decay,
-            "task": experiment.task, "per_class": experiment.num_per_class, "subset_seed": experiment.subset_seed}
+            "task": experiment.task, "per_class": experiment.num_per_class, "subset_seed": experiment.subset_seed,
+            "epochs": experiment.epochs, "batch_size": family.recipe.batch_size}
 
 
 def _grid(models, tasks_and_sizes) -> tuple[str, ...]:
@@ -73,6 +74,11 @@ STUDIES = {study.name: study for study in (
           "which findings replicate over draws of the training images (results/study_replicate/replicates.csv)",
           extra_methods=("trak", "tracincp", "rps", "ekfac", "arnoldi", "random", "same_class"),
           damping_curve=True),
+    Study("data-size", ("cnn_mnist3_10pc", "cnn_mnist3_20pc", "cnn-e30_mnist3_10pc", "cnn-b64_mnist3_20pc"),
+          ("per_class", "epochs", "batch_size"),
+          "30 vs 60 images with the optimisation matched: 30 images for 30 epochs (the optimiser steps of 60 images), "
+          "60 images in one full batch of 64 (the batch regime and steps of 30 images)",
+          extra_methods=("trak", "tracincp", "rps", "ekfac", "arnoldi", "random", "same_class"), damping_curve=True),
     Study("tiny", ("cnn_mnist_10pc", "cnn-halfwidth_mnist_10pc"), ("width",),
           "two experiments on the appendix's full-MNIST task (the suite's end-to-end study: a few seeds)",
           only_methods=("gd", "random"), lds_subsets=2, lds_models=2),

@@ -48,7 +48,7 @@ def make_context(experiment: Experiment, seed: int, epoch: int, strategy: str = 
     lr = epoch_learning_rate(family.recipe, epoch, experiment.epochs, steps_per_epoch)
     return CheckpointContext(net, params, train.to(device), test.to(device), seed, experiment.epochs, strategy=strategy, dtype=dtype,
                              model_chunk=model_chunk, fresh_start=family.fresh_start(experiment, seed), loss=family.loss,
-                             measurement=family.measurement, lr=lr, epoch=epoch)
+                             measurement=family.measurement, lr=lr, epoch=epoch, batch_size=family.recipe.batch_size)
 
 
 def inverse_hvps(ctx: CheckpointContext, methods: list[Method], costs: dict[str, Cost] | None = None) -> dict[str, InverseHVP]:

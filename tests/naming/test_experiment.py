@@ -67,3 +67,18 @@ def test_the_whole_analysis_writes_the_experiments_folder_and_any_other_its_own(
     assert e.analysis_dir(whole, [446, 724]).parent == e.results_dir()
     many = e.analysis_dir(whole[:6])
     assert many.name.startswith("6_methods_") and many != e.analysis_dir(whole[1:7])
+
+
+def test_the_data_size_studys_variants_match_the_optimisation_of_the_other_size():
+    """30 images for 30 epochs take 60 images' optimiser steps; 60 images in a batch of 64 take 30 images' steps in
+    full batches (steps = epochs x batches per epoch)."""
+    def steps(name):
+        experiment = Experiment.parse(name)
+        items = experiment.num_per_class * len(experiment.spec.classes)
+        return experiment.epochs * -(-items // experiment.family.recipe.batch_size)
+    assert steps("cnn-e30_mnist3_10pc") == steps("cnn_mnist3_20pc") == 30
+    assert steps("cnn-b64_mnist3_20pc") == steps("cnn_mnist3_10pc") == 15
+    assert Experiment.parse("cnn-e30_mnist3_10pc").checkpoint_epochs == [25, 26, 27, 28, 29]
+    assert Experiment.parse("cnn-b64_mnist3_20pc").family.variant()["batch_size"] == 64
+    assert "epochs" not in Experiment.parse("cnn-wd0_mnist3_10pc").family.variant()  # the fragility records unchanged
+    assert Experiment.parse("cnn_mnist3_10pc").family.variant() is None
