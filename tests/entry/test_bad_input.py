@@ -110,7 +110,7 @@ CASES = [
     ("run_damping.py", "--experiment foo", "experiment name 'foo' is not of the form"),
     ("run_reproduce.py", "--lds-target none", "argument --lds-target: invalid choice: 'none'"),
     ("run_study.py", "--study nope", "argument --study: invalid choice: 'nope' (choose from 'fragility', 'paper-mnist3', "
-                                     "'paper', 'tiny')"),
+                                     "'paper', 'replicate', 'data-size', 'tiny')"),
     ("run_study.py", "", "the following arguments are required: --study"),
     ("run_study.py", "--study tiny --workers 0", "argument --workers: 0 is out of range; allowed: 1 or more"),
     ("run_study.py", "--study tiny --seed_ids 0,0", "argument --seed_ids: seed id 0 is given twice"),
