@@ -20,6 +20,7 @@ import torch
 
 from .. import provenance
 from ..analysis import LOO_TRUTH, PosteriorScores
+from ..analysis.comparisons import compare, with_holm
 from ..analysis.figures import damping_figure
 from ..analysis.metrics import TruthTargets, bounds, lds_resampled, loo_resampled
 from ..analysis.resampling import draw
@@ -101,9 +102,10 @@ def _job(job) -> int:
 
 
 def curve_table(experiment: Experiment, epochs: list[int], methods=DAMPED_METHODS, dampings=DAMPINGS,
-                seeds=None, truth_method: str = LOO_TRUTH) -> pd.DataFrame:
+                seeds=None, truth_method: str = LOO_TRUTH, resampled: dict | None = None) -> pd.DataFrame:
     """Per method and damping: the metrics of methods.csv (posterior mean with its interval; single-sample values)
-    over the given checkpoints of every seed (K = len(epochs)), against `truth_method`'s posterior mean."""
+    over the given checkpoints of every seed (K = len(epochs)), against `truth_method`'s posterior mean; where
+    `resampled` is a dict, it receives each (method, damping, metric column)'s resampled means (paired draws)."""
     seeds = seeds or load_seeds()
     blobs = {(s, e): torch.load(curve_path(experiment, s, e)) for s in seeds for e in epochs}
     truth = load_all(experiment, [truth_method], seeds)[truth_method]
@@ -130,26 +132,43 @@ def curve_table(experiment: Experiment, epochs: list[int], methods=DAMPED_METHOD
                 row[f"{name}_single"], row[f"{name}_mean"] = value.single, value.mean
                 low, high = bounds(f"{name}_mean")
                 row[low], row[high] = value.interval("mean")
+                if resampled is not None:
+                    resampled[(method, damping, f"{name}_mean")] = value.mean_draws
             if targets.random is not None:
                 row["lds_target"] = targets.random.target
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def best_dampings(table: pd.DataFrame) -> list[str]:
-    """Per method and metric: the best λ beside the default, and whether their intervals separate."""
-    lines = []
+def best_dampings(table: pd.DataFrame, resampled: dict | None = None) -> list[str]:
+    """Per method and metric: the best λ beside the default, and whether they differ: the paired difference on the
+    same resamples, Holm-corrected over every (method, metric) comparison, where `resampled` (curve_table's) is
+    given; else whether their intervals separate."""
+    choices = []
     for method, rows in table.groupby("method", sort=False):
         default = rows[rows["default"]].iloc[0]
+        for column in (c for c in METRICS if c in rows.columns):
+            choices.append((method, column, default, rows.loc[rows[column].idxmax()]))
+    verdicts = {}
+    if resampled is not None:
+        pairs = [(m, c, b, d) for m, c, d, b in choices if b["damping"] != d["damping"]]
+        found = with_holm([row for m, c, b, d in pairs for row in compare(
+            {"best": b[c], "default": d[c]}, {"best": resampled[(m, b["damping"], c)],
+                                               "default": resampled[(m, d["damping"], c)]}, c, [("best", "default")])])
+        for (m, c, _, _), (_, row) in zip(pairs, found.iterrows()):
+            verdicts[(m, c)] = (f" (paired difference {row['difference']:+.2f} [{row['difference_cond_lo']:+.2f}, "
+                                f"{row['difference_cond_hi']:+.2f}], Holm over {len(found)}: "
+                                f"{'separated' if row['separated'] else 'not separated'})")
+    lines = []
+    for method in dict.fromkeys(m for m, _, _, _ in choices):
         parts = []
-        for column, label in METRICS.items():
-            if column not in rows.columns:
-                continue
-            best = rows.loc[rows[column].idxmax()]
+        for _, column, default, best in (c for c in choices if c[0] == method):
             low, high = bounds(column)
-            separated = best[low] > default[high]
-            parts.append(f"{label} {best[column]:.2f} at λ = {best['damping']:g} vs {default[column]:.2f} at the "
-                         f"default{' (intervals separate)' if separated else ' (intervals overlap)'}")
+            verdict = verdicts.get((method, column)) or (
+                " (the default is best)" if best["damping"] == default["damping"] else
+                " (intervals separate)" if best[low] > default[high] else " (intervals overlap)")
+            parts.append(f"{METRICS[column]} {best[column]:.2f} at λ = {best['damping']:g} vs {default[column]:.2f} "
+                         f"at the default{verdict}")
         lines.append(f"- {method} (default λ = {default['damping']:g}): " + "; ".join(parts) + ".")
     return lines
 
@@ -164,7 +183,8 @@ def run_damping_curve(experiment: Experiment, epochs: list[int] | None = None, m
     work = [(experiment, s, e, tuple(methods), tuple(dampings), device) for s in seeds for e in epochs
             if not provenance.is_current(curve_path(experiment, s, e))]
     process_map(_job, work, jobs, f"{experiment.name} damping curve", unit="checkpoint")
-    table = curve_table(experiment, epochs, methods, dampings, seeds, truth_method)
+    resampled: dict = {}
+    table = curve_table(experiment, epochs, methods, dampings, seeds, truth_method, resampled)
     folder = experiment.results_dir()
     save_csv(table, folder / "damping.csv")
     checkpoints = f"checkpoint{'s' if len(epochs) > 1 else ''} {listing([str(e) for e in epochs])}"
@@ -180,7 +200,7 @@ def run_damping_curve(experiment: Experiment, epochs: list[int] | None = None, m
         "eigenvalue away from zero (1/(λ_k + sign(λ_k) δ)); its default is undamped (δ = 0).",
         "Best λ per metric beside the default. Choosing λ on the ground truth it is judged by is optimistic (as "
         "dattri's benchmark does); the defaults stay the paper's:",
-        "\n".join(best_dampings(table)),
+        "\n".join(best_dampings(table, resampled)),
         "![damping](damping.png)"]) + "\n"
     save_text(text, folder / "damping.md")
     what = experiment.record_what("damping_results", seeds=list(seeds), epochs=list(epochs))
