@@ -33,19 +33,25 @@ def test_a_subset_of_every_item_retrains_the_seeds_own_run_bitwise(trained_seed,
     assert all(torch.equal(params[n], final[n]) for n in final)
 
 
+def _papers_loop(experiment, seed, x, y):
+    """The paper's script body (manual_seed, the CNN, DataLoader(shuffle=True), torch Adam) on these items alone."""
+    torch.manual_seed(seed)
+    model = build_model(experiment)
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    for _ in range(experiment.epochs):
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(xb), yb).backward()
+            optimizer.step()
+    return model
+
+
 def test_a_subset_model_is_the_papers_training_loop_on_those_items_alone(trained_seed, experiment):
     """Independent: the paper's script body (manual_seed, the CNN, DataLoader(shuffle=True), torch Adam) on 15 items."""
     positions = lds.draw_subsets(30, 3)[2].nonzero().squeeze(1)
-    torch.manual_seed(446)
-    model = build_model(experiment)
     train, _ = load_experiment_data("mnist3", 10)
-    loader = DataLoader(TensorDataset(train.x[positions], train.y[positions]), batch_size=32, shuffle=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
-    for _ in range(experiment.epochs):
-        for x, y in loader:
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            optimizer.step()
+    model = _papers_loop(experiment, 446, train.x[positions], train.y[positions])
     ours = lds.train_on_subset(experiment, 446, positions)
     for name, p in model.named_parameters():
         torch.testing.assert_close(ours[name], p.detach(), rtol=0, atol=1e-6)
@@ -166,16 +172,8 @@ def test_the_from_scratch_loo_is_each_seeds_run_without_each_item_with_the_full_
     with torch.no_grad():
         full = torch.nn.functional.cross_entropy(net(test.x), test.y, reduction="none")
     torch.testing.assert_close(blob["test_losses"][0], full.float(), rtol=0, atol=1e-6)
-    torch.manual_seed(446)
-    model = build_model(experiment)
     keep = torch.arange(30) != 7
-    loader = DataLoader(TensorDataset(train.x[keep], train.y[keep]), batch_size=32, shuffle=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=5e-3)
-    for _ in range(experiment.epochs):
-        for x, y in loader:
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            optimizer.step()
+    model = _papers_loop(experiment, 446, train.x[keep], train.y[keep])
     model.eval()
     with torch.no_grad():
         without = torch.nn.functional.cross_entropy(model(test.x), test.y, reduction="none")
