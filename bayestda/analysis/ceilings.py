@@ -16,6 +16,7 @@ import numpy as np
 
 from ..data.subset_losses import SubsetLosses
 from .classes import ItemClasses
+from .metrics import correlation_for
 from .posterior import PosteriorScores
 from .resampling import BOOTSTRAP_SEED
 
@@ -58,15 +59,7 @@ def split_half(samples: np.ndarray, correlate) -> float:
 
 def loo_reliability(truth: PosteriorScores, per_column, classes: ItemClasses | None = None) -> float:
     """Split-half reliability of the LOO truth's posterior mean (seeds split; each seed's mean over its samples)."""
-    def correlate(a, b):
-        if classes is None:
-            return per_column(a, b)
-        out = np.full(a.shape[-1], np.nan)
-        for train, test in classes.blocks():
-            if len(train):
-                out[test] = per_column(a[train][:, test], b[train][:, test])
-        return out
-    return split_half(truth.values.mean(axis=1), correlate)
+    return split_half(truth.values.mean(axis=1), correlation_for(per_column, classes))
 
 
 def lds_reliability(targets: SubsetLosses, per_column) -> float:

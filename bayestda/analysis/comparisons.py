@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .metrics import interval_columns
 from .resampling import percentile_interval
 from .statistics import holm
 
@@ -53,3 +54,20 @@ def with_holm(rows: list[dict], alpha: float = ALPHA) -> pd.DataFrame:
     table["separated"] = table["p_holm"] < alpha
     table["comparisons"] = int(tested.sum())
     return table
+
+
+def separation(methods: pd.DataFrame, column: str, compared: pd.DataFrame | None):
+    """separated(a, b): whether a and b differ on `column`: Holm-corrected paired difference where comparisons.csv
+    has the pair, else non-overlapping intervals."""
+    rows = {} if compared is None else {
+        frozenset((r.method, r.versus)): bool(r.separated) for r in compared[compared["metric"] == column].itertuples()}
+    columns = interval_columns(methods, column)
+
+    def separated(a: str, b: str) -> bool:
+        if frozenset((a, b)) in rows:
+            return rows[frozenset((a, b))]
+        if columns is None:
+            return False
+        low, high = columns
+        return methods.loc[a, low] > methods.loc[b, high] or methods.loc[b, low] > methods.loc[a, high]
+    return separated

@@ -12,24 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .comparisons import separation
 from .methods_table import CONTROLS
-from .metrics import interval_columns
 
 WITHIN_CLASS = (("loo_corr_within_class_mean", "within-class LOO"), ("lds_within_class_mean", "within-class LDS"))
 TRUTHS = ("loo", "loo_corrected")
-
-
-def _separated(methods: pd.DataFrame, compared: pd.DataFrame | None, column: str, a: str, b: str) -> bool:
-    if compared is not None:
-        rows = compared[(compared["metric"] == column) & (
-            ((compared["method"] == a) & (compared["versus"] == b)) | ((compared["method"] == b) & (compared["versus"] == a)))]
-        if len(rows):
-            return bool(rows["separated"].iloc[0])
-    columns = interval_columns(methods, column)
-    if columns is None:
-        return False
-    low, high = columns
-    return methods.loc[a, low] > methods.loc[b, high] or methods.loc[b, low] > methods.loc[a, high]
 
 
 def which_method(methods: pd.DataFrame, compared: pd.DataFrame | None = None) -> dict[str, str]:
@@ -45,12 +32,13 @@ def which_method(methods: pd.DataFrame, compared: pd.DataFrame | None = None) ->
         if values.empty:
             continue
         best = values.index[0]
-        ties = [m for m in values.index[1:] if not _separated(methods, compared, column, best, m)]
+        separated = separation(methods, column, compared)
+        ties = [m for m in values.index[1:] if not separated(best, m)]
         row[title] = f"{best} {values[best]:.2f}" + (f" (tied: {', '.join(ties)})" if ties else "")
         if "seconds_per_checkpoint" in methods.columns and np.isfinite(methods.loc[best, "seconds_per_checkpoint"]):
             row[f"{title}: s/ckpt"] = f"{methods.loc[best, 'seconds_per_checkpoint']:.2g}"
         if "random" in methods.index:
-            avoid |= {m for m in values.index if not _separated(methods, compared, column, m, "random")
+            avoid |= {m for m in values.index if not separated(m, "random")
                       or values[m] < methods.loc["random", column]}
     row["avoid (no better than random within a class)"] = ", ".join(sorted(avoid)) or "none"
     row["separation"] = "paired, Holm" if compared is not None and len(compared) else "intervals overlap"

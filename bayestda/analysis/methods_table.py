@@ -27,7 +27,7 @@ from .metrics import (
     spearman_per_column,
 )
 from .posterior import PosteriorScores
-from .pvalues import keys_of_tests, lead_rows, lead_test
+from .pvalues import at_largest_k, keys_of_tests, lead_rows, lead_test
 from .resampling import Draws, draw
 
 CONTROLS = ("random", "same_class")
@@ -104,7 +104,7 @@ def evaluate_methods(posteriors: dict[str, PosteriorScores], significance: pd.Da
     (Spearman against its posterior mean, helpful sign +1), so that rankings under each truth sit side by side."""
     test = lead_test(significance)
     rows_of_test = lead_rows(significance, test)
-    top = rows_of_test[rows_of_test["K"] == rows_of_test.groupby("method")["K"].transform("max")].set_index("method")
+    top = at_largest_k(rows_of_test).set_index("method")
     first = next(iter(posteriors.values()))
     draws = draws if draws is not None else draw(len(first.seeds), len(first.test_idx))
     truth_scores = posteriors[truth] if truth is not None else None

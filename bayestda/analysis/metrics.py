@@ -189,7 +189,7 @@ def _check_lds(scores: PosteriorScores, targets: SubsetLosses) -> None:
                             "trained and tested on; both must use the same items in the same order")
 
 
-def _per_column(per_column, classes: ItemClasses | None):
+def correlation_for(per_column, classes: ItemClasses | None):
     """The per-test-item correlation over all train items, or within each test item's class."""
     if classes is None:
         return per_column
@@ -203,7 +203,7 @@ def loo_columns(scores: PosteriorScores, truth: PosteriorScores, k: int, sign: i
     _check_loo(scores, truth)
     target = truth_sign * truth.values.mean(axis=(0, 1))  # [n_train, n_test]
     samples = sign * scores.values[:, -k:]  # [seeds, k, n_train, n_test]
-    correlate = _per_column(per_column, classes)
+    correlate = correlation_for(per_column, classes)
     return correlate(samples, target[None, None]), correlate(samples.mean(axis=(0, 1)), target)
 
 

@@ -111,6 +111,11 @@ def lead_rows(significance: pd.DataFrame, test: str) -> pd.DataFrame:
     return significance[keys_of_tests(significance) == key]
 
 
+def at_largest_k(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a per-method, per-K table at each method's largest K (TracInCP's is 1, the others' 5)."""
+    return frame[frame["K"] == frame.groupby("method")["K"].transform("max")]
+
+
 def mean_pvalues(significance: pd.DataFrame, test: str = "z") -> pd.DataFrame:
     """K x method table of mean p-values under one test (by key; default the paper's z-test)."""
     paper = lead_rows(significance, test)

@@ -23,7 +23,7 @@ from .classes import ItemClasses
 from .metrics import PreparedTarget, bounds
 from .posterior import PosteriorScores
 from .resampling import Draws, item_weighted, percentile_interval
-from .statistics import TESTS
+from .statistics import TEST_BY_KEY, TESTS
 
 SEED_COUNTS = (3, 5, 7)
 SUBSETS = 20
@@ -43,7 +43,7 @@ def seed_subsets(n_seeds: int, size: int, limit: int = SUBSETS, seed: int = 0) -
 def sign_reliable_interval(samples: np.ndarray, draws: Draws) -> tuple[float, float]:
     """The z-test's fraction of pairs at p < 0.05 with its 95% interval over resampled test items (the seeds held:
     a seed bootstrap of a spread-based test is biased, as repeated seeds shrink σ); samples [S, n_train, n_test]."""
-    per_item = TESTS[0].passing(samples).mean(axis=0)
+    per_item = TEST_BY_KEY["z"].passing(samples).mean(axis=0)
     return percentile_interval(item_weighted(per_item, draws))
 
 

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 
 from .advice import buys_accuracy
+from .comparisons import separation
 from .guidance import WITHIN_CLASS, which_method
 from .methods_table import CONTROLS, RANKED_METRICS, ranked_methods
 from .metrics import interval_columns
-from .pvalues import keys_of_tests, lead_rows, lead_test, mean_pvalues
+from .pvalues import at_largest_k, keys_of_tests, lead_rows, lead_test, mean_pvalues
 from .statistics import TEST_BY_KEY, TESTS
 from .truths import ranks_under_truths
 
@@ -96,13 +97,12 @@ def _test_name(key: str) -> str:
 
 
 def _at_largest_k(significance: pd.DataFrame, key: str) -> pd.DataFrame:
-    rows = lead_rows(significance, key)
-    return rows[rows["K"] == rows.groupby("method")["K"].transform("max")].set_index("method")
+    return at_largest_k(lead_rows(significance, key)).set_index("method")
 
 
 def calibration(significance: pd.DataFrame, n_seeds: int) -> str:
     """The tests by their questions, with each test's rate on the `random` control beside its rate on iid noise."""
-    top = significance[significance["K"] == significance.groupby("method")["K"].transform("max")]
+    top = at_largest_k(significance)
     random_rows = top[top["method"] == "random"].assign(key=lambda f: keys_of_tests(f).values).set_index("key") \
         if "random" in set(top["method"]) else None
     view = pd.DataFrame(index=pd.Index([t.key for t in TESTS], name="test"))
@@ -296,7 +296,7 @@ def ranking_claims(methods: pd.DataFrame, truth: str | None, compared: pd.DataFr
         values = methods[column].dropna()
         if not ranked or (len(ranked) < 2 and not any(c in values.index for c in CONTROLS)):
             continue
-        separated = _separation(methods, column, compared)
+        separated = separation(methods, column, compared)
         parts = []
         for control in (c for c in CONTROLS if c in values.index):
             above = [m for m in ranked if separated(m, control) and values[m] > values[control]]
@@ -312,23 +312,6 @@ def ranking_claims(methods: pd.DataFrame, truth: str | None, compared: pd.DataFr
                      + (f", not separated from {listing(ties)}" if ties else ", separated from every other method"))
         sentences.append(f"- {title}: " + "; ".join(parts) + ".")
     return sentences
-
-
-def _separation(methods: pd.DataFrame, column: str, compared: pd.DataFrame | None):
-    """separated(a, b): whether a and b differ on `column`: Holm-corrected paired difference where comparisons.csv
-    has the pair, else non-overlapping intervals."""
-    rows = {} if compared is None else {
-        frozenset((r.method, r.versus)): bool(r.separated) for r in compared[compared["metric"] == column].itertuples()}
-    columns = interval_columns(methods, column)
-
-    def separated(a: str, b: str) -> bool:
-        if frozenset((a, b)) in rows:
-            return rows[frozenset((a, b))]
-        if columns is None:
-            return False
-        low, high = columns
-        return methods.loc[a, low] > methods.loc[b, high] or methods.loc[b, low] > methods.loc[a, high]
-    return separated
 
 
 def methods_section(methods: pd.DataFrame, truth: str | None, compared: pd.DataFrame | None = None) -> str:
@@ -441,7 +424,7 @@ def truths_section(methods: pd.DataFrame, truths: pd.DataFrame, truth: str | Non
 
 def seed_count_section(seed_counts: pd.DataFrame, seed_holds: pd.DataFrame) -> str:
     """The sign-reliable fraction's median over subsets of S seeds, and the smallest S at which each value holds."""
-    top = seed_counts[seed_counts["K"] == seed_counts.groupby("method")["K"].transform("max")]
+    top = at_largest_k(seed_counts)
     view = top.pivot_table(index="method", columns="S", values="fraction_p_below_0.05_z", aggfunc="median", sort=False)
     view.columns = [f"z at S = {s}" for s in view.columns]
     for value, title in (("loo_corr_within_class_mean", "smallest S, LOO within class"),
@@ -470,7 +453,7 @@ def _single_sample_note(noise: pd.DataFrame) -> str:
 
 
 def _significance_table(significance: pd.DataFrame) -> pd.DataFrame:
-    top = significance[significance["K"] == significance.groupby("method")["K"].transform("max")]
+    top = at_largest_k(significance)
     top = top.assign(key=keys_of_tests(top).values)
     view = top.pivot(index="method", columns="key", values=["fraction_p_below_0.05", "significant_after_BH_5%"])
     view.columns = [f"{'p < 0.05' if a.startswith('fraction') else 'BH'} ({b})" for a, b in view.columns]
