@@ -56,9 +56,7 @@ def estimate(experiment: Experiment, params: int, request: Request | None = None
     request = request or Request((experiment,))
     jobs_of = experiment_plan(experiment, request)
     seeds = sum(j.stage == "train" for j in jobs_of)
-    lds_jobs = sum(j.stage == "lds" and "/lds/leave_one_out/" not in j.name for j in jobs_of)
-    loo_jobs = sum("/lds/leave_one_out/" in j.name for j in jobs_of)  # n + 1 models of n items (2x a half's)
-    lds_subsets = request.lds_for(experiment)
+    lds_jobs = sum(j.stage == "lds" for j in jobs_of)  # one per design and target seed
     base = base or MEASURED.get(experiment.task, MEASURED["mnist3"])
     items = experiment.num_per_class * len(experiment.spec.classes) / base.n_train
     size = params / base.params
@@ -67,14 +65,14 @@ def estimate(experiment: Experiment, params: int, request: Request | None = None
     retraining = base.retraining_per_checkpoint_s * items**2 * size * longer
     others = base.other_methods_per_checkpoint_s * items * size
     n_train = experiment.num_per_class * len(experiment.spec.classes)
-    lds_models = lds_jobs * lds_subsets + loo_jobs * (n_train + 1) * 2
+    lds_models = sum(len(d.seeds(request.seeds)) * d.half_models(n_train) for d in request.lds_designs(experiment))
     lds = lds_models * base.lds_model_s * items * size * longer if experiment.family.supports_lds else 0.0
     compute = seeds * (base.train_seed_s * items * size * longer + checkpoints * (retraining + others)) + lds
     jobs = len(jobs_of)
     cpu = CPU_RUN_FACTOR * (compute + jobs * JOB_START_S) / workers + ANALYSIS_S
     steps = experiment.epochs * -(-experiment.num_per_class * len(experiment.spec.classes)
                                   // experiment.family.recipe.batch_size)
-    sequences = seeds * (1 + checkpoints) + (lds_jobs + loo_jobs if experiment.family.supports_lds else 0)
+    sequences = seeds * (1 + checkpoints) + (lds_jobs if experiment.family.supports_lds else 0)
     gpu = sequences * steps * GPU_STEP_MS / 1e3 + seeds * checkpoints * others / GPU_SPEEDUP + jobs * JOB_START_S \
         + ANALYSIS_S
     return Estimate(cpu, gpu, retraining + others, base.experiment == experiment.name)

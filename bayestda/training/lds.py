@@ -114,6 +114,11 @@ class LdsDesign:
     def is_leave_one_out(self) -> bool:
         return self.halves == LEAVE_ONE_OUT
 
+    def half_models(self, n_train: int) -> int:
+        """What one seed's file costs to train, in models of half the train set: M halves, or the from-scratch
+        LOO's n + 1 models of (nearly) every item, twice a half's each."""
+        return (n_train + 1) * 2 if self.is_leave_one_out else self.subsets
+
     def with_halves(self, halves: str) -> LdsDesign:
         return replace(self, halves=halves)
 
