@@ -46,6 +46,34 @@ class PosteriorResult:
     summary: str
     comparisons: pd.DataFrame | None = None  # paired differences between methods, Holm-corrected
     advice: pd.DataFrame | None = None  # per method and test: accuracy of passing vs failing pairs (with a truth)
+    nulls: pd.DataFrame | None = None  # every test on per-seed shuffled items
+    seed_counts: pd.DataFrame | None = None  # every test and the within-class metrics on subsets of the seeds
+    seed_holds: pd.DataFrame | None = None  # per method, the fewest seeds whose values stay in the full run's interval
+    truths: pd.DataFrame | None = None  # how the LOO truths and LDS agree (with other truths)
+
+
+def write_result(result: PosteriorResult, folder: Path, name: str) -> None:
+    """Every CSV and figure of a posterior test, and summary.md last."""
+    methods = result.methods
+    save_correlations(result.correlations, folder)
+    save_csv(result.noise, folder / "noise_decomposition.csv")
+    save_csv(methods, folder / "methods.csv", index=True)
+    save_csv(result.comparisons, folder / "comparisons.csv")
+    save_csv(result.seed_counts, folder / "seed_count.csv")
+    save_csv(result.nulls, folder / "nulls.csv")
+    if result.truths is not None:
+        save_csv(result.truths, folder / "truths.csv", index=True)
+    save_csv(result.seed_holds, folder / "seed_count_summary.csv")
+    if {"lds_within_class_mean", "seconds_per_checkpoint"} <= set(methods.columns):
+        cost_figure(methods, f"{name}: within-class LDS against cost (marker area: sign-reliable fraction)",
+                    folder / "cost")
+    if result.advice is not None:
+        save_csv(result.advice, folder / "advice.csv")
+        advice_figure(result.advice, f"{name}: are sign-reliable pairs more accurate?", folder / "advice")
+    for kind in ("spearman", "pearson"):
+        correlation_heatmaps(result.correlations, kind, f"{name}: {kind} between methods", folder / f"{kind}_corr")
+    noise_figure(result.noise, f"{name}: sources of score variance", folder / "noise_decomposition")
+    save_text(result.summary, folder / "summary.md")
 
 
 def as_posteriors(scores) -> dict[str, PosteriorScores]:
@@ -159,28 +187,11 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
     n_checkpoints = max(p.num_checkpoints for p in posteriors.values())
     summary = write_summary(name, significance, correlations, noise, n_seeds, n_checkpoints, methods, roles.truth,
                             roles.signs, roles.notes, compared, advice, scope, seed_counts, seed_holds, truths, nulls)
+    result = PosteriorResult(significance, mean_pvalues(significance), correlations, noise, methods, summary, compared,
+                             advice, nulls, seed_counts, seed_holds, truths)
     if folder is not None:  # every number is computed: only now is anything written
-        save_correlations(correlations, folder)
-        save_csv(noise, folder / "noise_decomposition.csv")
-        save_csv(methods, folder / "methods.csv", index=True)
-        save_csv(compared, folder / "comparisons.csv")
-        save_csv(seed_counts, folder / "seed_count.csv")
-        save_csv(nulls, folder / "nulls.csv")
-        if truths is not None:
-            save_csv(truths, folder / "truths.csv", index=True)
-        save_csv(seed_holds, folder / "seed_count_summary.csv")
-        if {"lds_within_class_mean", "seconds_per_checkpoint"} <= set(methods.columns):
-            cost_figure(methods, f"{name}: within-class LDS against cost (marker area: sign-reliable fraction)",
-                        folder / "cost")
-        if advice is not None:
-            save_csv(advice, folder / "advice.csv")
-            advice_figure(advice, f"{name}: are sign-reliable pairs more accurate?", folder / "advice")
-        for kind in ("spearman", "pearson"):
-            correlation_heatmaps(correlations, kind, f"{name}: {kind} between methods", folder / f"{kind}_corr")
-        noise_figure(noise, f"{name}: sources of score variance", folder / "noise_decomposition")
-        save_text(summary, folder / "summary.md")
-    return PosteriorResult(significance, mean_pvalues(significance), correlations, noise, methods, summary, compared,
-                           advice)
+        write_result(result, folder, name)
+    return result
 
 
 def posterior_test(scores, out: Path | str | None = None, name: str = "scores", truth: str | None = None,
