@@ -12,7 +12,9 @@ Finished jobs are skipped; a failed job is reported by name with its log and the
 
 from __future__ import annotations
 
-from bayestda.cli.flags import Parser, experiment_list, lds_subsets, method_list, seed_id_list
+from dataclasses import replace
+
+from bayestda.cli.flags import Parser, experiment_list, lds_subsets, method_list, sampler_name, seed_id_list
 from bayestda.cli.launcher import add_launcher_flags, check_launcher_flags, launch
 from bayestda.cli.scripts import run
 from bayestda.launch.stages import Request, describe, grid_experiments, plan
@@ -29,6 +31,8 @@ def request_of(argv: list[str] | None = None) -> tuple[Request, object]:
                       help="comma-separated methods (default: every default method and the model family's own)")
     grid.add_argument("--seed_ids", type=seed_id_list, default=None, help="comma-separated seed ids 0..9 (default: all 10)")
     parser.add_renamed("--seeds", "--seed_ids")
+    grid.add_argument("--sampler", type=sampler_name, default=None,
+                      help="every experiment under this posterior sampler (e.g. swag; names end in _<sampler>)")
     grid.add_argument("--vit-weights", default=None, help="ViT backbone for vit_* experiments (default: the paper's)")
     grid.add_argument("--no-analysis", action="store_true", help="skip p-values and correlations")
     grid.add_argument("--no-damping", action="store_true", help="skip the damping curve")
@@ -40,6 +44,8 @@ def request_of(argv: list[str] | None = None) -> tuple[Request, object]:
     args = parser.parse_args(argv)
     check_launcher_flags(parser, args)
     experiments = grid_experiments(args.experiments, args.all, args.vit_weights)
+    if args.sampler is not None:
+        experiments = [replace(e, sampler=args.sampler) for e in experiments]
     request = Request(tuple(experiments), None if args.methods is None else tuple(args.methods),
                       None if args.seed_ids is None else tuple(args.seed_ids), args.lds_subsets,
                       analysis=not args.no_analysis, damping=not args.no_damping)

@@ -17,7 +17,9 @@ Writes methods_by_experiment.csv (every experiment's methods.csv rows with the s
 
 from __future__ import annotations
 
-from bayestda.cli.flags import Parser, experiment_list, seed_id_list
+from dataclasses import replace
+
+from bayestda.cli.flags import Parser, experiment_list, sampler_name, seed_id_list
 from bayestda.cli.launcher import add_launcher_flags, check_launcher_flags, launch
 from bayestda.cli.scripts import run
 from bayestda.experiments.studies import STUDIES, get_study
@@ -33,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiments", type=experiment_list, default=None,
                         help="run only these of the study's experiments (the table still reads every finished one)")
     parser.add_argument("--seed_ids", type=seed_id_list, default=None, help="comma-separated seed ids (default: all 10)")
+    parser.add_argument("--sampler", type=sampler_name, default=None,
+                        help="run the study's experiments under this posterior sampler instead (names end in _<sampler>)")
     parser.add_argument("--include-large", action="store_true",
                         help="also run the experiments estimated above the study's budget here")
     parser.add_argument("--dry-run", action="store_true", help="print the jobs and the estimates, run nothing")
@@ -41,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     check_launcher_flags(parser, args)
     study = get_study(args.study)
+    if args.sampler is not None:
+        study = replace(study, name=f"{study.name}_{args.sampler}", experiments=tuple(
+            replace(e, sampler=args.sampler).name for e in study.parsed()))
     experiments = study.parsed()
     whole = Request.for_study(study, experiments, args.seed_ids)
     estimates = {e.name: estimate(e, parameter_count(e), whole, args.workers or 2) for e in experiments}

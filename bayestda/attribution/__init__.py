@@ -8,6 +8,7 @@ prints the table. Importing this package registers the built-in methods; the def
 """
 
 from .arnoldi import ArnoldiSettings, arnoldi_influence
+from .bif import BifSettings, bif, bif_method
 from .context import CheckpointContext
 from .controls import random_scores, same_class_scores
 from .ekfac import EKFACSettings, ekfac_influence, ekfac_method
@@ -32,7 +33,8 @@ from .rps import RPSSettings, rps
 from .trak import TrakSettings, trak, trak_method
 
 __all__ = [
-    "BUILT_IN_ORDER", "ArnoldiSettings", "CheckpointContext", "ConvergedSettings", "EKFACSettings", "InverseHVP",
+    "BUILT_IN_ORDER", "ArnoldiSettings", "BifSettings", "bif", "bif_method",
+    "CheckpointContext", "ConvergedSettings", "EKFACSettings", "InverseHVP",
     "LissaSettings", "Method", "RPSSettings", "TrakSettings", "all_methods", "arnoldi_influence", "ats",
     "check_methods", "configured", "converged", "default_methods", "describe", "ekfac_influence", "ekfac_method",
     "get", "grad_cos", "grad_dot", "helpful_signs", "influence_scores", "lissa", "loo", "loo_pretrained", "register",

@@ -96,7 +96,7 @@ def script_path(scripts: str, script: str) -> str:
 
 _REGISTRY: dict[str, Method] = {}
 BUILT_IN_ORDER = ("loo", "loo_corrected", "ats", "loo_pretrained", "if", "if_converged", "gd", "gc", "tracin",
-                  "tracincp", "trak", "rps", "arnoldi", "ekfac", "random", "same_class")  # the default method order; plugins' follow
+                  "tracincp", "trak", "rps", "arnoldi", "ekfac", "bif", "random", "same_class")  # the default method order; plugins' follow
 
 
 def register(method: Method) -> Method:

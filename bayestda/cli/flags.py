@@ -21,6 +21,7 @@ from ..core.device import device_problem
 from ..core.errors import BayesTDAError
 from ..experiments.experiment import TASKS, Experiment, load_seeds
 from ..numerics.many_models import STRATEGIES
+from ..samplers import DEFAULT_SAMPLER, all_samplers, check_sampler
 from ..training.lds import MAX_MODELS, MAX_SUBSETS, TARGETS
 
 log = logging.getLogger("bayestda")
@@ -226,6 +227,22 @@ def add_task_flags(parser: argparse.ArgumentParser, all_by_default: bool = False
     parser.add_argument("--num_per_class", type=positive_int, default=default_n, help="train items per class")
     parser.add_argument("--seed_id", type=seed_id, default=default_seed, help="which of the 10 seeds (0..9)")
     add_subset_seed_flag(parser)
+    add_sampler_flag(parser)
+
+
+def sampler_name(text: str) -> str:
+    """A registered posterior sampler (bayestda.samplers)."""
+    try:
+        return check_sampler(text.strip())
+    except BayesTDAError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_sampler_flag(parser: argparse.ArgumentParser) -> None:
+    """--sampler NAME: how the posterior is sampled (default the paper's seeds × checkpoints; experiments `..._<name>`)."""
+    parser.add_argument("--sampler", type=sampler_name, default=DEFAULT_SAMPLER,
+                        help=f"posterior sampler: {', '.join(all_samplers())} (default {DEFAULT_SAMPLER}, the paper's; "
+                             "others' experiment names end in _<sampler>)")
 
 
 def add_subset_seed_flag(parser: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ from ..experiments.experiment import Experiment, experiments_for
 from ..families import family_class_for_scripts, family_named, family_names
 from ..models.vit import PAPER_WEIGHTS, model_name_for
 from ..scores.pipeline import run_inverse_hvps, run_scores
-from ..training.loops import train_seed
+from ..training.sampling import make_posterior
 from .flags import Parser, UniqueInts, add_device_flag, add_method_setting_flags, add_strategy_flags, add_task_flags, method_list
 
 VIT_WEIGHTS_HELP = ("HuggingFace model id or local directory (default: the paper's); mnist-pretrained for the small ViT "
@@ -67,7 +67,9 @@ def add_tda_flags(parser: argparse.ArgumentParser, family: str = "cnn") -> None:
 def tda_job(args: argparse.Namespace, family: str):
     """(experiment, seed) named by the per-seed flags, validated with the checkpoints they name."""
     model, weights = model_of(args, family)
-    experiment = Experiment(model, args.task, args.num_per_class, vit_weights=weights, subset_seed=args.subset_seed)
+    experiment = Experiment(model, args.task, args.num_per_class, vit_weights=weights, subset_seed=args.subset_seed,
+                            sampler=args.sampler)
+    experiment = experiment if experiment.draws_samples else experiment.base  # a view scores the paper's checkpoints
     if getattr(args, "ckpts", None):
         experiment.check_checkpoint_epochs(args.ckpts)
     return experiment, check_seed_id(args.seed_id)
@@ -168,13 +170,20 @@ def run_training_script(description: str, argv: list[str] | None = None, family:
     parser = Parser(description=description)
     add_experiment_flags(parser, all_by_default=True, family=family)
     add_device_flag(parser, device_default)
+    parser.add_argument("--sampler-settings", default=None, metavar="KEY=VALUE,...",
+                        help="a drawing sampler's settings, e.g. step=1e-6,temperature=1 (docs/samplers.md); recorded "
+                             "with every sample")
     args = parser.parse_args(argv)
     model, weights = model_of(args, family)
-    experiments = experiments_for(model, args.task, args.num_per_class, weights, args.subset_seed)
+    experiments = experiments_for(model, args.task, args.num_per_class, weights, args.subset_seed, args.sampler)
+    sampler = experiments[0].posterior_sampler.with_settings(args.sampler_settings)  # checked before any work
+    if args.sampler_settings and not sampler.draws:
+        raise BadInput(f"--sampler-settings applies to a drawing sampler (swag, sgld, laplace); {sampler.name!r} "
+                       "draws nothing")
     seeds = [check_seed_id(args.seed_id)] if args.seed_id is not None else load_seeds()
     jobs = [(e, s) for e in experiments for s in seeds]
     with tqdm(total=sum(e.epochs for e, _ in jobs), desc="training epochs", unit="epoch") as bar:
         for experiment, seed in jobs:
             bar.set_postfix_str(f"{experiment.name} seed {seed}")
-            train_seed(experiment, seed, overwrite=args.overwrite, device=args.device, progress=bar)
+            make_posterior(experiment, seed, sampler, overwrite=args.overwrite, device=args.device, progress=bar)
     return 0

@@ -19,7 +19,8 @@ def seed_flags(experiment: Experiment, seed: int) -> list[str]:
     family = experiment.family
     flags = [family.model_flag, family.model_flag_value(experiment), "--task", experiment.task,
              "--num_per_class", str(experiment.num_per_class), "--seed_id", str(seed_id_of(seed))]
-    return flags + (["--subset-seed", str(experiment.subset_seed)] if experiment.subset_seed else [])
+    flags += ["--subset-seed", str(experiment.subset_seed)] if experiment.subset_seed else []
+    return flags + (["--sampler", experiment.sampler] if experiment.draws_samples else [])  # a view's files are the paper's
 
 
 def training_argv(experiment: Experiment, seed: int) -> list[str]:

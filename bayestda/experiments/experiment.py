@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..attribution.registry import default_methods
@@ -19,6 +19,7 @@ from ..core.paths import output_root
 from ..core.seeds import PAPER_SEEDS, check_seed_id, load_seeds, seed_id_of
 from ..families.base import ModelFamily
 from ..families.registry import family_named
+from ..samplers import DEFAULT_SAMPLER, SAMPLES_PER_SEED, Sampler, check_sampler, get_sampler
 
 __all__ = ["LAST_CHECKPOINTS", "PAPER_SEEDS", "TASKS", "Experiment", "TaskSpec", "check_arch", "check_seed_id",
            "check_size", "check_task", "experiments_for", "load_seeds", "seed_id_of"]
@@ -32,24 +33,28 @@ def check_arch(arch: str) -> str:
     return arch
 
 
-_NAME = re.compile(r"^(?P<model>[a-z0-9]+(?:-[a-z0-9]+)*)_(?P<task>[a-z0-9]+)_(?P<n>\d+)pc(?:_r(?P<r>[1-9]\d*))?$")
+_NAME = re.compile(r"^(?P<model>[a-z0-9]+(?:-[a-z0-9]+)*)_(?P<task>[a-z0-9]+)_(?P<n>\d+)pc(?:_r(?P<r>[1-9]\d*))?"
+                   r"(?:_(?P<sampler>[a-z][a-z0-9-]*))?$")
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment `<model>_<task>_<n>pc[_r<R>]`: knows its epochs, checkpoints and every path. R, the
-    training-subset seed, is 0 for the paper's subset (no suffix) and R >= 1 for a fresh draw (`_r1`)."""
+    """One experiment `<model>_<task>_<n>pc[_r<R>][_<sampler>]`: knows its epochs, checkpoints and every path. R, the
+    training-subset seed, is 0 for the paper's subset (no suffix) and R >= 1 for a fresh draw (`_r1`); the sampler
+    is the posterior's (bayestda.samplers): the paper's seeds × checkpoints (no suffix), or another (`_swag`)."""
 
     model: str
     task: str
     num_per_class: int
     vit_weights: str | None = field(default=None, compare=False, repr=False)  # ViT weight source: HF id or local dir
     subset_seed: int = 0
+    sampler: str = DEFAULT_SAMPLER
 
     def __post_init__(self) -> None:
         check_arch(self.model)
         check_size(self.task, self.num_per_class)
         check_subset_seed(self.subset_seed)
+        check_sampler(self.sampler, self.family)
 
     @classmethod
     def parse(cls, name: str, vit_weights: str | None = None) -> Experiment:
@@ -60,11 +65,33 @@ class Experiment:
                 "e.g. cnn_mnist3_10pc (the paper's subset) or cnn_mnist3_10pc_r1 (a fresh subset)"
             )
         return cls(match["model"], match["task"], int(match["n"]), vit_weights=vit_weights,
-                   subset_seed=int(match["r"] or 0))
+                   subset_seed=int(match["r"] or 0), sampler=match["sampler"] or DEFAULT_SAMPLER)
 
     @property
     def name(self) -> str:
-        return f"{self.model}_{self.subset}"
+        return f"{self.model}_{self.subset}" + ("" if self.sampler == DEFAULT_SAMPLER else f"_{self.sampler}")
+
+    # --- the posterior sampler -----------------------------------------------------------------------
+    @property
+    def posterior_sampler(self) -> Sampler:
+        """The sampler of the posterior's samples (registered defaults; settings travel with the sampling call)."""
+        return get_sampler(self.sampler)
+
+    @property
+    def base(self) -> Experiment:
+        """The same experiment under the paper's sampler: the trained seeds a sampler starts from, and the
+        truths (LDS, from-scratch LOO), which do not depend on how the posterior is sampled."""
+        return self if self.sampler == DEFAULT_SAMPLER else replace(self, sampler=DEFAULT_SAMPLER)
+
+    @property
+    def draws_samples(self) -> bool:
+        """Its sampler writes samples of its own (swag, sgld, laplace); else its files are the paper's checkpoints'."""
+        return self.posterior_sampler.draws
+
+    @property
+    def _folder(self) -> str:
+        """The folder name of its checkpoints and score files: the subset's, `_<sampler>` for drawn samples."""
+        return f"{self.subset}_{self.sampler}" if self.draws_samples else self.subset
 
     @classmethod
     def from_record(cls, what: dict) -> Experiment:
@@ -109,7 +136,9 @@ class Experiment:
 
     @property
     def checkpoint_epochs(self) -> list[int]:
-        """0-based epochs after which a checkpoint is kept: the last five."""
+        """0-based epochs after which a checkpoint is kept: the last five (a drawing sampler's: its samples 0..4)."""
+        if self.draws_samples:
+            return list(range(SAMPLES_PER_SEED))
         return list(range(self.epochs - LAST_CHECKPOINTS, self.epochs))
 
     def check_checkpoint_epochs(self, epochs: list[int] | None) -> list[int]:
@@ -123,11 +152,11 @@ class Experiment:
 
     # --- paths -----------------------------------------------------------------------------------
     def model_dir(self, seed: int) -> Path:
-        return output_root() / "models" / self.model / self.subset / str(seed)
+        return output_root() / "models" / self.model / self._folder / str(seed)
 
     def lds_target_dir(self, seed: int) -> Path:
         """The LDS subset models of an independent target seed (not one of the posterior's)."""
-        return output_root() / "models" / self.model / self.subset / "lds_targets" / str(seed)
+        return output_root() / "models" / self.model / self.subset / "lds_targets" / str(seed)  # every sampler's
 
     def checkpoint_path(self, seed: int, epoch: int) -> Path:
         return self.model_dir(seed) / f"ckpt_epoch_{epoch}.pth"
@@ -136,7 +165,7 @@ class Experiment:
         return self.model_dir(seed) / "metrics.json"
 
     def scores_dir(self, method: str, seed: int) -> Path:
-        return output_root() / "tda_scores" / self.model / method / self.subset / str(seed)
+        return output_root() / "tda_scores" / self.model / method / self._folder / str(seed)
 
     def scores_path(self, method: str, seed: int, epoch: int) -> Path:
         return self.scores_dir(method, seed) / f"attribution_ckpt_{epoch}.csv"
@@ -167,7 +196,7 @@ class Experiment:
 
 
 def experiments_for(arch: str, task: str | None, num_per_class: int | None, vit_weights: str | None = None,
-                    subset_seed: int = 0) -> list[Experiment]:
+                    subset_seed: int = 0, sampler: str = DEFAULT_SAMPLER) -> list[Experiment]:
     """Every experiment the flags select: no task = all tasks of the paper, no size = all sizes."""
     check_arch(arch)
     tasks = [task] if task else ["mnist3", "cifar10"]
@@ -175,5 +204,6 @@ def experiments_for(arch: str, task: str | None, num_per_class: int | None, vit_
     for t in tasks:
         spec = check_task(t)
         sizes = [check_size(t, num_per_class)] if num_per_class is not None else list(spec.sizes)
-        out.extend(Experiment(arch, t, n, vit_weights=vit_weights, subset_seed=subset_seed) for n in sizes)
+        out.extend(Experiment(arch, t, n, vit_weights=vit_weights, subset_seed=subset_seed, sampler=sampler)
+                   for n in sizes)
     return out

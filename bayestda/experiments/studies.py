@@ -51,7 +51,7 @@ def settings_of(experiment: Experiment) -> dict:
     return {"depth": 3 if architecture == "cnn3" else 2 if architecture == "cnn" else None,
             "width": variant.get("width", 1.0), "weight_decay": family.recipe.adam.weight_decay,
             "task": experiment.task, "per_class": experiment.num_per_class, "subset_seed": experiment.subset_seed,
-            "epochs": experiment.epochs, "batch_size": family.recipe.batch_size}
+            "epochs": experiment.epochs, "batch_size": family.recipe.batch_size, "sampler": experiment.sampler}
 
 
 def _grid(models, tasks_and_sizes) -> tuple[str, ...]:
@@ -79,6 +79,12 @@ STUDIES = {study.name: study for study in (
           "30 vs 60 images with the optimisation matched: 30 images for 30 epochs (the optimiser steps of 60 images), "
           "60 images in one full batch of 64 (the batch regime and steps of 30 images)",
           extra_methods=("trak", "tracincp", "rps", "ekfac", "arnoldi", "random", "same_class"), damping_curve=True),
+    Study("samplers", ("cnn_mnist3_10pc", *(f"cnn_mnist3_10pc_{s}" for s in ("seeds", "trajectory", "swag", "sgld",
+                                                                         "laplace"))),
+          ("sampler",),
+          "cnn_mnist3_10pc under each posterior sampler: the paper's seeds × checkpoints, each seed's last checkpoint, "
+          "one seed's trajectory, SWAG, SGLD and a last-layer Laplace (5 draws per seed); the truths are the same",
+          extra_methods=("trak", "tracincp", "rps", "ekfac", "arnoldi", "bif", "random", "same_class")),
     Study("tiny", ("cnn_mnist_10pc", "cnn-halfwidth_mnist_10pc"), ("width",),
           "two experiments on the appendix's full-MNIST task (the suite's end-to-end study: a few seeds)",
           only_methods=("gd", "random"), lds_subsets=2, lds_models=2),

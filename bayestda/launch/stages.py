@@ -1,6 +1,6 @@
 """The stage graph: every stage of an experiment, declared once, and the plan of jobs built from it.
 
-    train -> inverse_hvp (s_test) -> if;   train -> scores (loo, ats, gd_and_gc, tracin, ...);
+    train -> [sample] -> inverse_hvp (s_test) -> if;   train -> [sample] -> scores (loo, ats, gd_and_gc, ...);
     lds (the LDS retraining: one job per halves and target seed);   all -> analysis;   all -> damping
 
 A stage says what it needs, the kinds of output it writes (their records are declared by the producers), its jobs
@@ -38,6 +38,7 @@ from ..scores.pipeline import INVERSE_HVP_KIND, inverse_hvp_path, run_scores
 from ..training.checkpoints import CHECKPOINT_KIND, METRICS_KIND
 from ..training.lds import HALVES, LDS_KIND, LdsDesign, retrain
 from ..training.loops import train_seed
+from ..training.sampling import sample_seed
 from ..training.seed_run import seed_outputs
 from .jobs import Job
 
@@ -101,7 +102,7 @@ class Request:
 
     def damping_for(self, experiment: Experiment) -> bool:
         return (self.damping and experiment.family.damping_curve and self.seed_ids is None
-                and LOO_TRUTH in self.methods_for(experiment))
+                and LOO_TRUTH in self.methods_for(experiment) and experiment.name == experiment.base.name)
 
 
 @dataclass(frozen=True)
@@ -152,9 +153,31 @@ def script_calls(methods: Iterable[str]) -> list[ScriptCall]:
 
 
 # --- the stages' jobs for one experiment --------------------------------------------------------------------------
+def files_owner(experiment: Experiment) -> Experiment:
+    """The experiment whose checkpoints and score files an experiment reads: its own for a drawing sampler, else
+    the paper's sampler's (a view such as `seeds` rearranges those files; the job names are theirs too, so that
+    a plan holding both runs each job once)."""
+    return experiment if experiment.draws_samples else experiment.base
+
+
+def posterior_job(experiment: Experiment, seed: int) -> str:
+    """The job whose outputs are a seed's posterior samples: its drawing, or the paper's training."""
+    stage = "sample" if experiment.draws_samples else "train"
+    return f"{files_owner(experiment).name}/{seed}/{stage}"
+
+
 def _train_jobs(experiment: Experiment, request: Request) -> list[Job]:
-    return [Job(f"{experiment.name}/{seed}/train", "train", (tuple(training_argv(experiment, seed)),),
-                tuple(seed_outputs(experiment, seed)), gpu=experiment.family.gpu_training)
+    base = experiment.base
+    return [Job(f"{base.name}/{seed}/train", "train", (tuple(training_argv(base, seed)),),
+                tuple(seed_outputs(base, seed)), gpu=base.family.gpu_training)
+            for seed in request.seeds]
+
+
+def _sample_jobs(experiment: Experiment, request: Request) -> list[Job]:
+    if not experiment.draws_samples:
+        return []
+    return [Job(f"{experiment.name}/{seed}/sample", "sample", (tuple(training_argv(experiment, seed)),),
+                tuple(seed_outputs(experiment, seed)), (f"{experiment.base.name}/{seed}/train",))
             for seed in request.seeds]
 
 
@@ -163,20 +186,22 @@ def _script_jobs(stage: str) -> Callable[[Experiment, Request], list[Job]]:
 
     def jobs(experiment: Experiment, request: Request) -> list[Job]:
         calls = [c for c in script_calls(request.methods_for(experiment)) if c.stage == stage]
-        epochs = experiment.checkpoint_epochs
+        owner = files_owner(experiment)
+        epochs = owner.checkpoint_epochs
         out = []
         for seed in request.seeds:
-            prefix = f"{experiment.name}/{seed}"
+            prefix = f"{owner.name}/{seed}"
+            posterior = posterior_job(experiment, seed)
             for call in calls:
-                argv = (script_path(experiment.family.scripts, call.script), *seed_flags(experiment, seed), *call.extra)
+                argv = (script_path(owner.family.scripts, call.script), *seed_flags(owner, seed), *call.extra)
                 if call.stored_inverse:  # the vectors are an intermediate: once their scores are current, done
-                    outputs = tuple(inverse_hvp_path(experiment, m, seed, e) for m in call.stored_inverse for e in epochs)
-                    scored = tuple(experiment.scores_path(m, seed, e) for m in call.stored_inverse for e in epochs)
-                    out.append(Job(f"{prefix}/{call.name}", stage, (argv,), outputs, (f"{prefix}/train",), gpu=True,
+                    outputs = tuple(inverse_hvp_path(owner, m, seed, e) for m in call.stored_inverse for e in epochs)
+                    scored = tuple(owner.scores_path(m, seed, e) for m in call.stored_inverse for e in epochs)
+                    out.append(Job(f"{prefix}/{call.name}", stage, (argv,), outputs, (posterior,), gpu=True,
                                    done_instead=scored))
                     continue
-                needs = (f"{prefix}/train", f"{prefix}/s_test") if stage == "if" else (f"{prefix}/train",)
-                outputs = tuple(experiment.scores_path(m, seed, e) for m in call.methods for e in epochs)
+                needs = (posterior, f"{prefix}/s_test") if stage == "if" else (posterior,)
+                outputs = tuple(owner.scores_path(m, seed, e) for m in call.methods for e in epochs)
                 out.append(Job(f"{prefix}/{call.name}", stage, (argv,), outputs, needs, gpu=True))
         return out
 
@@ -184,7 +209,9 @@ def _script_jobs(stage: str) -> Callable[[Experiment, Request], list[Job]]:
 
 
 def _lds_jobs(experiment: Experiment, request: Request) -> list[Job]:
-    """One job per halves (random, stratified) and target seed (independent: the k-th of R; paired: seed id k)."""
+    """One job per halves (random, stratified) and target seed (independent: the k-th of R; paired: seed id k); a
+    sampler's experiment shares the paper's (the truth does not depend on how the posterior is sampled)."""
+    experiment = experiment.base
     out = []
     for design in request.lds_designs(experiment):
         for k, seed in enumerate(design.seeds(request.seeds)):
@@ -215,10 +242,15 @@ def _damping_jobs(experiment: Experiment, request: Request) -> list[Job]:
 
 # --- the stages run in this process (run_reproduce.py) ---------------------------------------------------------------
 def _train_here(experiment: Experiment, request: Request, options: RunOptions) -> None:
-    seeds = request.seeds
-    with tqdm(total=len(seeds) * experiment.epochs, desc=f"{experiment.name} training", unit="epoch") as bar:
+    seeds, base = request.seeds, experiment.base
+    with tqdm(total=len(seeds) * base.epochs, desc=f"{base.name} training", unit="epoch") as bar:
         for seed in seeds:
-            train_seed(experiment, seed, device=options.device, progress=bar)
+            train_seed(base, seed, device=options.device, progress=bar)
+
+
+def _sample_here(experiment: Experiment, request: Request, options: RunOptions) -> None:
+    for seed in tqdm(request.seeds, desc=f"{experiment.name} samples", unit="seed"):
+        sample_seed(experiment, seed, device=options.device)
 
 
 def _score_one_seed(job: tuple[Experiment, int, list[str], str, bool]) -> int:
@@ -232,12 +264,14 @@ def _scores_here(experiment: Experiment, request: Request, options: RunOptions) 
     """Every seed's scores of every method, the inverse-HVP methods' included; on a CPU `jobs` processes with one
     thread each (faster than threads: docs/speed.md)."""
     jobs = options.workers
-    work = [(experiment, seed, request.methods_for(experiment), options.device, jobs <= 1) for seed in request.seeds]
-    process_map(_score_one_seed, work, jobs, f"{experiment.name} TDA scores")
+    owner = files_owner(experiment)
+    work = [(owner, seed, request.methods_for(experiment), options.device, jobs <= 1) for seed in request.seeds]
+    process_map(_score_one_seed, work, jobs, f"{owner.name} TDA scores")
 
 
 def _lds_here(experiment: Experiment, request: Request, options: RunOptions) -> None:
-    retrain(experiment, request.lds_designs(experiment), device=options.device, jobs=options.workers)
+    base = experiment.base
+    retrain(base, request.lds_designs(base), device=options.device, jobs=options.workers)
 
 
 def _analysis_here(experiment: Experiment, request: Request, options: RunOptions) -> None:
@@ -271,15 +305,17 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("train", (), (CHECKPOINT_KIND, METRICS_KIND), _train_jobs, _train_here,
           description="the ensemble: every seed's last five checkpoints and metrics"),
-    Stage("inverse_hvp", ("train",), (INVERSE_HVP_KIND,), _script_jobs("inverse_hvp"), None, "scores",
+    Stage("sample", ("train",), (CHECKPOINT_KIND, METRICS_KIND), _sample_jobs, _sample_here,
+          description="a drawing sampler's samples (swag, sgld, laplace): 5 per seed, from its trained checkpoints"),
+    Stage("inverse_hvp", ("train", "sample"), (INVERSE_HVP_KIND,), _script_jobs("inverse_hvp"), None, "scores",
           description="the paper's first IF stage (s_test): inverse-HVP vectors, an intermediate"),
-    Stage("if", ("train", "inverse_hvp"), (SCORES_KIND,), _script_jobs("if"), None, "scores",
+    Stage("if", ("train", "sample", "inverse_hvp"), (SCORES_KIND,), _script_jobs("if"), None, "scores",
           description="the influence scores from the stored vectors"),
-    Stage("scores", ("train",), (SCORES_KIND, RESIDUALS_KIND), _script_jobs("scores"), _scores_here,
+    Stage("scores", ("train", "sample"), (SCORES_KIND, RESIDUALS_KIND), _script_jobs("scores"), _scores_here,
           description="every other method's score files (in this process: every method's, sharing gradients)"),
     Stage("lds", (), (LDS_KIND,), _lds_jobs, _lds_here,
           description="the LDS retraining: M random and M class-stratified halves under the target's seeds"),
-    Stage("analysis", ("train", "if", "scores", "lds"), (RESULTS_KIND,), _analysis_jobs, _analysis_here,
+    Stage("analysis", ("train", "sample", "if", "scores", "lds"), (RESULTS_KIND,), _analysis_jobs, _analysis_here,
           description="p-values, correlations, methods.csv and summary.md"),
     Stage("damping", ("train", "if", "scores", "lds"), (DAMPING_SCORES_KIND, DAMPING_RESULTS_KIND), _damping_jobs,
           _damping_here, description="the damping curve of the damped influence methods"),
@@ -303,9 +339,13 @@ def experiment_plan(experiment: Experiment, request: Request) -> list[Job]:
 
 
 def plan(request: Request) -> list[Job]:
-    """Every job of the request, in stage order."""
+    """Every job of the request, in stage order, each once (experiments that share files share their jobs: a
+    sampler's experiment and the paper's train the same seeds and retrain the same LDS models)."""
     jobs = [job for experiment in request.experiments for job in experiment_plan(experiment, request)]
-    return sorted(jobs, key=lambda j: STAGE_NAMES.index(j.stage))
+    unique: dict[str, Job] = {}
+    for job in jobs:
+        unique.setdefault(job.name, job)
+    return sorted(unique.values(), key=lambda j: STAGE_NAMES.index(j.stage))
 
 
 def run_here(request: Request, options: RunOptions = RunOptions()) -> dict[str, float]:

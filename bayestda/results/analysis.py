@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .. import provenance
@@ -104,8 +105,18 @@ def load_all(experiment, methods, seeds=None) -> dict[str, PosteriorScores]:
     check_complete(experiment, methods, seeds)
     check_current(experiment, methods, seeds)
     per_seed = set(per_seed_methods())
-    loaded = {m: load_posterior(experiment, m, seeds) for m in methods}
+    loaded = {m: as_sampled(experiment, load_posterior(experiment, m, seeds)) for m in methods}
     return {m: post.summed_over_checkpoints() if m in per_seed else post for m, post in loaded.items()}
+
+
+def as_sampled(experiment, post: PosteriorScores) -> PosteriorScores:
+    """A method's scores as the experiment's sampler arranges its files into posterior samples (a view: `seeds`
+    keeps each seed's last checkpoint, `trajectory` one seed's checkpoints; a drawing sampler's are its own)."""
+    arrange = experiment.posterior_sampler.arrange
+    if arrange is None:
+        return post
+    values, samples, checkpoints = arrange(post.values, list(post.seeds), list(post.epochs))
+    return PosteriorScores(post.method, values, samples, checkpoints, post.train_idx, post.test_idx, post.test_columns)
 
 
 def _record(experiment, methods, seeds, names, designs=()) -> None:
@@ -174,9 +185,16 @@ def experiment_classes(experiment) -> ItemClasses:
 
 
 def other_truths(experiment, seeds=None) -> dict[str, PosteriorScores]:
-    """The truths beside `loo_corrected` that are retrained for this experiment: the from-scratch LOO."""
+    """The truths beside `loo_corrected` that are retrained for this experiment: the from-scratch LOO (one row
+    per posterior seed: not for a sampler whose samples are not the seeds, e.g. `trajectory`)."""
     if not experiment.family.supports_lds:
         return {}
+    probe = np.zeros((len(seeds or load_seeds()), 1, 1, 1))
+    if experiment.posterior_sampler.arrange is not None and \
+            experiment.posterior_sampler.arrange(probe, list(seeds or load_seeds()), [0])[1] != list(seeds or load_seeds()):
+        log.info("from-scratch LOO left out of %s: its posterior samples are not the seeds", experiment.name)
+        return {}
+    experiment = experiment.base
     losses = from_scratch_loo(experiment, seeds)
     return {} if losses is None else {"loo_scratch": from_scratch_scores(losses, seeds or load_seeds())}
 
@@ -193,8 +211,9 @@ def run_pvalues(experiment, methods=None, seeds=None, posteriors=None) -> pd.Dat
     methods = methods or experiment.whole_analysis_methods
     posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
     table = pvalues_of(posteriors, experiment.analysis_dir(methods, seeds), experiment_classes(experiment))
+    ks = max(post.num_checkpoints for post in posteriors.values())
     names = ["mean_p_values.csv", "significance.csv"] + [f"pvalues_{m}_across_{k}_ckpts.csv" for m in methods
-                                                         for k in range(1, len(experiment.checkpoint_epochs) + 1)]
+                                                         for k in range(1, ks + 1)]
     _record(experiment, methods, seeds, names)
     return table
 
@@ -212,7 +231,7 @@ def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | No
     significance = pd.read_csv(significance_path) if reuse else None
     if significance is not None and set(keys_of_tests(significance)) != {t.key for t in TESTS}:
         significance = None  # made before every test was in it (bayestda < 0.5): recomputed
-    targets = lds_losses_for(experiment, seeds, lds_subsets, lds_target, lds_models)
+    targets = lds_losses_for(experiment.base, seeds, lds_subsets, lds_target, lds_models)  # every sampler's truth
     summary = correlations_of(posteriors, folder, experiment.name, significance,
                               builtin_roles(methods), subset_losses=targets.random,
                               seconds=seconds_per_checkpoint(experiment, methods, seeds),

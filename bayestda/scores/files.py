@@ -13,6 +13,9 @@ from ..core.errors import MissingOutput
 from ..core.io import atomic_write, file_hash, save_csv
 from ..experiments.commands import score_command
 from ..experiments.experiment import Experiment
+from ..numerics.many_models import AdamSettings
+
+PAPER_ADAM = AdamSettings()
 
 
 # --- records: what a method's file at one checkpoint is made from ----------------------------------------------
@@ -21,8 +24,14 @@ def method_inputs(experiment: Experiment, method: str | Method, seed: int, epoch
     method run with its own settings)."""
     m = get(method) if isinstance(method, str) else method
     checkpoint = experiment.checkpoint_path(seed, epoch)
-    return {"checkpoint": file_hash(checkpoint) if checkpoint.exists() else None, "method": m.name,
-            "method_version": m.version, "settings": m.settings}
+    inputs = {"checkpoint": file_hash(checkpoint) if checkpoint.exists() else None, "method": m.name,
+              "method_version": m.version, "settings": m.settings}
+    adam = experiment.family.recipe.adam
+    if "retraining" in m.needs and (adam.lr, adam.weight_decay) != (PAPER_ADAM.lr, PAPER_ADAM.weight_decay):
+        # a family with its own optimiser (cnn-wd0, cnn-wd10x): its retraining repeats it (recorded only there, so
+        # the paper's families' records stay as they were; files made before 0.6 with the paper's decay are stale)
+        inputs["retraining_adam"] = {"lr": adam.lr, "weight_decay": adam.weight_decay}
+    return inputs
 
 
 def record_method(experiment: Experiment, method: str | Method, seed: int, epoch: int, path, kind: str = "scores",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -46,7 +47,9 @@ def make_context(experiment: Experiment, seed: int, epoch: int, strategy: str = 
     train, test = family.load_data(experiment, net)
     steps_per_epoch = math.ceil(len(train) / family.recipe.batch_size)
     lr = epoch_learning_rate(family.recipe, epoch, experiment.epochs, steps_per_epoch)
-    return CheckpointContext(net, params, train.to(device), test.to(device), seed, experiment.epochs, strategy=strategy, dtype=dtype,
+    adam = replace(family.recipe.adam, fused=True, decay_steps=None)  # the recipe's optimiser (its decay: per method)
+    return CheckpointContext(net, params, train.to(device), test.to(device), seed, experiment.epochs, adam=adam,
+                             strategy=strategy, dtype=dtype,
                              model_chunk=model_chunk, fresh_start=family.fresh_start(experiment, seed), loss=family.loss,
                              measurement=family.measurement, lr=lr, epoch=epoch, batch_size=family.recipe.batch_size)
 
@@ -142,6 +145,7 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
         None: the score (and residual) files and their records are written under tda_scores/.
     """
     check_device(device)
+    experiment = experiment if experiment.draws_samples else experiment.base  # a view's files are the paper's
     chosen = configured(methods, settings)
     names = [m.name for m in chosen]
     by_name = {m.name: m for m in chosen}

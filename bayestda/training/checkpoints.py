@@ -16,6 +16,7 @@ from torch import nn
 from .. import provenance
 from ..core.device import check_device
 from ..core.errors import CorruptOutput, MissingOutput, UnrecordedOutput
+from ..core.io import file_hash
 from ..core.params import Params
 from ..core.tensor_io import save_torch, tensor_hash
 from ..data.subsets import load_subset, subset_path
@@ -70,13 +71,35 @@ def training_inputs(experiment: Experiment, seed: int) -> dict:
     return inputs
 
 
-def record_training(experiment: Experiment, seed: int, path, kind: str, epoch: int | None = None) -> None:
-    """Record a checkpoint (kind 'checkpoint') or a seed's metrics.json (kind 'metrics') just written."""
+SAMPLING_VERSION = "1"  # bump when a sampler's draws change numbers
+
+
+def sampling_inputs(experiment: Experiment, seed: int, settings: dict | None) -> dict:
+    """What a drawing sampler's samples of a seed are made from: the seed's training and its kept checkpoints (by
+    hash: retraining makes the samples stale), the sampler and its settings."""
+    base = experiment.base
+    kept = {str(e): file_hash(base.checkpoint_path(seed, e)) if base.checkpoint_path(seed, e).exists() else None
+            for e in base.checkpoint_epochs}
+    return {"posterior_of": training_inputs(base, seed), "checkpoints": kept, "sampler": experiment.sampler,
+            "settings": settings, "sampling_version": SAMPLING_VERSION}
+
+
+def record_training(experiment: Experiment, seed: int, path, kind: str, epoch: int | None = None,
+                    sampler_settings: dict | None = None) -> None:
+    """Record a checkpoint (kind 'checkpoint') or a seed's metrics.json (kind 'metrics') just written; a drawn
+    sample's record carries its sampler's settings."""
+    if experiment.draws_samples:
+        what = experiment.record_what(kind, seed=seed, epoch=epoch, sampler_settings=sampler_settings or {})
+        provenance.write(path, what, sampling_inputs(experiment, seed, sampler_settings or {}))
+        return
     provenance.write(path, experiment.record_what(kind, seed=seed, epoch=epoch), training_inputs(experiment, seed))
 
 
 def _training_inputs_of(what: dict) -> dict:
-    return training_inputs(Experiment.from_record(what), what["seed"])
+    experiment = Experiment.from_record(what)
+    if experiment.draws_samples:
+        return sampling_inputs(experiment, what["seed"], what.get("sampler_settings") or {})
+    return training_inputs(experiment, what["seed"])
 
 
 CHECKPOINT_KIND = provenance.declare(provenance.Kind("checkpoint", _training_inputs_of,
@@ -104,7 +127,8 @@ def load_checkpoint(experiment: Experiment, seed: int, epoch: int, device: str =
     check_device(device)  # an unavailable device is not a bad checkpoint
     path = experiment.checkpoint_path(seed, epoch)
     if not path.exists():
-        raise MissingOutput(f"missing checkpoint {path}; run: {training_command(experiment, seed)}")
+        what = "sample" if experiment.draws_samples else "checkpoint"
+        raise MissingOutput(f"missing {what} {path}; run: {training_command(experiment, seed)}")
     remake = f"retrain with: {training_command(experiment, seed)} --overwrite"
     try:
         blob = torch.load(path, map_location=device)

@@ -132,12 +132,13 @@ class LdsDesign:
         """One seed's file. The paired random design keeps bayestda 0.2's path (its files stay current)."""
         name = "loo_from_scratch.pt" if self.is_leave_one_out else \
             f"lds_{self.subsets}_stratified_subsets.pt" if self.stratified else f"lds_{self.subsets}_subsets.pt"
-        folder = experiment.model_dir(seed) if self.target == "paired" else experiment.lds_target_dir(seed)
+        base = experiment.base  # every posterior sampler's experiment has the paper's truth
+        folder = base.model_dir(seed) if self.target == "paired" else base.lds_target_dir(seed)
         return folder / name
 
     def command(self, experiment: Experiment) -> str:
         """The command that makes this design's files."""
-        return lds_command(experiment, self.subsets, target=self.target, halves=self.halves, models=self.models)
+        return lds_command(experiment.base, self.subsets, target=self.target, halves=self.halves, models=self.models)
 
     def describe(self) -> str:
         """For methods.csv and summary.md: which target the LDS columns use."""

@@ -110,7 +110,7 @@ CASES = [
     ("run_damping.py", "--experiment foo", "experiment name 'foo' is not of the form"),
     ("run_reproduce.py", "--lds-target none", "argument --lds-target: invalid choice: 'none'"),
     ("run_study.py", "--study nope", "argument --study: invalid choice: 'nope' (choose from 'fragility', 'paper-mnist3', "
-                                     "'paper', 'replicate', 'data-size', 'tiny')"),
+                                     "'paper', 'replicate', 'data-size', 'samplers', 'tiny')"),
     ("run_study.py", "", "the following arguments are required: --study"),
     ("run_study.py", "--study tiny --workers 0", "argument --workers: 0 is out of range; allowed: 1 or more"),
     ("run_study.py", "--study tiny --seed_ids 0,0", "argument --seed_ids: seed id 0 is given twice"),
@@ -151,6 +151,18 @@ CASES = [
                    "batch-size", "train-items")],
     ("run_vit_pretraining.py", "--seed -1", "argument --seed: -1 is out of range; allowed: 0 or more"),
     ("run_vit_pretraining.py", "--epochs two", "argument --epochs: 'two' is not an integer"),
+    # posterior samplers (docs/samplers.md)
+    ("run_cnn_training.py", "--sampler mcmc", "argument --sampler: unknown sampler 'mcmc'; allowed: seeds-x-checkpoints"),
+    ("tda_cnn_scripts/run_cnn_all.py", "--sampler mcmc", "argument --sampler: unknown sampler 'mcmc'"),
+    ("tda_vit_scripts/run_vit_all.py", "--sampler sgld", "sampler 'sgld' does not support model 'vit'"),
+    ("run_cnn_training.py", "--task mnist3 --sampler sgld --sampler-settings step=0",
+     "sgld setting step = 0.0 is out of range; allowed: a positive number"),
+    ("run_cnn_training.py", "--task mnist3 --sampler swag --sampler-settings depth=2",
+     "sampler 'swag' has no setting 'depth'; allowed: rank, scale"),
+    ("run_cnn_training.py", "--task mnist3 --sampler seeds --sampler-settings rank=2", "sampler 'seeds' takes no settings"),
+    ("run_all.py", "--experiments cnn_mnist3_10pc --sampler mcmc", "argument --sampler: unknown sampler 'mcmc'"),
+    ("run_all.py", "--experiments cnn_mnist3_10pc_mcmc", "unknown sampler 'mcmc'"),
+    ("run_study.py", "--study samplers --sampler mcmc", "argument --sampler: unknown sampler 'mcmc'"),
     # benchmarks
     ("benchmarks/bench_methods.py", "--test-items 0", "argument --test-items: 0 is out of range; allowed: 1 or more"),
     ("benchmarks/bench_tda.py", "--paper-test-items -1", "argument --paper-test-items: -1 is out of range"),

@@ -27,7 +27,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "ground": ("bayestda", "core"),
     "records and numerics": ("provenance", "numerics", "models"),
     "data": ("data",),
-    "declarations": ("attribution", "families"),
+    "declarations": ("attribution", "families", "samplers"),
     "analysis": ("analysis",),
     "naming": ("experiments",),
     "producers": ("training", "scores", "results"),
