@@ -64,3 +64,35 @@ def test_a_plan_with_a_sampler_and_the_paper_trains_and_retrains_each_seed_once(
     assert sgld_scores.needs == (sgld_scores.name.rsplit("/", 1)[0] + "/sample",)
     assert "--sampler" in sgld_scores.commands[0] and all(j.name.startswith("cnn_mnist3_10pc/") for j in jobs
                                                           if j.stage == "lds")
+
+
+PLUGIN = '''
+from dataclasses import dataclass
+import torch
+from bayestda.samplers import SAMPLES_PER_SEED, Sampler, register_sampler
+
+@dataclass(frozen=True)
+class JitterSettings:
+    sigma: float = 1e-3
+
+def jitter(given, settings):
+    g = torch.Generator().manual_seed(given.seed)
+    return [{n: p + settings.sigma * torch.randn(p.shape, generator=g) for n, p in given.final.items()}
+            for _ in range(SAMPLES_PER_SEED)]
+
+register_sampler(Sampler("jitter", "isotropic noise around each seed", draw=jitter, settings=JitterSettings(),
+                         trainers=("paper",)))
+'''
+
+
+def test_a_sampler_written_outside_the_repository_draws_through_the_scripts(trained_seed, tmp_path, monkeypatch):
+    import importlib.util
+
+    plugin = tmp_path / "mysamplers.py"
+    plugin.write_text(PLUGIN)
+    spec = importlib.util.spec_from_file_location("mysamplers", plugin)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))  # as BAYESTDA_PLUGINS imports it
+    jitter = Experiment.parse("cnn_mnist3_10pc_jitter")
+    metrics = sample_seed(jitter, 446, get_sampler("jitter").with_settings("sigma=1e-2"))
+    assert len(metrics["checkpoints"]) == 5 and metrics["settings"] == {"sigma": 0.01}
+    assert 0 < metrics["checkpoints"]["0"]["distance_from_trained"] < 10
