@@ -17,8 +17,6 @@ Writes methods_by_experiment.csv (every experiment's methods.csv rows with the s
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from bayestda.cli.flags import Parser, experiment_list, sampler_name, seed_id_list
 from bayestda.cli.launcher import add_launcher_flags, check_launcher_flags, launch
 from bayestda.cli.scripts import run
@@ -46,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     check_launcher_flags(parser, args)
     study = get_study(args.study)
     if args.sampler is not None:
-        study = replace(study, name=f"{study.name}_{args.sampler}", experiments=tuple(
-            replace(e, sampler=args.sampler).name for e in study.parsed()))
+        study = study.under(args.sampler)
     experiments = study.parsed()
     whole = Request.for_study(study, experiments, args.seed_ids)
     estimates = {e.name: estimate(e, parameter_count(e), whole, args.workers or 2) for e in experiments}

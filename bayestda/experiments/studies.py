@@ -8,10 +8,11 @@ exceeds the study's budget are listed but left to a GPU or SLURM (`--include-lar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..attribution.registry import default_methods
 from ..core.errors import BadInput
+from ..samplers import all_samplers
 from .experiment import Experiment
 
 STUDY_METHODS = ("ekfac", "random", "same_class")  # beside the paper's eight (default_methods): cheap here
@@ -40,6 +41,12 @@ class Study:
 
     def parsed(self) -> list[Experiment]:
         return [Experiment.parse(name) for name in self.experiments]
+
+    def under(self, sampler: str) -> Study:
+        """This study with every experiment under another posterior sampler (`run_study.py --sampler`), named
+        `<study>_<sampler>` (its own results folder)."""
+        return replace(self, name=f"{self.name}_{sampler}",
+                       experiments=tuple(replace(e, sampler=sampler).name for e in self.parsed()))
 
 
 def settings_of(experiment: Experiment) -> dict:
@@ -92,6 +99,10 @@ STUDIES = {study.name: study for study in (
 
 
 def get_study(name: str) -> Study:
-    if name not in STUDIES:
-        raise BadInput(f"--study {name!r}; allowed: {', '.join(STUDIES)}")
-    return STUDIES[name]
+    """A declared study, or one under another sampler (`fragility_swag`: Study.under), or one line."""
+    if name in STUDIES:
+        return STUDIES[name]
+    base, _, sampler = name.rpartition("_")
+    if base in STUDIES and sampler in all_samplers():
+        return STUDIES[base].under(sampler)
+    raise BadInput(f"--study {name!r}; allowed: {', '.join(STUDIES)}")

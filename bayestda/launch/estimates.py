@@ -54,6 +54,8 @@ def estimate(experiment: Experiment, params: int, request: Request | None = None
     optimizer steps (GPU_STEP_MS each) and the other methods GPU_SPEEDUP times faster. `base`: another measured
     cell (benchmarks/bench_cell_cost.py), else the task's in MEASURED."""
     request = request or Request((experiment,))
+    if experiment.name != experiment.base.name and not experiment.draws_samples:  # a view: the paper's files
+        return Estimate(ANALYSIS_S, ANALYSIS_S, 0.0, False)
     jobs_of = experiment_plan(experiment, request)
     seeds = sum(j.stage == "train" for j in jobs_of)
     lds_jobs = sum(j.stage == "lds" for j in jobs_of)  # one per design and target seed
@@ -67,7 +69,11 @@ def estimate(experiment: Experiment, params: int, request: Request | None = None
     n_train = experiment.num_per_class * len(experiment.spec.classes)
     lds_models = sum(len(d.seeds(request.seeds)) * d.half_models(n_train) for d in request.lds_designs(experiment))
     lds = lds_models * base.lds_model_s * items * size * longer if experiment.family.supports_lds else 0.0
-    compute = seeds * (base.train_seed_s * items * size * longer + checkpoints * (retraining + others)) + lds
+    if experiment.draws_samples:  # its seeds are trained and its truths retrained by the paper's experiment
+        lds, training = 0.0, 0.0
+    else:
+        training = base.train_seed_s * items * size * longer
+    compute = seeds * (training + checkpoints * (retraining + others)) + lds
     jobs = len(jobs_of)
     cpu = CPU_RUN_FACTOR * (compute + jobs * JOB_START_S) / workers + ANALYSIS_S
     steps = experiment.epochs * -(-experiment.num_per_class * len(experiment.spec.classes)

@@ -8,9 +8,11 @@ made from those files (kind "study_results").
 
 from __future__ import annotations
 
+import json
 import logging
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -21,6 +23,7 @@ from ..analysis.replicates import replicate_table
 from ..analysis.summary import CONTROLS
 from ..core.io import file_hash, save_csv
 from ..core.paths import output_root
+from ..core.seeds import load_seeds
 from ..experiments.experiment import Experiment
 from ..experiments.studies import Study, get_study, settings_of
 from .records import RESULTS_KIND
@@ -142,12 +145,39 @@ def metric_view(study: Study, table: pd.DataFrame, path) -> None:
             if setting in ("weight_decay",):
                 ax.set_xscale("symlog", linthresh=1e-3)
             values = sorted(rows[setting].unique())  # ticks at the settings run, not 2.2, 2.4, ... between them
-            ax.set_xticks(values, labels=[f"{v:g}" for v in values])
+            ax.set_xticks(values, labels=[f"{v:g}" if isinstance(v, int | float) else str(v) for v in values])
+            if any(isinstance(v, str) for v in values):
+                ax.tick_params(axis="x", labelrotation=30, labelsize=6)
             ax.set_xlabel(setting)
             ax.set_ylabel(label, fontsize=7)
     fig.legend(*axes[0][-1].get_legend_handles_labels(), fontsize=7, loc="outside right center")  # off the lines
     fig.suptitle(f"study {study.name}: each metric against each varied setting")
     save_figure(fig, path)
+
+
+SAMPLES = "samples.csv"
+
+
+def sample_spread(experiment: Experiment, seeds=None) -> dict:
+    """How spread an experiment's posterior samples are, from its metrics.json files: each sample's test accuracy
+    and loss (the paper's checkpoints under a view, arranged as the view arranges them), and for a drawing sampler
+    the distance from the trained weights and its seconds per seed."""
+    seeds = list(seeds or load_seeds())
+    owner = experiment if experiment.draws_samples else experiment.base
+    metrics = [json.loads(owner.metrics_path(seed).read_text()) for seed in seeds]
+    def per_sample(key: str) -> np.ndarray:  # noqa: E306 ([seeds, checkpoints, 1, 1], as scores are arranged)
+        values = np.array([[m["checkpoints"][str(e)].get(key, np.nan) for e in owner.checkpoint_epochs] for m in metrics])
+        arrange = experiment.posterior_sampler.arrange
+        return (values[:, :, None, None] if arrange is None else arrange(values[:, :, None, None], seeds,
+                                                                         owner.checkpoint_epochs)[0]).ravel()
+    accuracy, loss = per_sample("test_accuracy"), per_sample("test_loss")
+    row = {"experiment": experiment.name, "sampler": experiment.sampler, "samples": len(accuracy),
+           "test_accuracy_mean": accuracy.mean(), "test_accuracy_min": accuracy.min(),
+           "test_accuracy_max": accuracy.max(), "test_loss_mean": loss.mean(), "test_loss_max": loss.max()}
+    if experiment.draws_samples:
+        row["distance_from_trained_mean"] = float(np.nanmean(per_sample("distance_from_trained")))
+        row["sampling_seconds_per_seed"] = float(np.mean([m["sampling_seconds"] for m in metrics]))
+    return row
 
 
 def write_study(study: Study, seeds=None) -> pd.DataFrame | None:
@@ -166,6 +196,9 @@ def write_study(study: Study, seeds=None) -> pd.DataFrame | None:
     if "subset_seed" in study.varied:  # replicates: each value over the draws of the training images
         save_csv(replicate_table(table, tuple(s for s in study.varied if s != "subset_seed")), folder / REPLICATES)
         names.append(REPLICATES)
+    if "sampler" in study.varied:  # the posterior's spread beside each sampler's verdicts
+        save_csv(pd.DataFrame([sample_spread(e, seeds) for e in experiments]), folder / SAMPLES)
+        names.append(SAMPLES)
     paper_view(study, experiments, folder / "mean_p_by_k", seeds)
     metric_view(study, table, folder / "metrics_by_setting")
     what = {"kind": "study_results", "study": study.name, "experiments": [e.name for e in experiments]}

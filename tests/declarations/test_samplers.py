@@ -12,6 +12,7 @@ from torch import nn
 from bayestda.core.errors import BadInput
 from bayestda.core.losses import Loss
 from bayestda.experiments.experiment import Experiment
+from bayestda.experiments.studies import get_study
 from bayestda.numerics.langevin import LangevinSettings, langevin_draws
 from bayestda.samplers import DEFAULT_SAMPLER, SamplerInput, all_samplers, get_sampler
 from bayestda.samplers.laplace import gaussian_draws, last_layer, last_layer_precision
@@ -125,3 +126,11 @@ def test_views_rearrange_the_papers_checkpoints_into_samples():
     one, s, c = get_sampler("trajectory").arrange(values, seeds, ckpts)
     assert one.shape == (5, 1, 2, 3) and s == ["0@10", "0@11", "0@12", "0@13", "0@14"]
     assert np.array_equal(one[:, 0], values[0])
+
+
+def test_a_study_under_another_sampler_names_its_experiments_and_is_found_by_its_name():
+    study = get_study("fragility_swag")
+    assert study.name == "fragility_swag" and all(name.endswith("_swag") for name in study.experiments)
+    assert get_study("samplers").varied == ("sampler",)
+    with pytest.raises(BadInput, match="--study 'fragility_mcmc'"):
+        get_study("fragility_mcmc")

@@ -3,6 +3,7 @@ the unchanged pipeline scores them; a view rearranges the paper's score files; t
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -85,9 +86,7 @@ register_sampler(Sampler("jitter", "isotropic noise around each seed", draw=jitt
 '''
 
 
-def test_a_sampler_written_outside_the_repository_draws_through_the_scripts(trained_seed, tmp_path, monkeypatch):
-    import importlib.util
-
+def test_a_sampler_written_outside_the_repository_draws_through_the_scripts(trained_seed, tmp_path):
     plugin = tmp_path / "mysamplers.py"
     plugin.write_text(PLUGIN)
     spec = importlib.util.spec_from_file_location("mysamplers", plugin)
