@@ -41,6 +41,9 @@ SPLIT_COLUMNS = ("fraction_p_below_0.05_same_class", "fraction_p_below_0.05_cros
                  "significant_after_BH_5%_same_class", "significant_after_BH_5%_cross_class")
 
 
+NOT_TESTED = "not applicable (one score per pair)"
+
+
 @dataclass
 class Evaluation:
     """methods.csv as a table, each metric's resampled values per method (for paired comparisons), the ceilings."""
@@ -94,7 +97,7 @@ def evaluate_methods(posteriors: dict[str, PosteriorScores], significance: pd.Da
                      truth: str | None = None, subset_losses: SubsetLosses | None = None,
                      seconds: dict[str, float] | None = None, classes: ItemClasses | None = None,
                      within_class_losses: SubsetLosses | None = None, draws: Draws | None = None,
-                     other_truths: dict[str, PosteriorScores] | None = None) -> Evaluation:
+                     other_truths: dict[str, PosteriorScores] | None = None, untested: tuple[str, ...] = ()) -> Evaluation:
     """Per method: its helpful sign; the lead test (the paper's z-test with 10 or more seeds, else the predictive
     rule) at the method's largest K, with the same-class/cross-class split where classes are given, and every
     test's rate beside it; where the truth method is given, LOO correlation (Spearman, Pearson, and with classes
@@ -117,13 +120,16 @@ def evaluate_methods(posteriors: dict[str, PosteriorScores], significance: pd.Da
     rows = []
     for method, scores in posteriors.items():
         sign = signs.get(method, 1)
-        row = {"method": method, "helpful_sign": sign, "test": top.loc[method, "test"],
-               "K": int(top.loc[method, "K"]), "mean_p": top.loc[method, "mean_p"],
-               "fraction_p_below_0.05": top.loc[method, "fraction_p_below_0.05"],
-               "significant_after_BH_5%": int(top.loc[method, "significant_after_BH_5%"])}
-        row.update({c: top.loc[method, c] for c in SPLIT_COLUMNS if c in top.columns})
+        if method in untested:  # one score per pair: its samples are terms of one statistic, no test applies
+            row = {"method": method, "helpful_sign": sign, "test": NOT_TESTED, "K": scores.num_checkpoints}
+        else:
+            row = {"method": method, "helpful_sign": sign, "test": top.loc[method, "test"],
+                   "K": int(top.loc[method, "K"]), "mean_p": top.loc[method, "mean_p"],
+                   "fraction_p_below_0.05": top.loc[method, "fraction_p_below_0.05"],
+                   "significant_after_BH_5%": int(top.loc[method, "significant_after_BH_5%"])}
+            row.update({c: top.loc[method, c] for c in SPLIT_COLUMNS if c in top.columns})
+            _test_columns(row, significance, method, row["K"])
         k = row["K"]
-        _test_columns(row, significance, method, k)
         if truths:
             row["loo_truth"] = truth
             for name, prepared in truths.items():

@@ -102,6 +102,7 @@ class Roles:
     signs: dict[str, int]
     truth: str | None
     notes: tuple[str, ...] = ()
+    untested: tuple[str, ...] = ()  # one score per pair (e.g. bif_ensemble): metrics only, no posterior test
 
     def describe(self) -> str:
         """One line for the terminal: the signs and the truth used."""
@@ -168,20 +169,23 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
     first = next(iter(posteriors.values()))
     if classes is not None:
         classes.check(len(first.train_idx), len(first.test_idx))
-    significance = compute_pvalues(posteriors, classes=classes) if significance is None else significance
-    correlations = compute_correlations(posteriors)
-    noise = compute_noise(posteriors)
+    tested = {m: p for m, p in posteriors.items() if m not in roles.untested}
+    significance = compute_pvalues(tested, classes=classes) if significance is None else significance
+    significance = significance[~significance["method"].isin(roles.untested)]
+    correlations = compute_correlations(tested)
+    noise = compute_noise(tested)
     draws = draw(len(first.seeds), len(first.test_idx))
     evaluation = evaluate_methods(posteriors, significance, roles.signs, roles.truth, subset_losses, seconds, classes,
-                                  within_class_losses, draws, other_truths)
+                                  within_class_losses, draws, other_truths, roles.untested)
     truths = None if roles.truth is None or not other_truths else agreement(
         {roles.truth: posteriors[roles.truth], **other_truths}, roles.signs, draws, classes, subset_losses,
         within_class_losses)
     methods, compared = evaluation.table, comparisons(evaluation, roles.truth)
-    advice = None if roles.truth is None else advice_table(posteriors, methods["K"].to_dict(), roles.signs,
+    advice = None if roles.truth is None else advice_table(tested, methods["K"].to_dict(), roles.signs,
                                                            roles.truth, classes, draws)
-    nulls = null_table(posteriors, methods["K"].to_dict(), classes)
-    seed_counts, seed_holds = seed_count_table(posteriors, methods, roles.signs, roles.truth, classes,
+    nulls = null_table(tested, methods["K"].to_dict(), classes)
+    seed_counts, seed_holds = seed_count_table(tested, methods.drop(index=list(roles.untested), errors="ignore"),
+                                               roles.signs, roles.truth, classes,
                                                within_class_losses, draws)
     n_seeds = min(len(p.seeds) for p in posteriors.values())
     n_checkpoints = max(p.num_checkpoints for p in posteriors.values())

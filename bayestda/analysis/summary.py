@@ -258,13 +258,14 @@ def compact_table(methods: pd.DataFrame) -> pd.DataFrame:
     cross-class split, and each metric's posterior-mean value with its 95% interval."""
     view = pd.DataFrame(index=methods.index)
     view["K"] = methods["K"]
+    share = lambda v: "n/a" if pd.isna(v) else f"{v:.0%}"  # noqa: E731 (n/a: a method without a test, bif_ensemble)
     for key in TEST_BY_KEY:
         if f"fraction_p_below_0.05_{key}" in methods.columns:
-            view[f"p < 0.05 ({key})"] = methods[f"fraction_p_below_0.05_{key}"].map(lambda v: f"{v:.0%}")
+            view[f"p < 0.05 ({key})"] = methods[f"fraction_p_below_0.05_{key}"].map(share)
     if not any(c.startswith("p < 0.05") for c in view.columns):
-        view["p < 0.05"] = methods["fraction_p_below_0.05"].map(lambda v: f"{v:.0%}")
+        view["p < 0.05"] = methods["fraction_p_below_0.05"].map(share)
     if "fraction_p_below_0.05_same_class" in methods.columns:
-        view["same / cross class"] = [f"{a:.0%} / {b:.0%}" for a, b in zip(
+        view["same / cross class"] = [f"{share(a)} / {share(b)}" for a, b in zip(
             methods["fraction_p_below_0.05_same_class"], methods["fraction_p_below_0.05_cross_class"])]
     for column, title in INTERVAL_COLUMNS:
         if f"{column}_mean" in methods.columns:

@@ -83,4 +83,14 @@ def bif_method(settings: BifSettings = BifSettings()) -> Method:
 
 register(bif_method())
 
+
+def _in_the_analysis(ctx: CheckpointContext) -> torch.Tensor:
+    raise BadInput("bif_ensemble has one score per pair from every posterior sample's losses: the analysis computes "
+                   "it (run_correlation_analysis.py --methods ...,bif_ensemble), no per-checkpoint script does")
+
+
+register(Method("bif_ensemble", _in_the_analysis, -1, "Bayesian influence over the experiment's own posterior "
+                "samples: −Cov of losses, one score per pair (in the analysis; no posterior test)",
+                needs=("test_losses",), default=False, whole_posterior=True))
+
 __all__ = ["BifSettings", "bif", "bif_method", "loss_covariance"]

@@ -37,6 +37,8 @@ class Method:
         version: bump when its numbers change (its old files become stale).
         settings: what changes its numbers, recorded with every file; `configure` makes it with other settings.
         per_seed: one score per seed, the sum of its checkpoints' files.
+        whole_posterior: one score per pair from all the posterior's samples (the analysis computes it from each
+            sample's losses; no per-checkpoint file, no posterior test): `bif_ensemble`.
 
     Methods with an `inverse_hvp(ctx)` stage are scored as `score(ctx, inverse)`: the per-seed scripts can store
     the vectors first (`run_<f>_s_test.py`) and score them later (`run_<f>_if.py`), as the paper's IF scripts.
@@ -58,6 +60,7 @@ class Method:
     per_seed: bool = False  # one score per seed, the sum of its checkpoints' files: the posterior samples are the seeds
     configure: Callable[[Any], Method] | None = None  # settings object -> this method with those settings
     damped: Callable[[Any, float], Any] | None = None  # (ctx, λ) -> scores at damping λ (the damping curve)
+    whole_posterior: bool = False  # one score per pair from every sample's losses, made in the analysis, untested
 
     def with_settings(self, settings: Any) -> Method:
         """This method with other settings (e.g. TRAK's k), for one call: the registry keeps its defaults, and the
@@ -96,7 +99,8 @@ def script_path(scripts: str, script: str) -> str:
 
 _REGISTRY: dict[str, Method] = {}
 BUILT_IN_ORDER = ("loo", "loo_corrected", "ats", "loo_pretrained", "if", "if_converged", "gd", "gc", "tracin",
-                  "tracincp", "trak", "rps", "arnoldi", "ekfac", "bif", "random", "same_class")  # the default method order; plugins' follow
+                  "tracincp", "trak", "rps", "arnoldi", "ekfac", "bif", "bif_ensemble", "random",
+                  "same_class")  # the default method order; plugins' follow
 
 
 def register(method: Method) -> Method:
@@ -127,6 +131,11 @@ def _registry() -> dict[str, Method]:
 def all_methods() -> list[str]:
     """Every registered method, in registration order."""
     return list(_registry())
+
+
+def whole_posterior_methods() -> list[str]:
+    """Methods with one score per pair from the whole posterior, computed in the analysis (bif_ensemble)."""
+    return [name for name, m in _registry().items() if m.whole_posterior]
 
 
 def per_seed_methods() -> list[str]:

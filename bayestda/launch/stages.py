@@ -137,6 +137,8 @@ def script_calls(methods: Iterable[str]) -> list[ScriptCall]:
     """
     calls: dict[str, ScriptCall] = {}
     for method in in_registry_order(methods):
+        if method.whole_posterior:  # made in the analysis from the samples' losses: no per-seed script
+            continue
         if method.script == "all":
             calls[method.name] = ScriptCall(method.name, "all", ("--methods", method.name), (method.name,), "scores")
             continue

@@ -12,20 +12,24 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from .. import provenance
 from ..analysis import LOO_TRUTH, ItemClasses, PosteriorScores, Roles, correlations_of, load_files, pvalues_of
+from ..analysis.ensemble import ensemble_bif
 from ..analysis.pvalues import keys_of_tests
 from ..analysis.statistics import TESTS
 from ..analysis.summary import Scope
 from ..analysis.truths import from_scratch_scores
-from ..attribution.registry import helpful_signs, per_seed_methods
+from ..attribution.registry import helpful_signs, per_seed_methods, whole_posterior_methods
 from ..core.errors import CorruptOutput, MissingOutput, UnrecordedOutput
 from ..core.seeds import load_seeds
 from ..data.subset_losses import SubsetLosses
 from ..data.subsets import load_experiment_data, load_subset
 from ..experiments.commands import adopt_command, score_command
+from ..numerics.evaluation import losses_of_models
 from ..scores.files import missing
+from ..training.checkpoints import load_checkpoint
 from ..training.lds import TARGETS, LdsDesign, check_subsets, from_scratch_loo, lds_available, load_subset_losses
 from .records import record_results
 
@@ -34,15 +38,24 @@ log = logging.getLogger(__name__)
 
 # --- an experiment's score files ----------------------------------------------------------------------
 def builtin_roles(methods) -> Roles:
-    """The roles of this repository's own methods: the registry's helpful signs, loo_corrected as the truth."""
+    """The roles of this repository's own methods: the registry's helpful signs, loo_corrected as the truth, the
+    whole-posterior methods (bif_ensemble) untested."""
     signs = helpful_signs()
-    return Roles({m: signs.get(m, 1) for m in methods}, LOO_TRUTH if LOO_TRUTH in methods else None)
+    whole = set(whole_posterior_methods())
+    return Roles({m: signs.get(m, 1) for m in methods}, LOO_TRUTH if LOO_TRUTH in methods else None,
+                 untested=tuple(m for m in methods if m in whole))
+
+
+def scored(methods) -> list[str]:
+    """The methods with per-checkpoint score files (all but the whole-posterior ones, made in the analysis)."""
+    whole = set(whole_posterior_methods())
+    return [m for m in methods if m not in whole]
 
 
 def check_complete(experiment, methods, seeds=None) -> None:
     """Raise one error naming every missing (method, seeds, checkpoints) and the command that makes it."""
     seeds = seeds or load_seeds()
-    absent = missing(experiment, methods, seeds, experiment.checkpoint_epochs)
+    absent = missing(experiment, scored(methods), seeds, experiment.checkpoint_epochs)
     if not absent:
         return
     by_method: dict[str, set] = {}
@@ -62,7 +75,7 @@ def check_current(experiment, methods, seeds=None) -> None:
     other method settings; changed since written; unrecorded): one line naming them and the command."""
     seeds = seeds or load_seeds()
     bad = []
-    for method in methods:
+    for method in scored(methods):
         for seed in seeds:
             for epoch in experiment.checkpoint_epochs:
                 why = provenance.problem(experiment.scores_path(method, seed, epoch))
@@ -105,8 +118,41 @@ def load_all(experiment, methods, seeds=None) -> dict[str, PosteriorScores]:
     check_complete(experiment, methods, seeds)
     check_current(experiment, methods, seeds)
     per_seed = set(per_seed_methods())
-    loaded = {m: as_sampled(experiment, load_posterior(experiment, m, seeds)) for m in methods}
-    return {m: post.summed_over_checkpoints() if m in per_seed else post for m, post in loaded.items()}
+    loaded = {m: as_sampled(experiment, load_posterior(experiment, m, seeds)) for m in scored(methods)}
+    out = {m: post.summed_over_checkpoints() if m in per_seed else post for m, post in loaded.items()}
+    whole = [m for m in methods if m not in out]
+    if whole:
+        losses = posterior_losses(experiment, seeds)
+        out.update({m: ensemble_bif(m, *losses) for m in whole})
+    return {m: out[m] for m in methods}
+
+
+def posterior_losses(experiment, seeds=None) -> tuple:
+    """Every posterior sample's per-item losses (train: the family's loss; test: its measurement), arranged as the
+    experiment's sampler arranges its samples: (train [S, K, n], test [S, K, m], samples, checkpoints, train_idx,
+    test_idx, test columns)."""
+    seeds = list(seeds or load_seeds())
+    owner = experiment if experiment.draws_samples else experiment.base
+    family = owner.family
+    train_rows, test_rows = [], []
+    train = test = None
+    for seed in tqdm(seeds, desc=f"{experiment.name} losses of every sample", unit="seed", leave=False):
+        train_row, test_row = [], []
+        for epoch in owner.checkpoint_epochs:
+            net, params = load_checkpoint(owner, seed, epoch)
+            if train is None:  # the family's transform of the data, once
+                train, test = family.load_data(owner, net)
+            train_row.append(losses_of_models(net, [params], train.x, train.y, loss=family.loss)[0].double().numpy())
+            test_row.append(losses_of_models(net, [params], test.x, test.y, loss=family.measurement)[0].double().numpy())
+        train_rows.append(train_row)
+        test_rows.append(test_row)
+    a, b = np.array(train_rows)[..., None], np.array(test_rows)[..., None]  # [S, K, items, 1]: as scores arrange
+    arrange = experiment.posterior_sampler.arrange
+    samples, checkpoints = seeds, list(owner.checkpoint_epochs)
+    if arrange is not None:
+        (a, samples, checkpoints), (b, _, _) = arrange(a, seeds, checkpoints), arrange(b, seeds, checkpoints)
+    return (a[..., 0], b[..., 0], samples, checkpoints, train.idx.numpy(), test.idx.numpy(),
+            [f"z_test_{i}" for i in test.idx.tolist()])
 
 
 def as_sampled(experiment, post: PosteriorScores) -> PosteriorScores:
@@ -210,9 +256,10 @@ def run_pvalues(experiment, methods=None, seeds=None, posteriors=None) -> pd.Dat
     """The p-value CSVs of an experiment (posteriors: load_all's result, when the caller has it already)."""
     methods = methods or experiment.whole_analysis_methods
     posteriors = posteriors if posteriors is not None else load_all(experiment, methods, seeds)
-    table = pvalues_of(posteriors, experiment.analysis_dir(methods, seeds), experiment_classes(experiment))
+    tested = {m: p for m, p in posteriors.items() if m in scored(methods)}
+    table = pvalues_of(tested, experiment.analysis_dir(methods, seeds), experiment_classes(experiment))
     ks = max(post.num_checkpoints for post in posteriors.values())
-    names = ["mean_p_values.csv", "significance.csv"] + [f"pvalues_{m}_across_{k}_ckpts.csv" for m in methods
+    names = ["mean_p_values.csv", "significance.csv"] + [f"pvalues_{m}_across_{k}_ckpts.csv" for m in scored(methods)
                                                          for k in range(1, ks + 1)]
     _record(experiment, methods, seeds, names)
     return table
@@ -228,7 +275,7 @@ def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | No
     significance_path = folder / "significance.csv"
     reuse = provenance.is_current(significance_path) and (provenance.read(significance_path) or {}).get(
         "what", {}).get("methods") == list(methods)
-    significance = pd.read_csv(significance_path) if reuse else None
+    significance = pd.read_csv(significance_path) if reuse else None  # (the tested methods only)
     if significance is not None and set(keys_of_tests(significance)) != {t.key for t in TESTS}:
         significance = None  # made before every test was in it (bayestda < 0.5): recomputed
     targets = lds_losses_for(experiment.base, seeds, lds_subsets, lds_target, lds_models)  # every sampler's truth

@@ -8,6 +8,7 @@ launcher does, need not import the statistics stack.
 from __future__ import annotations
 
 from .. import provenance
+from ..attribution.registry import whole_posterior_methods
 from ..core.io import file_hash
 from ..experiments.experiment import Experiment
 from ..training.lds import LdsDesign
@@ -25,10 +26,12 @@ def results_inputs(experiment: Experiment, methods, seeds, designs: list[LdsDesi
     """The hash of every score file an analysis read (None where one is not current), and of the LDS subset
     models' files where it used them."""
     files = {}
+    whole = set(whole_posterior_methods())  # made from the samples themselves: their checkpoints, by hash
+    owner = experiment if experiment.draws_samples else experiment.base
     for method in methods:
         for seed in seeds:
             for epoch in experiment.checkpoint_epochs:
-                path = experiment.scores_path(method, seed, epoch)
+                path = owner.checkpoint_path(seed, epoch) if method in whole else experiment.scores_path(method, seed, epoch)
                 files[f"{method}/{seed}/{epoch}"] = file_hash(path) if provenance.problem(path) is None else None
     if not designs:
         return {"scores": files}
