@@ -91,7 +91,7 @@ STUDIES = {study.name: study for study in (
           ("sampler",),
           "cnn_mnist3_10pc under each posterior sampler: the paper's seeds × checkpoints, each seed's last checkpoint, "
           "one seed's trajectory, SWAG, SGLD and a last-layer Laplace (5 draws per seed); the truths are the same",
-          extra_methods=("trak", "tracincp", "rps", "ekfac", "arnoldi", "bif", "random", "same_class")),
+          extra_methods=("trak", "tracincp", "rps", "ekfac", "arnoldi", "bif", "bif_ensemble", "random", "same_class")),
     Study("tiny", ("cnn_mnist_10pc", "cnn-halfwidth_mnist_10pc"), ("width",),
           "two experiments on the appendix's full-MNIST task (the suite's end-to-end study: a few seeds)",
           only_methods=("gd", "random"), lds_subsets=2, lds_models=2),
