@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EXPERIMENT ?= cnn_mnist3_10pc
 
-.PHONY: setup reproduce study test test-fast test-slurm bench bench-cells lint clean
+.PHONY: setup reproduce quick study test test-fast test-slurm bench bench-cells lint clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,12 @@ SUBSET_SEED = $(strip $(patsubst r%,%,$(word 4,$(subst _, ,$(EXPERIMENT)))))
 reproduce: setup
 	$(PY) run_subset_generation.py --task $(word 2,$(subst _, ,$(EXPERIMENT))) $(if $(SUBSET_SEED),--subset-seed $(SUBSET_SEED))
 	$(PY) run_reproduce.py --experiment $(EXPERIMENT)
+
+# a first look in about 3 minutes: the `quick` slice of cnn_mnist3_10pc (its first 3 seeds x last 2 checkpoints, the
+# paper's six methods, the LOO truth, both controls, LDS on 10 halves under 2 seeds), in results/cnn_mnist3_10pc_quick/
+quick: setup
+	$(PY) run_subset_generation.py --task mnist3
+	$(PY) run_reproduce.py --experiment cnn_mnist3_10pc_quick --lds-subsets 10 --lds-models 2
 
 # a named set of experiments, read side by side in results/study_$(STUDY)/ (run_study.py --help)
 STUDY ?= fragility

@@ -30,6 +30,7 @@ class Scope:
     train_items: int | None = None
     batch_size: int | None = None
     subset: str | None = None
+    posterior: str | None = None  # how the posterior was sampled, where not the paper's (e.g. a slice: make quick)
 
     @property
     def full_batch(self) -> bool | None:
@@ -38,7 +39,7 @@ class Scope:
         return self.train_items <= self.batch_size
 
     def sentence(self) -> str:
-        parts = []
+        parts = [f"**posterior: {self.posterior}**"] if self.posterior else []
         if self.full_batch is not None:
             parts.append(f"{self.train_items} train items in batches of {self.batch_size}: "
                          + ("every epoch is one full batch (no batch composition varies within a run)"

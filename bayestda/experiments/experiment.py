@@ -139,7 +139,13 @@ class Experiment:
         """0-based epochs after which a checkpoint is kept: the last five (a drawing sampler's: its samples 0..4)."""
         if self.draws_samples:
             return list(range(SAMPLES_PER_SEED))
-        return list(range(self.epochs - LAST_CHECKPOINTS, self.epochs))
+        kept = self.posterior_sampler.checkpoints or LAST_CHECKPOINTS  # a slice keeps fewer
+        return list(range(self.epochs - kept, self.epochs))
+
+    @property
+    def posterior_seeds(self) -> list[int]:
+        """The seeds of its posterior: all 10, or a slice's first ones (`quick`: 3)."""
+        return load_seeds()[: self.posterior_sampler.seeds or len(load_seeds())]
 
     def check_checkpoint_epochs(self, epochs: list[int] | None) -> list[int]:
         if not epochs:
@@ -177,6 +183,8 @@ class Experiment:
     def whole_analysis_methods(self) -> list[str]:
         """The methods of the experiment's whole analysis: every default method and the family's own (what `make
         reproduce` and `run_all.py` score and analyse by default)."""
+        if self.posterior_sampler.methods is not None:  # a slice's own
+            return list(self.posterior_sampler.methods)
         return default_methods() + [m for m in self.family.reproduce_methods if m not in default_methods()]
 
     def analysis_dir(self, methods, seeds=None) -> Path:
@@ -184,7 +192,7 @@ class Experiment:
         (its methods, all seeds), else a folder of its own inside it named by its methods (and seed ids), so that
         the tables of one folder always come from one analysis."""
         folder = self.results_dir()
-        all_seeds = seeds is None or set(seeds) == set(load_seeds())
+        all_seeds = seeds is None or set(seeds) == set(self.posterior_seeds)
         if set(methods) == set(self.whole_analysis_methods) and all_seeds:
             return folder
         names = sorted(set(methods))

@@ -85,6 +85,18 @@ class Request:
         """The seeds where some were chosen, None for all 10 (what the analysis and its folder take)."""
         return None if self.seed_ids is None else self.seeds
 
+    def seeds_for(self, experiment: Experiment) -> list[int]:
+        """The request's seeds that are in the experiment's posterior (a slice such as `quick` has its first 3)."""
+        return [s for s in self.seeds if s in experiment.posterior_seeds]
+
+    def seed_ids_for(self, experiment: Experiment) -> list[int]:
+        return [seed_id_of(s) for s in self.seeds_for(experiment)]
+
+    def seed_subset_for(self, experiment: Experiment) -> list[int] | None:
+        """The experiment's seeds where they are not its whole posterior, else None (its whole analysis)."""
+        seeds = self.seeds_for(experiment)
+        return None if seeds == experiment.posterior_seeds else seeds
+
     def lds_for(self, experiment: Experiment) -> int:
         """M of the experiment's LDS retraining (0: none; families the retraining does not apply to get none)."""
         if not experiment.family.supports_lds:
@@ -98,7 +110,7 @@ class Request:
         return [*(LdsDesign(m, self.lds_target, halves, self.lds_models) for halves in HALVES), LdsDesign.leave_one_out()]
 
     def analyses(self, experiment: Experiment) -> bool:
-        return self.analysis and bool(self.methods_for(experiment)) and len(self.all_seed_ids) >= 2
+        return self.analysis and bool(self.methods_for(experiment)) and len(self.seeds_for(experiment)) >= 2
 
     def damping_for(self, experiment: Experiment) -> bool:
         return (self.damping and experiment.family.damping_curve and self.seed_ids is None
@@ -136,6 +148,7 @@ def script_calls(methods: Iterable[str]) -> list[ScriptCall]:
     script `all` get one call each, with --methods.
     """
     calls: dict[str, ScriptCall] = {}
+    requested = {m if isinstance(m, str) else m.name for m in methods}
     for method in in_registry_order(methods):
         if method.whole_posterior:  # made in the analysis from the samples' losses: no per-seed script
             continue
@@ -145,7 +158,8 @@ def script_calls(methods: Iterable[str]) -> list[ScriptCall]:
         name = "".join([method.script, *method.script_flags])
         if name in calls:
             continue
-        produced = tuple(script_methods(method.script, method.script_flags))
+        # the requested ones of the methods its script writes (a job is done when they are)
+        produced = tuple(m for m in script_methods(method.script, method.script_flags) if m in requested)
         if method.inverse_hvp is not None:
             calls["s_test"] = ScriptCall("s_test", "s_test", (), (), "inverse_hvp", produced)
             calls[name] = ScriptCall(name, method.script, method.script_flags, produced, "if")
@@ -172,7 +186,7 @@ def _train_jobs(experiment: Experiment, request: Request) -> list[Job]:
     base = experiment.base
     return [Job(f"{base.name}/{seed}/train", "train", (tuple(training_argv(base, seed)),),
                 tuple(seed_outputs(base, seed)), gpu=base.family.gpu_training)
-            for seed in request.seeds]
+            for seed in request.seeds_for(experiment)]
 
 
 def _sample_jobs(experiment: Experiment, request: Request) -> list[Job]:
@@ -180,7 +194,7 @@ def _sample_jobs(experiment: Experiment, request: Request) -> list[Job]:
         return []
     return [Job(f"{experiment.name}/{seed}/sample", "sample", (tuple(training_argv(experiment, seed)),),
                 tuple(seed_outputs(experiment, seed)), (f"{experiment.base.name}/{seed}/train",))
-            for seed in request.seeds]
+            for seed in request.seeds_for(experiment)]
 
 
 def _script_jobs(stage: str) -> Callable[[Experiment, Request], list[Job]]:
@@ -189,13 +203,14 @@ def _script_jobs(stage: str) -> Callable[[Experiment, Request], list[Job]]:
     def jobs(experiment: Experiment, request: Request) -> list[Job]:
         calls = [c for c in script_calls(request.methods_for(experiment)) if c.stage == stage]
         owner = files_owner(experiment)
-        epochs = owner.checkpoint_epochs
+        epochs = experiment.checkpoint_epochs  # a slice's: its last checkpoints only
+        only = ("--ckpts", *map(str, epochs)) if epochs != owner.checkpoint_epochs else ()
         out = []
-        for seed in request.seeds:
+        for seed in request.seeds_for(experiment):
             prefix = f"{owner.name}/{seed}"
             posterior = posterior_job(experiment, seed)
             for call in calls:
-                argv = (script_path(owner.family.scripts, call.script), *seed_flags(owner, seed), *call.extra)
+                argv = (script_path(owner.family.scripts, call.script), *seed_flags(owner, seed), *only, *call.extra)
                 if call.stored_inverse:  # the vectors are an intermediate: once their scores are current, done
                     outputs = tuple(inverse_hvp_path(owner, m, seed, e) for m in call.stored_inverse for e in epochs)
                     scored = tuple(owner.scores_path(m, seed, e) for m in call.stored_inverse for e in epochs)
@@ -213,10 +228,11 @@ def _script_jobs(stage: str) -> Callable[[Experiment, Request], list[Job]]:
 def _lds_jobs(experiment: Experiment, request: Request) -> list[Job]:
     """One job per halves (random, stratified) and target seed (independent: the k-th of R; paired: seed id k); a
     sampler's experiment shares the paper's (the truth does not depend on how the posterior is sampled)."""
+    posterior = request.seeds_for(experiment)  # a slice's (quick: 3 seeds), before its files' experiment is taken
     experiment = experiment.base
     out = []
     for design in request.lds_designs(experiment):
-        for k, seed in enumerate(design.seeds(request.seeds)):
+        for k, seed in enumerate(design.seeds(posterior)):
             index = seed_id_of(seed) if design.target == "paired" else k
             argv = lds_argv(experiment, design.subsets, design.target, design.halves, design.models, index, jobs=1)
             out.append(Job(f"{experiment.name}/lds/{design.halves}/{index}", "lds", (tuple(argv),),
@@ -229,8 +245,8 @@ def _analysis_jobs(experiment: Experiment, request: Request) -> list[Job]:
         return []
     m = request.lds_for(experiment)
     lds = (m, request.lds_target, request.lds_models) if m else None
-    argvs = analysis_argvs(experiment, request.methods_for(experiment), request.all_seed_ids, lds)
-    folder = experiment.analysis_dir(request.methods_for(experiment), request.seed_subset)
+    argvs = analysis_argvs(experiment, request.methods_for(experiment), request.seed_ids_for(experiment), lds)
+    folder = experiment.analysis_dir(request.methods_for(experiment), request.seed_subset_for(experiment))
     return [Job(f"{experiment.name}/analysis", "analysis", tuple(map(tuple, argvs)),
                 (folder / "mean_p_values.csv", folder / "summary.md"))]
 
@@ -244,21 +260,21 @@ def _damping_jobs(experiment: Experiment, request: Request) -> list[Job]:
 
 # --- the stages run in this process (run_reproduce.py) ---------------------------------------------------------------
 def _train_here(experiment: Experiment, request: Request, options: RunOptions) -> None:
-    seeds, base = request.seeds, experiment.base
+    seeds, base = request.seeds_for(experiment), experiment.base
     with tqdm(total=len(seeds) * base.epochs, desc=f"{base.name} training", unit="epoch") as bar:
         for seed in seeds:
             train_seed(base, seed, device=options.device, progress=bar)
 
 
 def _sample_here(experiment: Experiment, request: Request, options: RunOptions) -> None:
-    for seed in tqdm(request.seeds, desc=f"{experiment.name} samples", unit="seed"):
+    for seed in tqdm(request.seeds_for(experiment), desc=f"{experiment.name} samples", unit="seed"):
         sample_seed(experiment, seed, device=options.device)
 
 
-def _score_one_seed(job: tuple[Experiment, int, list[str], str, bool]) -> int:
+def _score_one_seed(job: tuple[Experiment, int, list[str], str, bool, list[int]]) -> int:
     """One seed's scores (module level, so that it can be sent to a spawned process with its Experiment)."""
-    experiment, seed, methods, device, progress = job
-    run_scores(experiment, seed, methods, device=device, show_progress=progress)
+    experiment, seed, methods, device, progress, epochs = job
+    run_scores(experiment, seed, methods, epochs, device=device, show_progress=progress)
     return seed
 
 
@@ -267,18 +283,25 @@ def _scores_here(experiment: Experiment, request: Request, options: RunOptions) 
     thread each (faster than threads: docs/speed.md)."""
     jobs = options.workers
     owner = files_owner(experiment)
-    work = [(owner, seed, request.methods_for(experiment), options.device, jobs <= 1) for seed in request.seeds]
+    work = [(owner, seed, request.methods_for(experiment), options.device, jobs <= 1, experiment.checkpoint_epochs)
+            for seed in request.seeds_for(experiment)]
     process_map(_score_one_seed, work, jobs, f"{owner.name} TDA scores")
 
 
 def _lds_here(experiment: Experiment, request: Request, options: RunOptions) -> None:
     base = experiment.base
-    retrain(base, request.lds_designs(base), device=options.device, jobs=options.workers)
+    designs = request.lds_designs(base)
+    paired = [d for d in designs if d.target == "paired"]  # retrained under the posterior's seeds: the request's
+    if paired:
+        retrain(base, paired, request.seeds_for(experiment), device=options.device, jobs=options.workers)
+    others = [d for d in designs if d.target != "paired"]
+    if others:
+        retrain(base, others, device=options.device, jobs=options.workers)
 
 
 def _analysis_here(experiment: Experiment, request: Request, options: RunOptions) -> None:
     methods = request.methods_for(experiment)
-    seeds = request.seed_subset
+    seeds = request.seed_subset_for(experiment)
     m = request.lds_for(experiment)
     posteriors = load_all(experiment, methods, seeds)  # read once for both analysis steps
     run_pvalues(experiment, methods, seeds, posteriors=posteriors)

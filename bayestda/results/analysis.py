@@ -23,7 +23,6 @@ from ..analysis.summary import Scope
 from ..analysis.truths import from_scratch_scores
 from ..attribution.registry import helpful_signs, per_seed_methods, whole_posterior_methods
 from ..core.errors import CorruptOutput, MissingOutput, UnrecordedOutput
-from ..core.seeds import load_seeds
 from ..data.subset_losses import SubsetLosses
 from ..data.subsets import load_experiment_data, load_subset
 from ..experiments.commands import adopt_command, score_command
@@ -54,7 +53,7 @@ def scored(methods) -> list[str]:
 
 def check_complete(experiment, methods, seeds=None) -> None:
     """Raise one error naming every missing (method, seeds, checkpoints) and the command that makes it."""
-    seeds = seeds or load_seeds()
+    seeds = seeds or experiment.posterior_seeds
     absent = missing(experiment, scored(methods), seeds, experiment.checkpoint_epochs)
     if not absent:
         return
@@ -73,7 +72,7 @@ def check_complete(experiment, methods, seeds=None) -> None:
 def check_current(experiment, methods, seeds=None) -> None:
     """Refuse score files that are not current (stale: made from a checkpoint that was retrained since, or with
     other method settings; changed since written; unrecorded): one line naming them and the command."""
-    seeds = seeds or load_seeds()
+    seeds = seeds or experiment.posterior_seeds
     bad = []
     for method in scored(methods):
         for seed in seeds:
@@ -94,7 +93,7 @@ def check_current(experiment, methods, seeds=None) -> None:
 def load_posterior(experiment, method: str, seeds=None) -> PosteriorScores:
     """One method's scores of an experiment (every seed, its last five checkpoints), checked against the
     experiment's subsets: the train_idx column and the z_test_<idx> columns in subset order."""
-    seeds = seeds or load_seeds()
+    seeds = seeds or experiment.posterior_seeds
     check_complete(experiment, [method], seeds)
     epochs = experiment.checkpoint_epochs
     files = [[experiment.scores_path(method, seed, e) for e in epochs] for seed in seeds]
@@ -131,7 +130,7 @@ def posterior_losses(experiment, seeds=None) -> tuple:
     """Every posterior sample's per-item losses (train: the family's loss; test: its measurement), arranged as the
     experiment's sampler arranges its samples: (train [S, K, n], test [S, K, m], samples, checkpoints, train_idx,
     test_idx, test columns)."""
-    seeds = list(seeds or load_seeds())
+    seeds = list(seeds or experiment.posterior_seeds)
     owner = experiment if experiment.draws_samples else experiment.base
     family = owner.family
     train_rows, test_rows = [], []
@@ -167,7 +166,7 @@ def as_sampled(experiment, post: PosteriorScores) -> PosteriorScores:
 
 def _record(experiment, methods, seeds, names, designs=()) -> None:
     folder = experiment.analysis_dir(methods, seeds)
-    record_results(experiment, methods, seeds or load_seeds(), [folder / n for n in names if (folder / n).exists()],
+    record_results(experiment, methods, seeds or experiment.posterior_seeds, [folder / n for n in names if (folder / n).exists()],
                    designs)
 
 
@@ -218,7 +217,7 @@ def seconds_per_checkpoint(experiment, methods, seeds=None) -> dict[str, float]:
     out = {}
     for method in methods:
         times = [(provenance.read(experiment.scores_path(method, s, e)) or {}).get("made_with", {}).get("seconds")
-                 for s in seeds or load_seeds() for e in experiment.checkpoint_epochs]
+                 for s in seeds or experiment.posterior_seeds for e in experiment.checkpoint_epochs]
         times = [t for t in times if t is not None]
         out[method] = sum(times) / len(times) if times else float("nan")
     return out
@@ -235,21 +234,24 @@ def other_truths(experiment, seeds=None) -> dict[str, PosteriorScores]:
     per posterior seed: not for a sampler whose samples are not the seeds, e.g. `trajectory`)."""
     if not experiment.family.supports_lds:
         return {}
-    probe = np.zeros((len(seeds or load_seeds()), 1, 1, 1))
-    if experiment.posterior_sampler.arrange is not None and \
-            experiment.posterior_sampler.arrange(probe, list(seeds or load_seeds()), [0])[1] != list(seeds or load_seeds()):
+    seeds = list(seeds or experiment.posterior_seeds)
+    arrange = experiment.posterior_sampler.arrange
+    if arrange is not None and arrange(np.zeros((len(seeds), 1, 1, 1)), seeds, [0])[1] != seeds:
         log.info("from-scratch LOO left out of %s: its posterior samples are not the seeds", experiment.name)
         return {}
-    experiment = experiment.base
-    losses = from_scratch_loo(experiment, seeds)
-    return {} if losses is None else {"loo_scratch": from_scratch_scores(losses, seeds or load_seeds())}
+    losses = from_scratch_loo(experiment.base, seeds)
+    return {} if losses is None else {"loo_scratch": from_scratch_scores(losses, seeds)}
 
 
 def scope_of(experiment) -> Scope:
     """What an experiment's numbers stand for: its train items, batch size and training subset."""
     train = load_subset(experiment.task, "train", experiment.num_per_class, experiment.subset_seed)
     draw = "the paper's draw" if not experiment.subset_seed else f"fresh draw {experiment.subset_seed}"
-    return Scope(len(train.y), experiment.family.recipe.batch_size, f"{experiment.subset}, {draw}")
+    sampler = experiment.posterior_sampler
+    posterior = None if experiment.name == experiment.base.name else f"`{sampler.name}`, {sampler.description}" + (
+        " (a slice: not the paper's numbers; `make reproduce` runs the whole)" if sampler.seeds or sampler.checkpoints
+        else "")
+    return Scope(len(train.y), experiment.family.recipe.batch_size, f"{experiment.subset}, {draw}", posterior)
 
 
 def run_pvalues(experiment, methods=None, seeds=None, posteriors=None) -> pd.DataFrame:
@@ -278,7 +280,8 @@ def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | No
     significance = pd.read_csv(significance_path) if reuse else None  # (the tested methods only)
     if significance is not None and set(keys_of_tests(significance)) != {t.key for t in TESTS}:
         significance = None  # made before every test was in it (bayestda < 0.5): recomputed
-    targets = lds_losses_for(experiment.base, seeds, lds_subsets, lds_target, lds_models)  # every sampler's truth
+    targets = lds_losses_for(experiment.base, seeds or experiment.posterior_seeds, lds_subsets, lds_target,
+                             lds_models)  # every sampler's truth
     summary = correlations_of(posteriors, folder, experiment.name, significance,
                               builtin_roles(methods), subset_losses=targets.random,
                               seconds=seconds_per_checkpoint(experiment, methods, seeds),

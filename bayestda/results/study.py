@@ -23,7 +23,6 @@ from ..analysis.replicates import replicate_table
 from ..analysis.summary import CONTROLS
 from ..core.io import file_hash, save_csv
 from ..core.paths import output_root
-from ..core.seeds import load_seeds
 from ..experiments.experiment import Experiment
 from ..experiments.studies import Study, get_study, settings_of
 from .records import RESULTS_KIND
@@ -162,7 +161,7 @@ def sample_spread(experiment: Experiment, seeds=None) -> dict:
     """How spread an experiment's posterior samples are, from its metrics.json files: each sample's test accuracy
     and loss (the paper's checkpoints under a view, arranged as the view arranges them), and for a drawing sampler
     the distance from the trained weights and its seconds per seed."""
-    seeds = list(seeds or load_seeds())
+    seeds = list(seeds or experiment.posterior_seeds)
     owner = experiment if experiment.draws_samples else experiment.base
     metrics = [json.loads(owner.metrics_path(seed).read_text()) for seed in seeds]
     def per_sample(key: str) -> np.ndarray:  # noqa: E306 ([seeds, checkpoints, 1, 1], as scores are arranged)

@@ -59,6 +59,8 @@ class Sampler:
         arrange: (values [seeds, checkpoints, n, m], seeds, checkpoints) -> the posterior samples; a view's whole job.
         settings: a frozen dataclass of what changes its samples (recorded with every sample), or None.
         trainers: the training loops (ModelFamily.trainer) whose families it supports; None: every family.
+        seeds, checkpoints, methods: a slice of the paper's posterior (`quick`): its first seeds, last checkpoints
+            and methods, planned, scored and analysed alone (its score files are the paper's own, made only there).
     """
 
     name: str
@@ -67,6 +69,9 @@ class Sampler:
     arrange: Callable[[np.ndarray, list, list], Arrangement] | None = None
     settings: Any = None
     trainers: tuple[str, ...] | None = None
+    seeds: int | None = None  # a slice (view): the first n seeds only (None: every seed)
+    checkpoints: int | None = None  # a slice (view): the last n checkpoints only, the only ones it needs scored
+    methods: tuple[str, ...] | None = None  # a slice's own whole analysis (None: the experiment's)
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name) or re.fullmatch(r"r\d+", self.name):
@@ -134,7 +139,7 @@ def _convert(sampler: str, key: str, value, current):
 
 
 _REGISTRY: dict[str, Sampler] = {}
-BUILT_IN_ORDER = (DEFAULT_SAMPLER, "seeds", "trajectory", "swag", "sgld", "laplace")
+BUILT_IN_ORDER = (DEFAULT_SAMPLER, "seeds", "trajectory", "swag", "sgld", "laplace", "quick")
 
 
 def register_sampler(sampler: Sampler) -> Sampler:

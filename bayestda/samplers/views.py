@@ -27,3 +27,9 @@ register_sampler(Sampler(DEFAULT_SAMPLER, "the paper's: 10 seeds × their last 5
 register_sampler(Sampler("seeds", "each seed's last checkpoint: 10 samples (a deep ensemble)", arrange=last_checkpoint))
 register_sampler(Sampler("trajectory", "one seed's last 5 checkpoints as 5 samples (seed 446)",
                          arrange=first_seed_trajectory))
+
+# the paper's six methods (LOO, ATS, IF, GD, GC, TracIn), the LOO truth and both controls: `make quick`
+QUICK_METHODS = ("loo", "loo_corrected", "ats", "if", "gd", "gc", "tracin", "random", "same_class")
+register_sampler(Sampler("quick", "a slice for a first look (make quick): the first 3 seeds × their last 2 checkpoints, "
+                         "the paper's six methods, the LOO truth and both controls", arrange=as_paper, seeds=3,
+                         checkpoints=2, methods=QUICK_METHODS))

@@ -95,3 +95,18 @@ def test_a_sampler_written_outside_the_repository_draws_through_the_scripts(trai
     metrics = sample_seed(jitter, 446, get_sampler("jitter").with_settings("sigma=1e-2"))
     assert len(metrics["checkpoints"]) == 5 and metrics["settings"] == {"sigma": 0.01}
     assert 0 < metrics["checkpoints"]["0"]["distance_from_trained"] < 10
+
+
+def test_the_quick_slice_plans_three_seeds_two_checkpoints_and_its_own_results_folder():
+    quick = Experiment.parse("cnn_mnist3_10pc_quick")
+    assert quick.checkpoint_epochs == [13, 14] and quick.posterior_seeds == load_seeds()[:3]
+    assert quick.whole_analysis_methods[:3] == ["loo", "loo_corrected", "ats"] and "same_class" in quick.whole_analysis_methods
+    jobs = plan(Request((quick,), lds_subsets=10, lds_models=2))
+    assert sum(j.stage == "train" for j in jobs) == 3
+    scores = [j for j in jobs if j.stage in ("scores", "if")]
+    assert scores and all(j.commands[0][j.commands[0].index("--ckpts") + 1:][:2] == ("13", "14") for j in scores)
+    assert all(p.name.endswith(("_13.csv", "_14.csv")) for j in scores for p in j.outputs)
+    assert sum("/lds/leave_one_out/" in j.name for j in jobs) == 3  # the from-scratch LOO of its 3 seeds
+    analysis = next(j for j in jobs if j.stage == "analysis")
+    assert analysis.outputs[0].parent == quick.results_dir()  # results/cnn_mnist3_10pc_quick/: its whole analysis
+    assert "--seed_ids" in analysis.commands[0] and "0,1,2" in analysis.commands[0]
