@@ -37,10 +37,10 @@ class BifSettings:
         return LangevinSettings(step=self.step, temperature=self.temperature, burn_in=self.burn_in, thin=self.thin,
                                 localisation=self.localisation)
 
-    def check(self) -> BifSettings:
+    def check(self, what: str = "bif") -> BifSettings:
         if self.draws < 3:
-            raise BadInput(f"bif setting draws = {self.draws} is out of range; allowed: an integer >= 3")
-        self.chain().check("bif")
+            raise BadInput(f"{what} setting draws = {self.draws} is out of range; allowed: an integer >= 3")
+        self.chain().check(what)
         return self
 
 

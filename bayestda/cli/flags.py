@@ -14,11 +14,13 @@ import math
 import sys
 from collections.abc import Callable
 
+from ..attribution.bif import BifSettings
 from ..attribution.ekfac import DAMPING_RANGE
 from ..attribution.registry import check_methods
 from ..attribution.trak import MAX_DIM, MIN_DIM
 from ..core.device import device_problem
 from ..core.errors import BayesTDAError
+from ..core.settings import with_text
 from ..experiments.experiment import TASKS, Experiment, load_seeds
 from ..numerics.many_models import STRATEGIES
 from ..samplers import DEFAULT_SAMPLER, all_samplers, check_sampler
@@ -299,3 +301,14 @@ def add_method_setting_flags(parser: argparse.ArgumentParser) -> None:
                         help="TRAK's projection dimension k (default 512)")
     parser.add_argument("--ekfac-damping", type=float_range(*DAMPING_RANGE), default=None,
                         help="EK-FAC's damping λ (default 5e-3, the training's weight decay)")
+    parser.add_argument("--bif-settings", type=bif_settings, default=None, metavar="KEY=VALUE,...",
+                        help="the Bayesian influence's SGLD: draws, step, temperature, burn_in, thin, localisation "
+                             "(default 40, 1e-5, 1, 100, 5, 1000; docs/samplers.md)")
+
+
+def bif_settings(text: str) -> BifSettings:
+    """`key=value,...` of BifSettings, each converted and checked."""
+    try:
+        return with_text(BifSettings(), text, "bif", "draws=20,localisation=100").check()
+    except BayesTDAError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

@@ -82,7 +82,9 @@ def method_settings(args: argparse.Namespace, methods: list[str]) -> dict:
         settings["trak"] = TrakSettings(dim=args.trak_dim)
     if getattr(args, "ekfac_damping", None) is not None:
         settings["ekfac"] = EKFACSettings(damping=args.ekfac_damping)
-    for name, flag in (("trak", "--trak-dim"), ("ekfac", "--ekfac-damping")):
+    if getattr(args, "bif_settings", None) is not None:
+        settings["bif"] = args.bif_settings
+    for name, flag in (("trak", "--trak-dim"), ("ekfac", "--ekfac-damping"), ("bif", "--bif-settings")):
         if name in settings and name not in methods:
             raise BadInput(f"{flag} sets {name}, which is not among the methods computed ({', '.join(methods)}); "
                            f"add it: --methods {','.join([*methods, name])}")
@@ -116,6 +118,11 @@ def run_tda_script(description: str, script: str, argv: list[str] | None = None,
     else:
         chosen = tuple(f for f in flags if getattr(args, _flag_dest(f)))
         methods = script_methods(script, chosen)
+    whole = [m for m in methods if get(m).whole_posterior]
+    if whole:
+        raise BadInput(f"{whole[0]} has one score per pair from every posterior sample, made in the analysis: name it "
+                       f"there (run_correlation_analysis.py --experiment {experiment.name} --methods ...,{whole[0]}); "
+                       "no per-seed script scores it")
     settings = method_settings(args, methods)
     run_scores(experiment, seed, methods, args.ckpts, overwrite=args.overwrite, strategy=args.strategy,
                device=args.device, model_chunk=args.model_chunk, settings=settings)

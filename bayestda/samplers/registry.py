@@ -16,6 +16,7 @@ from ..core.errors import BadInput
 from ..core.losses import Loss, cross_entropy
 from ..core.params import Params
 from ..core.plugins import load_plugins
+from ..core.settings import with_text
 
 DEFAULT_SAMPLER = "seeds-x-checkpoints"
 SAMPLES_PER_SEED = 5  # a drawing sampler's samples per seed: the paper's K, so that every table has the same shape
@@ -94,14 +95,7 @@ class Sampler:
             return self
         if self.settings is None:
             raise BadInput(f"sampler {self.name!r} takes no settings; got {text!r}")
-        pairs = dict(text) if isinstance(text, dict) else dict(_pair(item) for item in str(text).split(",") if item.strip())
-        fields = {f.name: f for f in dataclasses.fields(self.settings)}
-        converted = {}
-        for key, value in pairs.items():
-            if key not in fields:
-                raise BadInput(f"sampler {self.name!r} has no setting {key!r}; allowed: {', '.join(fields)}")
-            converted[key] = _convert(self.name, key, value, getattr(self.settings, key))
-        settings = dataclasses.replace(self.settings, **converted)
+        settings = with_text(self.settings, text, f"sampler {self.name!r}", "step=1e-6,temperature=1")
         if hasattr(settings, "check"):
             settings.check(self.name)
         return dataclasses.replace(self, settings=settings)
@@ -111,31 +105,6 @@ class Sampler:
         if self.trainers is not None and family.trainer not in self.trainers:
             raise BadInput(f"sampler {self.name!r} does not support model {family.name!r} (trained by "
                            f"{family.trainer!r}); it supports families trained by: {', '.join(self.trainers)}")
-
-
-def _pair(item: str) -> tuple[str, str]:
-    key, eq, value = item.partition("=")
-    if not eq or not key.strip():
-        raise BadInput(f"sampler setting {item.strip()!r} is not key=value (e.g. step=1e-6,temperature=1)")
-    return key.strip(), value.strip()
-
-
-def _convert(sampler: str, key: str, value, current):
-    if not isinstance(value, str):
-        return value
-    try:
-        if value.lower() in ("none", "default") and key == "prior_precision":
-            return None
-        if isinstance(current, bool):
-            return {"true": True, "false": False}[value.lower()]
-        if isinstance(current, int):
-            return int(value)
-        if isinstance(current, float) or current is None:
-            return float(value)
-        return value
-    except (ValueError, KeyError):
-        kind = "true or false" if isinstance(current, bool) else type(current).__name__ if current is not None else "float"
-        raise BadInput(f"sampler {sampler!r} setting {key} = {value!r} is not a {kind}") from None
 
 
 _REGISTRY: dict[str, Sampler] = {}
