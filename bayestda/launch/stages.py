@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from .. import provenance
 from ..analysis import LOO_TRUTH  # the damping curve's truth: without its scores there is no curve
-from ..attribution.registry import in_registry_order, script_methods, script_path
+from ..attribution.registry import get, in_registry_order, script_methods, script_path
 from ..core.errors import BadInput, MissingOutput
 from ..core.parallel import default_workers, process_map
 from ..core.seeds import load_seeds, seed_id_of
@@ -283,7 +283,8 @@ def _scores_here(experiment: Experiment, request: Request, options: RunOptions) 
     thread each (faster than threads: docs/speed.md)."""
     jobs = options.workers
     owner = files_owner(experiment)
-    work = [(owner, seed, request.methods_for(experiment), options.device, jobs <= 1, experiment.checkpoint_epochs)
+    methods = [m for m in request.methods_for(experiment) if not get(m).whole_posterior]  # made in the analysis
+    work = [(owner, seed, methods, options.device, jobs <= 1, experiment.checkpoint_epochs)
             for seed in request.seeds_for(experiment)]
     process_map(_score_one_seed, work, jobs, f"{owner.name} TDA scores")
 
