@@ -19,7 +19,7 @@ from ..core.paths import output_root
 from ..core.seeds import PAPER_SEEDS, check_seed_id, load_seeds, seed_id_of
 from ..families.base import ModelFamily
 from ..families.registry import family_named
-from ..samplers import DEFAULT_SAMPLER, SAMPLES_PER_SEED, Sampler, check_sampler, get_sampler
+from ..samplers import DEFAULT_SAMPLER, SAMPLES_PER_SEED, Sampler, all_samplers, check_sampler, get_sampler
 
 __all__ = ["LAST_CHECKPOINTS", "PAPER_SEEDS", "TASKS", "Experiment", "TaskSpec", "check_arch", "check_seed_id",
            "check_size", "check_task", "experiments_for", "load_seeds", "seed_id_of"]
@@ -59,10 +59,13 @@ class Experiment:
     @classmethod
     def parse(cls, name: str, vit_weights: str | None = None) -> Experiment:
         match = _NAME.match(name)
+        sampler = match["sampler"] if match else None
+        if sampler and sampler.startswith("r") and sampler not in all_samplers():  # a bad subset seed (_r0, _rx)
+            match = None
         if not match:
             raise BadInput(
-                f"experiment name {name!r} is not of the form <model>_<task>_<n>pc[_r<R>], "
-                "e.g. cnn_mnist3_10pc (the paper's subset) or cnn_mnist3_10pc_r1 (a fresh subset)"
+                f"experiment name {name!r} is not of the form <model>_<task>_<n>pc[_r<R>][_<sampler>], R >= 1, "
+                "e.g. cnn_mnist3_10pc (the paper's subset), cnn_mnist3_10pc_r1 (a fresh subset), cnn_mnist3_10pc_swag"
             )
         return cls(match["model"], match["task"], int(match["n"]), vit_weights=vit_weights,
                    subset_seed=int(match["r"] or 0), sampler=match["sampler"] or DEFAULT_SAMPLER)

@@ -77,5 +77,6 @@ def test_every_defined_study_names_registered_experiments_and_their_settings():
         MEASURED["cifar10"].retraining_per_checkpoint_s + MEASURED["cifar10"].other_methods_per_checkpoint_s)
     larger = estimate(Experiment.parse("cnn_cifar10_20pc"), MEASURED["cifar10"].params)
     assert not larger.measured and larger.cpu_s > cifar.cpu_s and larger.gpu_s < larger.cpu_s
-    with pytest.raises(BayesTDAError, match="--study 'nope'; allowed: fragility, paper-mnist3, paper, replicate, data-size, tiny"):
+    allowed = "fragility, paper-mnist3, paper, replicate, data-size, samplers, tiny"
+    with pytest.raises(BayesTDAError, match=f"--study 'nope'; allowed: {allowed}"):
         get_study("nope")
