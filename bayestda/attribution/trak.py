@@ -11,14 +11,16 @@ over seeds and checkpoints is TRAK's ensemble.
 
 For the cross-entropy, ∇θ m = −∇θ ℓ / (1 − p) with p = exp(−ℓ): the per-sample loss gradients that every
 gradient method shares are projected once and rescaled; no gradient is recomputed (tests/declarations/test_trak.py checks
-the scores against the margin's own autograd gradients and an explicit (ΦᵀΦ)⁺ in float64).
+the scores against the margin's own autograd gradients and an explicit (ΦᵀΦ)⁺ in float64). The test items are never
+projected: P is pulled back through Φ⁺ once (B = Pᵀ Φ⁺, n_train columns) and each test gradient meets B, which is
+k / n_train times fewer products (docs/speed.md).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import torch
 
@@ -61,16 +63,44 @@ def projection_rows(settings: TrakSettings, start: int, stop: int, num_params: i
     return (torch.cat(blocks) / settings.dim**0.5).to(device=device, dtype=dtype)
 
 
-def _projected(ctx: CheckpointContext, settings: TrakSettings) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train, test) projected loss gradients [n, k] and [m, k], the projection applied block by block."""
-    numel = ctx.view.numel
-    train, test = ctx.train_gradients(), ctx.test_gradients()
-    train_parts, test_parts = [], []
+PROJECTION_CACHE_BYTES = 1 << 30  # a projection up to this size is kept for the process's next checkpoints
+
+
+@lru_cache(maxsize=1)
+def _kept_blocks(settings: TrakSettings, numel: int, dtype, device) -> tuple[torch.Tensor, ...]:
+    return tuple(_drawn_blocks(settings, numel, dtype, device))
+
+
+def _drawn_blocks(settings: TrakSettings, numel: int, dtype, device):
     for start in range(0, settings.dim, BLOCK):
-        rows = projection_rows(settings, start, min(start + BLOCK, settings.dim), numel, ctx.dtype, ctx.device)
-        train_parts.append(train.products(rows).T)
-        test_parts.append(test.products(rows).T)
-    return torch.cat(train_parts, dim=1), torch.cat(test_parts, dim=1)
+        yield projection_rows(settings, start, min(start + BLOCK, settings.dim), numel, dtype, device)
+
+
+def projection_blocks(settings: TrakSettings, numel: int, dtype, device):
+    """The projection's row blocks in order: drawn once per process where they fit PROJECTION_CACHE_BYTES (every
+    seed and checkpoint uses the same P), else drawn anew on each call."""
+    if settings.dim * numel * torch.finfo(dtype).bits // 8 > PROJECTION_CACHE_BYTES:
+        return _drawn_blocks(settings, numel, dtype, device)
+    return iter(_kept_blocks(settings, numel, dtype, torch.device(device)))
+
+
+def _scores_by_pulled_back_inverse(ctx: CheckpointContext, settings: TrakSettings, q_train: torch.Tensor,
+                                   q_test: torch.Tensor) -> torch.Tensor:
+    """[n_train, n_test] φ(z)ᵀ (ΦᵀΦ)⁺ φ_i without projecting the test gradients: with Φ = −(G_train Pᵀ) / q_train,
+    φ(z)ᵀ Φ⁺ = −∇ℓ(z)ᵀ B / q(z) for B = Pᵀ Φ⁺ [|θ|, n_train], so the test side costs n_train products per item
+    instead of k (Φ⁺ from the SVD of the small [n_train, k] matrix in float64, as before; docs/speed.md)."""
+    train = ctx.train_gradients()
+    projected = torch.cat([train.products(rows) for rows in projection_blocks(settings, ctx.view.numel, ctx.dtype,
+                                                                              ctx.device)]).T  # [n_train, k] = G_train Pᵀ
+    phi_train = -projected.double() / q_train[:, None]
+    inverse = torch.linalg.pinv(phi_train)  # [k, n_train] = (ΦᵀΦ)⁺ Φᵀ
+    pulled_back, start = None, 0  # Bᵀ = Φ⁺ᵀ P [n_train, |θ|], block by block
+    for rows in projection_blocks(settings, ctx.view.numel, ctx.dtype, ctx.device):
+        part = inverse[start : start + len(rows)].T.to(ctx.dtype) @ rows
+        pulled_back = part if pulled_back is None else pulled_back.add_(part)
+        start += len(rows)
+    test_products = ctx.test_gradients().products(pulled_back).double()  # [n_train, n_test] = (G_test B)ᵀ
+    return -test_products / q_test[None, :] * q_train[:, None]
 
 
 def _one_minus_p(losses: torch.Tensor, what: str) -> torch.Tensor:
@@ -95,12 +125,8 @@ def trak(ctx: CheckpointContext, settings: TrakSettings = TrakSettings()) -> tor
         raise BayesTDAError("trak needs the cross-entropy loss (its margin log(p/(1-p)) is the cross-entropy's); "
                             f"this model family uses {ctx.loss.name} / {ctx.measurement.name}")
     settings.check(ctx.view.numel)
-    train_loss_grads, test_loss_grads = _projected(ctx, settings)
     q_train, q_test = one_minus_p(ctx)
-    phi_train = -train_loss_grads.double() / q_train[:, None]  # ∇m = −∇ℓ / (1 − p)
-    phi_test = -test_loss_grads.double() / q_test[:, None]
-    scores = phi_test @ torch.linalg.pinv(phi_train)  # [m, n] = φ(z)ᵀ (ΦᵀΦ)⁺ Φᵀ
-    return (scores * q_train[None, :]).T.to(ctx.dtype).contiguous()
+    return _scores_by_pulled_back_inverse(ctx, settings, q_train, q_test).to(ctx.dtype).contiguous()
 
 
 def trak_method(settings: TrakSettings = TrakSettings()) -> Method:
@@ -108,7 +134,7 @@ def trak_method(settings: TrakSettings = TrakSettings()) -> Method:
     settings.check()
     return Method("trak", partial(trak, settings=settings), +1, "TRAK on one model: projected margin gradients, "
                   f"(ΦᵀΦ)⁺, out-to-loss weights, k = {settings.dim} (on request)", default=False, settings=asdict(settings),
-                  configure=trak_method)
+                  configure=trak_method, version="2")  # 2: the test side through B = Pᵀ Φ⁺ (the same scores to 3e-6)
 
 
 register(trak_method())
