@@ -13,8 +13,9 @@ A design (`LdsDesign`) says which halves and which models:
 Training of a subset under seed s repeats a seed's run on fewer items: torch.manual_seed(s), the initial weights,
 then `DataLoader(subset, batch_size=32, shuffle=True)` batches drawn from the RNG state right after the model's
 initialisation, the recipe's optimiser for the full number of epochs. With every item kept it is the seed's
-training run, bitwise (tested). One file per seed and design (`LdsDesign.path`) holds the subsets and the
-[M, n_test] test losses of their models, written atomically with a provenance record.
+training run, bitwise in its weights (tested); every model's test losses come from one channels-last evaluator
+(`losses_of_models`: the test patches cut once; the module's forward to float rounding). One file per seed and
+design (`LdsDesign.path`) holds the subsets and the [M, n_test] test losses of their models, written atomically with a provenance record.
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ from ..data.subset_losses import SubsetLosses
 from ..data.subsets import Subset
 from ..experiments.commands import lds_command
 from ..experiments.experiment import Experiment
-from ..numerics.evaluation import per_sample_losses
+from ..numerics.evaluation import losses_of_models
 from ..numerics.many_models import paper_batch_order, train_many
 from .checkpoints import build_model, training_inputs
 
 log = logging.getLogger(__name__)
 
-LDS_VERSION = "1"  # bump when the retraining changes numbers
+LDS_VERSION = "2"  # bump when the retraining changes numbers (2: test losses from the channels-last evaluator)
 SUBSET_DRAW_SEED = 0
 TARGET_SEED_DRAW = 1  # the generator that draws the independent target's seeds
 TARGET_SEED_RANGE = (1_000, 1_000_000)
@@ -103,7 +104,7 @@ class LdsDesign:
     @classmethod
     def leave_one_out(cls) -> LdsDesign:
         """The from-scratch LOO truth: for each posterior seed, its run without each train item (n models) and with
-        all of them (its own run, bitwise), from the seed's initialisation and batch order."""
+        all of them (its own run: its weights bitwise), from the seed's initialisation and batch order."""
         return cls(0, "paired", LEAVE_ONE_OUT)
 
     @property
@@ -252,14 +253,11 @@ def retrain_seed(experiment: Experiment, seed: int, design: LdsDesign, overwrite
     train, test = begun.train, begun.test
     masks = leave_one_out_masks(len(train)) if design.is_leave_one_out else \
         draw_subsets(len(train), design.subsets, train.y.cpu() if design.stratified else None)
-    m = len(masks)
-    losses = torch.empty(m, len(test), dtype=torch.float32)
-    for k in tqdm(range(m), desc=f"{experiment.name} seed {seed} LDS {design.halves} subsets", unit="model",
-                  disable=not show_progress):
-        params = train_on_subset(experiment, seed, masks[k].nonzero().squeeze(1), device, begun)
-        begun.net.eval()
-        losses[k] = per_sample_losses(begun.net, params, test.x, test.y,
-                                      loss=experiment.family.measurement).float().cpu()
+    models = [train_on_subset(experiment, seed, mask.nonzero().squeeze(1), device, begun)
+              for mask in tqdm(masks, desc=f"{experiment.name} seed {seed} LDS {design.halves} subsets", unit="model",
+                               disable=not show_progress)]
+    begun.net.eval()  # every model evaluated at once: the CNN's channels-last evaluator cuts the test patches once
+    losses = losses_of_models(begun.net, models, test.x, test.y, loss=experiment.family.measurement).float().cpu()
     blob = {"subsets": masks, "test_losses": losses, "train_idx": torch.as_tensor(train.idx).cpu(),
             "test_idx": torch.as_tensor(test.idx).cpu(), "seed": seed, "subset_draw_seed": SUBSET_DRAW_SEED,
             "halves": design.halves, "target": design.target}

@@ -158,8 +158,9 @@ def test_a_family_that_trains_its_own_way_is_refused_in_one_line():
 
 
 def test_the_from_scratch_loo_is_each_seeds_run_without_each_item_with_the_full_run_first(trained_seed, experiment):
-    """The file's row 0 is the seed's own run (its last checkpoint's test losses, bitwise); row i + 1 is the paper's
-    training loop (independent: DataLoader, torch Adam) without train item i."""
+    """The file's row 0 is the seed's own run (its last checkpoint's test losses, to the float rounding of the
+    channels-last evaluator that scores every model); row i + 1 is the paper's training loop (independent:
+    DataLoader, torch Adam) without train item i."""
     design = lds.LdsDesign.leave_one_out()
     lds.retrain_seed(experiment, 446, design, show_progress=False)
     path = design.path(experiment, 446)
@@ -171,7 +172,7 @@ def test_the_from_scratch_loo_is_each_seeds_run_without_each_item_with_the_full_
     net, _ = load_checkpoint(experiment, 446, experiment.checkpoint_epochs[-1])  # in eval mode, its weights loaded
     with torch.no_grad():
         full = torch.nn.functional.cross_entropy(net(test.x), test.y, reduction="none")
-    torch.testing.assert_close(blob["test_losses"][0], full.float(), rtol=0, atol=1e-6)
+    torch.testing.assert_close(blob["test_losses"][0], full.float(), rtol=2e-6, atol=1e-6)
     keep = torch.arange(30) != 7
     model = _papers_loop(experiment, 446, train.x[keep], train.y[keep])
     model.eval()
