@@ -137,14 +137,16 @@ def gauss_newton_rows(ctx: CheckpointContext, chunk: int = 16) -> torch.Tensor:
 
 
 def solve_gauss_newton(rows: torch.Tensor, rhs: torch.Tensor, damping: float, tolerance: float,
-                       max_refinements: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+                       max_refinements: int = 5, gram: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(G + λI)⁻¹ rhs for G = rowsᵀ rows by Woodbury, refined until the relative residual is below tolerance.
 
     (UUᵀ + λI)⁻¹ b = (b − U (λI + UᵀU)⁻¹ Uᵀ b) / λ with U = rowsᵀ; the small k x k system is factorised
     once in float64, products run in the working precision, and each refinement round re-solves for
     the residual b − (UUᵀ + λI) s. Returns the solution and ‖(G + λI) s − b‖ / ‖b‖ per right-hand side.
+    `gram`: rows @ rows.T where already computed (it does not depend on λ: the damping curve computes it once).
     """
-    system = (rows @ rows.T).double() + damping * torch.eye(len(rows), dtype=torch.float64, device=rows.device)
+    gram = rows @ rows.T if gram is None else gram
+    system = gram.double() + damping * torch.eye(len(rows), dtype=torch.float64, device=rows.device)
     factor = torch.linalg.cholesky(system)
 
     def apply_inverse(b: torch.Tensor) -> torch.Tensor:
@@ -171,7 +173,8 @@ def converged(ctx: CheckpointContext, settings: ConvergedSettings = ConvergedSet
     side = choose_side(ctx, side)
     rhs, indices = (ctx.test_grads(), ctx.test.idx) if side == "test" else (ctx.train_grads(), ctx.train.idx)
     rows = ctx.cached("gauss_newton_rows", lambda: gauss_newton_rows(ctx))  # shared by every damping of the curve
-    solution, residual = solve_gauss_newton(rows, rhs, settings.damping, settings.tolerance)
+    gram = ctx.cached("gauss_newton_gram", lambda: rows @ rows.T)
+    solution, residual = solve_gauss_newton(rows, rhs, settings.damping, settings.tolerance, gram=gram)
     worst = residual.max().item()
     if worst > settings.tolerance:
         log.warning("Gauss-Newton solve: max relative residual %.2e exceeds tolerance %.0e", worst, settings.tolerance)
