@@ -30,7 +30,7 @@ from ..experiments.commands import analysis_argvs, damping_argv, lds_argv, seed_
 from ..experiments.experiment import TASKS, Experiment
 from ..experiments.studies import Study
 from ..results.analysis import load_all, run_correlations, run_pvalues
-from ..results.damping import DAMPING_RESULTS_KIND, DAMPING_SCORES_KIND, run_damping_curve
+from ..results.damping import DAMPING_RESULTS_KIND, DAMPING_SCORES_KIND, default_curve_epochs, run_damping_curve, score_checkpoint
 from ..results.records import RESULTS_KIND
 from ..results.study import STUDY_RESULTS_KIND
 from ..scores.files import RESIDUALS_KIND, SCORES_KIND
@@ -271,20 +271,28 @@ def _sample_here(experiment: Experiment, request: Request, options: RunOptions) 
         sample_seed(experiment, seed, device=options.device)
 
 
-def _score_one_seed(job: tuple[Experiment, int, list[str], str, bool, list[int]]) -> int:
-    """One seed's scores (module level, so that it can be sent to a spawned process with its Experiment)."""
-    experiment, seed, methods, device, progress, epochs = job
-    run_scores(experiment, seed, methods, epochs, device=device, show_progress=progress)
+def _score_one_seed(job: tuple[Experiment, int, list[str], str, bool, list[int], list[int]]) -> int:
+    """One seed's scores (module level, so that it can be sent to a spawned process with its Experiment); at the
+    checkpoints in `curve_epochs` the damping curve's file too, from the same context (its curvatures reused)."""
+    experiment, seed, methods, device, progress, epochs, curve_epochs = job
+
+    def damping_curve(ctx, epoch: int) -> None:
+        if epoch in curve_epochs:
+            score_checkpoint(experiment, seed, epoch, device=device, ctx=ctx)
+
+    run_scores(experiment, seed, methods, epochs, device=device, show_progress=progress, after_checkpoint=damping_curve)
     return seed
 
 
 def _scores_here(experiment: Experiment, request: Request, options: RunOptions) -> None:
     """Every seed's scores of every method, the inverse-HVP methods' included; on a CPU `jobs` processes with one
-    thread each (faster than threads: docs/speed.md)."""
+    thread each (faster than threads: docs/speed.md). Where the plan has the damping curve, each seed's job writes
+    its curve file at the curve's checkpoint from the scores' context (the damping stage then makes the table)."""
     jobs = options.workers
     owner = files_owner(experiment)
     methods = [m for m in request.methods_for(experiment) if not get(m).whole_posterior]  # made in the analysis
-    work = [(owner, seed, methods, options.device, jobs <= 1, experiment.checkpoint_epochs)
+    curve_epochs = default_curve_epochs(owner) if request.damping_for(experiment) else []
+    work = [(owner, seed, methods, options.device, jobs <= 1, experiment.checkpoint_epochs, curve_epochs)
             for seed in request.seeds_for(experiment)]
     process_map(_score_one_seed, work, jobs, f"{owner.name} TDA scores")
 

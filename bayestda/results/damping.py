@@ -25,6 +25,7 @@ from ..analysis.figures import damping_figure
 from ..analysis.metrics import TruthTargets, bounds, lds_resampled, loo_resampled
 from ..analysis.resampling import draw
 from ..analysis.summary import listing
+from ..attribution.context import CheckpointContext
 from ..attribution.registry import get, helpful_signs
 from ..core.io import file_hash, save_csv, save_text
 from ..core.parallel import default_workers, process_map
@@ -52,6 +53,11 @@ def default_damping(method: str) -> float:
 
 def dampings_of(method: str, dampings=DAMPINGS) -> list[float]:
     return sorted({*map(float, dampings), default_damping(method)})
+
+
+def default_curve_epochs(experiment: Experiment) -> list[int]:
+    """The checkpoints the curve scores by default: each seed's last."""
+    return experiment.checkpoint_epochs[-1:]
 
 
 def curve_path(experiment: Experiment, seed: int, epoch: int):
@@ -82,12 +88,14 @@ DAMPING_RESULTS_KIND = provenance.declare(provenance.Kind(
 
 
 def score_checkpoint(experiment: Experiment, seed: int, epoch: int, methods=DAMPED_METHODS, dampings=DAMPINGS,
-                     device: str = "cpu") -> None:
-    """Every method's scores at every damping for one checkpoint (skipped when current)."""
+                     device: str = "cpu", ctx: CheckpointContext | None = None) -> None:
+    """Every method's scores at every damping for one checkpoint (skipped when current). `ctx`: the checkpoint's
+    context where the scores stage has one open (its curvatures, factors and eigenpairs are reused: the same
+    numbers, bitwise, without recomputing them)."""
     path = curve_path(experiment, seed, epoch)
     if provenance.is_current(path):
         return
-    ctx = make_context(experiment, seed, epoch, device=device)
+    ctx = ctx or make_context(experiment, seed, epoch, device=device)
     blob = {m: {d: get(m).damped(ctx, d).float().cpu() for d in dampings_of(m, dampings)} for m in methods}
     save_torch(blob, path)
     provenance.write(path, experiment.record_what("damping_scores", seed=seed, epoch=epoch, methods=list(methods),
@@ -177,7 +185,7 @@ def run_damping_curve(experiment: Experiment, epochs: list[int] | None = None, m
                       dampings=DAMPINGS, device: str = "cpu", jobs: int | None = None, seeds=None,
                       truth_method: str = LOO_TRUTH) -> pd.DataFrame:
     """Score every seed's checkpoints at every damping (resumable), then write damping.csv, .png and .md."""
-    epochs = epochs or experiment.checkpoint_epochs[-1:]
+    epochs = epochs or default_curve_epochs(experiment)
     seeds = seeds or load_seeds()
     jobs = jobs or default_workers(device)
     work = [(experiment, s, e, tuple(methods), tuple(dampings), device) for s in seeds for e in epochs

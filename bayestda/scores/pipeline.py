@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -122,7 +123,8 @@ def write_outputs(experiment: Experiment, seed: int, epoch: int, ctx: Checkpoint
 def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrite: bool = False,
                strategy: str = "auto", device: str = "cpu", use_stored_inverse: bool = False,
                keep_inverse: bool = True, show_progress: bool = True, model_chunk: int | None = None,
-               settings: dict[str, Any] | None = None) -> None:
+               settings: dict[str, Any] | None = None,
+               after_checkpoint: Callable[[CheckpointContext, int], None] | None = None) -> None:
     """Compute and write the given methods' score files for every selected checkpoint of one seed; files that are
     current (made from today's checkpoint with these settings) are skipped unless `overwrite`.
 
@@ -140,6 +142,8 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
         model_chunk: train the LOO models in groups of this many (bounds GPU memory).
         settings: {method: settings object} for methods run with other than their default settings, e.g.
             {"trak": TrakSettings(dim=256)}; recorded with every file they write.
+        after_checkpoint: called with each scored checkpoint's context and epoch once its files are written (another
+            stage's work on the same checkpoint reuses what the context computed: the damping curve).
 
     Returns:
         None: the score (and residual) files and their records are written under tda_scores/.
@@ -167,6 +171,8 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
         results = compute(ctx, pending, inverse, seconds)
         write_outputs(experiment, seed, epoch, ctx, results, {"device": str(device), "strategy": strategy}, seconds,
                       by_name)
+        if after_checkpoint is not None:
+            after_checkpoint(ctx, epoch)
         if use_stored_inverse and not keep_inverse:  # vectors are intermediates: gone once their scores are current
             for method in inverse_methods(chosen):
                 if scores.is_done(experiment, method, seed, epoch):

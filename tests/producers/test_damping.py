@@ -12,7 +12,7 @@ from bayestda import provenance
 from bayestda.attribution.registry import get
 from bayestda.results import damping
 from bayestda.results.analysis import experiment_classes, load_all
-from bayestda.scores.pipeline import make_context
+from bayestda.scores.pipeline import make_context, run_scores
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +64,21 @@ def test_the_curve_is_the_methods_table_at_each_damping(small_run):
     text = (experiment.results_dir() / "damping.md").read_text()
     assert "Best λ per metric beside the default" in text and ("Holm over" in text or "the default is best" in text)
     assert provenance.is_current(experiment.results_dir() / "damping.csv")
+
+
+def test_the_scores_stage_writes_the_curve_from_its_own_context_with_the_same_numbers(trained_seed, experiment):
+    """The scores stage hands each checkpoint's context to the curve (after_checkpoint): the curvature it already
+    holds is reused, and the file is bitwise the one the damping stage makes from a fresh context."""
+    epoch = experiment.checkpoint_epochs[-1]
+    curve = {"methods": ("if_converged",), "dampings": (1e-3, 1.0)}
+    run_scores(experiment, 446, ["if_converged"], [epoch], overwrite=True, show_progress=False,
+               after_checkpoint=lambda ctx, e: damping.score_checkpoint(experiment, 446, e, ctx=ctx, **curve))
+    path = damping.curve_path(experiment, 446, epoch)
+    from_scores = torch.load(path)
+    assert provenance.is_current(path) and sorted(from_scores["if_converged"]) == [1e-3, 5e-3, 1.0]
+    path.unlink()
+    damping.score_checkpoint(experiment, 446, epoch, **curve)
+    fresh = torch.load(path)
+    assert all(torch.equal(from_scores["if_converged"][d], fresh["if_converged"][d]) for d in fresh["if_converged"])
+    path.unlink()
+    provenance.remove(path)
