@@ -23,8 +23,9 @@ class CellCost:
     lds_model_s: float  # one LDS subset model (n/2 items)
 
 
-# benchmarks/cell_cost_<experiment>.json of 2026-11-30 (docs/results/cell_costs/), the study's 11 methods
-MEASURED = {"mnist3": CellCost("cnn_mnist3_10pc", 30, 225_034, 1.95, 3.72, 7.18, 0.082),
+# benchmarks/cell_cost_<experiment>.json (docs/results/cell_costs/), the study's 11 methods: mnist3 of 2026-12-02
+# (LDS version 2's evaluator: 0.082 -> 0.050 s a model), cifar10 of 2026-11-30
+MEASURED = {"mnist3": CellCost("cnn_mnist3_10pc", 30, 225_034, 2.85, 2.79, 7.01, 0.050),
             "cifar10": CellCost("cnn_cifar10_10pc", 100, 259_914, 3.52, 91.2, 34.8, 0.656)}
 JOB_START_S = 4.0  # a job's fixed cost: a Python process importing torch and bayestda, reading its inputs
 ANALYSIS_S = 240.0  # p-values, correlations and intervals, one process (3-4 min in the fragility runs)
