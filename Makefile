@@ -48,6 +48,7 @@ bench: setup  # needs seed 446 of cnn_mnist3_10pc (trained here if missing)
 	$(PY) run_cnn_training.py --task mnist3 --num_per_class 10 --seed_id 0
 	$(PY) benchmarks/bench_tda.py
 	$(PY) benchmarks/bench_methods.py
+	$(PY) benchmarks/bench_reproduce_parts.py
 
 # what one cell of the paper's grid costs here (about 5 minutes; the numbers behind run_study.py's estimates)
 bench-cells: setup
