@@ -195,6 +195,33 @@ def _flatten(ctx: CheckpointContext, layers, matrices: dict[str, torch.Tensor]) 
     return ctx.view.flatten(params, batch_dims=1)
 
 
+def _rank_one_layers(ctx: CheckpointContext, layers) -> set[str]:
+    """Linear layers whose per-item weight gradients are rank one (δ aᵀ: kept factored by the gradient matrices),
+    in both the train and the test gradients."""
+    train, test = ctx.train_gradients(), ctx.test_gradients()
+    return {n for n, module in layers if isinstance(module, nn.Linear)
+            and f"{n}.weight" in train.factors and f"{n}.weight" in test.factors}
+
+
+def _factors_with_bias(gradients, name: str, module: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """(δ [N, out], ã [N, in(+1)]): a rank-one layer's gradient δ ãᵀ with the bias column (its gradient is δ)."""
+    delta, a = gradients.factors[f"{name}.weight"]
+    if module.bias is not None:
+        a = torch.cat([a, torch.ones_like(a[:, :1])], dim=1)
+    return delta, a
+
+
+def _rotated_factors(f: LayerFactors, delta: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Q_Sᵀ δ, Q_Aᵀ ã) per item: the factors of Q_Sᵀ δ ãᵀ Q_A."""
+    return delta @ f.q_s, a @ f.q_a
+
+
+def _rotated_outer(f: LayerFactors, delta: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """[N, out, in(+1)] Q_Sᵀ δ ãᵀ Q_A, rotating the factors (out² + in² per item instead of out·in·(out + in))."""
+    u, v = _rotated_factors(f, delta, a)
+    return u[:, :, None] * v[:, None, :]
+
+
 def ekfac_influence(ctx: CheckpointContext, settings: EKFACSettings = EKFACSettings(), check: bool = True) -> torch.Tensor:
     """[n_train, n_test] EK-FAC influence scores (float64 inside, the context's dtype out).
 
@@ -210,13 +237,28 @@ def ekfac_influence(ctx: CheckpointContext, settings: EKFACSettings = EKFACSetti
     layers = _layers(exact)
     factors = exact.cached(f"ekfac_factors_{settings.fisher}", lambda: fit_factors(exact, settings.fisher))
     train = _layer_matrices(exact, layers, exact.train_grads())
-    rotated = exact.cached(f"ekfac_rotated_train_{settings.fisher}", lambda: _rotate(factors, train))
-    preconditioned = _scaled_back(factors, rotated, settings.damping, inverse=True)
-    scores = -exact.test_gradients().products(_flatten(exact, layers, preconditioned))
+    rank_one = _rank_one_layers(exact, layers)
+    rotated = exact.cached(f"ekfac_rotated_train_{settings.fisher}", lambda: {
+        **_rotate(factors, {n: m for n, m in train.items() if n not in rank_one}),
+        **{n: _rotated_outer(factors[n], *_factors_with_bias(exact.train_gradients(), n, module))
+           for n, module in layers if n in rank_one}})
+    test = exact.test_gradients()
+    dense_layers = [(n, module) for n, module in layers if n not in rank_one]
+    preconditioned = _scaled_back(factors, {n: rotated[n] for n, _ in dense_layers}, settings.damping, inverse=True)
+    preconditioned.update({n: torch.zeros_like(rotated[n]) for n in rank_one})  # their bias columns are scored below
+    scores = -test.dense_products(_flatten(exact, layers, preconditioned))
+    for name, module in layers:
+        if name in rank_one:  # ⟨Q_Sᵀ δ ãᵀ Q_A, R / (Λ + λ)⟩ from the test factors rotated once
+            u, v = exact.cached(f"ekfac_rotated_test_{settings.fisher}_{name}", lambda name=name, module=module:
+                                _rotated_factors(factors[name], *_factors_with_bias(test, name, module)))
+            scaled = rotated[name] / (factors[name].lam + settings.damping)  # [n, out, K]
+            projected = (scaled.reshape(-1, scaled.shape[-1]) @ v.T).view(len(scaled), scaled.shape[1], len(v))
+            scores -= torch.einsum("nom,mo->nm", projected, u)
     if not check:
         return scores.to(ctx.dtype)
     checked = sorted({0, len(scores) // 2, len(scores) - 1})  # the round trip costs as much as the scores: 3 items
-    back = _apply(factors, {n: m[checked] for n, m in preconditioned.items()}, settings.damping, inverse=False)
+    preconditioned = _scaled_back(factors, {n: r[checked] for n, r in rotated.items()}, settings.damping, inverse=True)
+    back = _apply(factors, preconditioned, settings.damping, inverse=False)
     residual = torch.sqrt(sum((back[n] - train[n][checked]).square().sum((1, 2)) for n, _ in layers))
     bound = score_error_bounds(exact.test_gradients().norms(), residual, settings.damping, scores).max()
     log.info("ekfac: score error at most %.1e of the score scale (float64 closed-form inverse; the round trip of "

@@ -66,6 +66,11 @@ class GradientMatrix:
             out += torch.einsum("kon,no->kn", projected, delta)
         return out
 
+    def dense_products(self, other: torch.Tensor) -> torch.Tensor:
+        """[k, N] products of a [k, P] matrix with the dense parameters' columns only (the rank-one blocks left out:
+        a caller that scores those from their factors itself)."""
+        return self._dense_columns(other) @ self.dense.T
+
     def gram(self, other: GradientMatrix) -> torch.Tensor:
         """[len(other), N] = other.rows() @ rows().T, rank-one blocks by (δ·δ')(a·a')."""
         if set(other.factors) != set(self.factors):
