@@ -236,10 +236,13 @@ def ekfac_influence(ctx: CheckpointContext, settings: EKFACSettings = EKFACSetti
     exact = ctx.at_dtype(torch.float64)
     layers = _layers(exact)
     factors = exact.cached(f"ekfac_factors_{settings.fisher}", lambda: fit_factors(exact, settings.fisher))
-    train = _layer_matrices(exact, layers, exact.train_grads())
+
+    def train() -> dict[str, torch.Tensor]:  # the train gradients per layer: for the rotation (once) and the check
+        return exact.cached("ekfac_train_matrices", lambda: _layer_matrices(exact, layers, exact.train_grads()))
+
     rank_one = _rank_one_layers(exact, layers)
     rotated = exact.cached(f"ekfac_rotated_train_{settings.fisher}", lambda: {
-        **_rotate(factors, {n: m for n, m in train.items() if n not in rank_one}),
+        **_rotate(factors, {n: m for n, m in train().items() if n not in rank_one}),
         **{n: _rotated_outer(factors[n], *_factors_with_bias(exact.train_gradients(), n, module))
            for n, module in layers if n in rank_one}})
     test = exact.test_gradients()
@@ -259,8 +262,8 @@ def ekfac_influence(ctx: CheckpointContext, settings: EKFACSettings = EKFACSetti
     checked = sorted({0, len(scores) // 2, len(scores) - 1})  # the round trip costs as much as the scores: 3 items
     preconditioned = _scaled_back(factors, {n: r[checked] for n, r in rotated.items()}, settings.damping, inverse=True)
     back = _apply(factors, preconditioned, settings.damping, inverse=False)
-    residual = torch.sqrt(sum((back[n] - train[n][checked]).square().sum((1, 2)) for n, _ in layers))
-    bound = score_error_bounds(exact.test_gradients().norms(), residual, settings.damping, scores).max()
+    residual = torch.sqrt(sum((back[n] - train()[n][checked]).square().sum((1, 2)) for n, _ in layers))
+    bound = score_error_bounds(test.norms(), residual, settings.damping, scores).max()
     log.info("ekfac: score error at most %.1e of the score scale (float64 closed-form inverse; the round trip of "
              "train items %s)", bound.item(), checked)
     return scores.to(ctx.dtype)
