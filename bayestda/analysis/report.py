@@ -24,6 +24,7 @@ from .methods_table import comparisons, evaluate_methods
 from .metrics import LOO_TRUTH
 from .noise import compute_noise
 from .nulls import null_table
+from .phantoms import phantom_table
 from .posterior import PosteriorScores
 from .pvalues import compute_pvalues, mean_pvalues, pvalue_tables, save_pvalues
 from .resampling import draw
@@ -50,6 +51,7 @@ class PosteriorResult:
     seed_counts: pd.DataFrame | None = None  # every test and the within-class metrics on subsets of the seeds
     seed_holds: pd.DataFrame | None = None  # per method, the fewest seeds whose values stay in the full run's interval
     truths: pd.DataFrame | None = None  # how the LOO truths and LDS agree (with other truths)
+    phantoms: pd.DataFrame | None = None  # every test on items never trained on (their truth exactly 0)
 
 
 def write_result(result: PosteriorResult, folder: Path, name: str) -> None:
@@ -61,6 +63,8 @@ def write_result(result: PosteriorResult, folder: Path, name: str) -> None:
     save_csv(result.comparisons, folder / "comparisons.csv")
     save_csv(result.seed_counts, folder / "seed_count.csv")
     save_csv(result.nulls, folder / "nulls.csv")
+    if result.phantoms is not None:
+        save_csv(result.phantoms, folder / "phantoms.csv")
     if result.truths is not None:
         save_csv(result.truths, folder / "truths.csv", index=True)
     save_csv(result.seed_holds, folder / "seed_count_summary.csv")
@@ -152,14 +156,18 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
                     subset_losses: SubsetLosses | None = None, seconds: dict[str, float] | None = None,
                     classes: ItemClasses | None = None, within_class_losses: SubsetLosses | None = None,
                     scope: Scope | None = None,
-                    other_truths: dict[str, PosteriorScores] | None = None) -> PosteriorResult:
+                    other_truths: dict[str, PosteriorScores] | None = None,
+                    phantoms: dict[str, PosteriorScores] | None = None,
+                    phantom_labels: np.ndarray | None = None) -> PosteriorResult:
     """Correlations, noise decomposition, the methods table and summary (p-values computed unless given); with
     `out`, every file. `roles` (default: every sign +1, no truth) gives each method's helpful sign and the method
     whose posterior mean is the LOO ground truth; `subset_losses` (the LDS retraining's test losses) adds LDS;
     `seconds` (per method) adds its time column; `classes` (the items' labels) adds the same-class/cross-class
     split and the within-class LOO correlation; `within_class_losses` (class-stratified halves) the within-class
     LDS; `other_truths` ({name: scores}, e.g. the from-scratch LOO) adds their columns and truths.csv; `scope` adds
-    sentences that say what the numbers stand for (e.g. full-batch training) to summary.md.
+    sentences that say what the numbers stand for (e.g. full-batch training) to summary.md; `phantoms` ({method:
+    scores of items never trained on}, their labels in `phantom_labels`) adds phantoms.csv, each test's false-trust
+    rate.
     Also comparisons.csv (paired differences, Holm), nulls.csv (the tests on per-seed shuffled items),
     seed_count.csv and seed_count_summary.csv (every test and the
     within-class metrics on subsets of the seeds) and, with a truth, advice.csv and its figure."""
@@ -184,15 +192,18 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
     advice = None if roles.truth is None else advice_table(tested, methods["K"].to_dict(), roles.signs,
                                                            roles.truth, classes, draws)
     nulls = null_table(tested, methods["K"].to_dict(), classes)
+    phantom_rows = None if not phantoms else phantom_table(tested, phantoms, methods["K"].to_dict(), roles.signs,
+                                                           roles.truth, classes, phantom_labels)
     seed_counts, seed_holds = seed_count_table(tested, methods.drop(index=list(roles.untested), errors="ignore"),
                                                roles.signs, roles.truth, classes,
                                                within_class_losses, draws)
     n_seeds = min(len(p.seeds) for p in posteriors.values())
     n_checkpoints = max(p.num_checkpoints for p in posteriors.values())
     summary = write_summary(name, significance, correlations, noise, n_seeds, n_checkpoints, methods, roles.truth,
-                            roles.signs, roles.notes, compared, advice, scope, seed_counts, seed_holds, truths, nulls)
+                            roles.signs, roles.notes, compared, advice, scope, seed_counts, seed_holds, truths, nulls,
+                            phantom_rows)
     result = PosteriorResult(significance, mean_pvalues(significance), correlations, noise, methods, summary, compared,
-                             advice, nulls, seed_counts, seed_holds, truths)
+                             advice, nulls, seed_counts, seed_holds, truths, phantom_rows)
     if folder is not None:  # every number is computed: only now is anything written
         write_result(result, folder, name)
     return result

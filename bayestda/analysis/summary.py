@@ -409,6 +409,31 @@ def nulls_section(nulls: pd.DataFrame, key: str) -> str:
             "items shuffled) or from the class alone (within class), not from the item. Every test in nulls.csv.")
 
 
+def phantoms_section(phantoms: pd.DataFrame, key: str) -> str:
+    """Per method, the lead test's rate on train pairs and on phantom pairs, and what the phantoms do to the
+    within-class LOO correlation."""
+    rows = phantoms[keys_of_tests(phantoms).values == key].set_index("method")
+    view = pd.DataFrame(index=rows.index)
+    view["train pairs"] = rows["fraction_train_pairs"].map(lambda v: f"{v:.1%}")
+    view["phantom pairs (false trust)"] = [f"{r.false_trust_rate:.1%} [{r.false_trust_rate_cond_lo:.1%}, "
+                                           f"{r.false_trust_rate_cond_hi:.1%}]" for r in rows.itertuples()]
+    view["phantom |μ| / train |μ|"] = rows["phantom_over_train_abs_mean"].map(lambda v: f"{v:.2f}")
+    if "loo_corr_within_class_with_phantoms" in rows.columns:
+        view["within-class LOO corr"] = rows["loo_corr_within_class"].map(lambda v: f"{v:.3f}")
+        view["with phantoms (truth 0)"] = [
+            f"{r.loo_corr_within_class_with_phantoms:.3f} [{r.loo_corr_within_class_with_phantoms_cond_lo:.3f}, "
+            f"{r.loo_corr_within_class_with_phantoms_cond_hi:.3f}]" for r in rows.itertuples()]
+    view.index.name = "method"
+    name = _test_name(key)
+    return (_table(view) + f"\n\n{name[0].upper() + name[1:]}: phantom items are held-out images as many as the train "
+            "items (the same classes), in no training subset of the experiment, scored by each method as if they were "
+            "train items on the same checkpoints (curvature and retrained models the training set's). Their true "
+            "effect is exactly 0, so every phantom pair a test passes is false trust: on the method's own marginals, "
+            "with a known answer. `loo`'s phantom rows are the extra training's shift (the full-data twin minus the "
+            "checkpoint), `loo_corrected`'s exactly 0. Intervals over test items (seeds and phantom draw fixed). "
+            "Every test in phantoms.csv.")
+
+
 def truths_section(methods: pd.DataFrame, truths: pd.DataFrame, truth: str | None) -> str:
     """How the truths agree, and each method's within-class rank under each."""
     agreement = pd.DataFrame(index=truths.index)
@@ -470,7 +495,7 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
                   compared: pd.DataFrame | None = None, advice: pd.DataFrame | None = None,
                   scope: Scope | None = None, seed_counts: pd.DataFrame | None = None,
                   seed_holds: pd.DataFrame | None = None, truths: pd.DataFrame | None = None,
-                  nulls: pd.DataFrame | None = None) -> str:
+                  nulls: pd.DataFrame | None = None, phantoms: pd.DataFrame | None = None) -> str:
     """summary.md of one analysis, as text (the caller writes it once every number is computed)."""
     test = lead_test(significance)
     signs = signs if signs is not None else dict.fromkeys(noise["method"], 1)
@@ -491,6 +516,8 @@ def write_summary(name: str, significance: pd.DataFrame, correlations: dict[str,
         calibration(significance, n_seeds),
         *(["## A null with the real marginals: each seed's train items shuffled (nulls.csv)", nulls_section(nulls, test)]
           if nulls is not None and len(nulls) else []),
+        *(["## Phantom items: images no model trained on, scored as train items (phantoms.csv)",
+           phantoms_section(phantoms, test)] if phantoms is not None and len(phantoms) else []),
         "## The paper's claims, checked on these scores",
         "\n".join(claims(significance, correlations, noise, scope)),
         *(["## Which method, when", guidance_section(methods, compared, scope)] if methods is not None and any(

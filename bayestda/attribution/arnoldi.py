@@ -95,23 +95,24 @@ def arnoldi_influence(ctx: CheckpointContext, settings: ArnoldiSettings = Arnold
     """[n_train, n_test] Arnoldi influence scores; with a damping δ, 1/λ_k becomes 1/(λ_k + sign(λ_k) δ): every
     kept eigenvalue moves away from zero, whatever its sign (the eigenpairs are computed once per context)."""
     key = f"arnoldi_{settings.iterations}_{settings.top}_{settings.seed}"
-    values, train, test = ctx.cached(key, lambda: _projected(ctx, settings))
+    values, vectors, test = ctx.cached(key, lambda: _projected(ctx, settings))
+    train = ctx.cached(ctx.row_key(f"{key}_rows"), lambda: ctx.scored_gradients().products(vectors).double())
     values = values + torch.sign(values) * settings.damping
     return -(train.T / values[None, :]) @ test
 
 
 def _projected(ctx: CheckpointContext, settings: ArnoldiSettings) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The eigenvalues (float64) and the train [top, n_train] and test [top, n_test] gradients' projections on the
-    eigenvectors, in the context's precision (the shared per-sample gradients; float32 for the CNNs, as the
-    eigenvectors' basis): all the scores need, at any damping."""
+    """The eigenvalues (float64), the eigenvectors [top, P] and the test gradients' projections on them [top,
+    n_test], in the context's precision (the shared per-sample gradients; float32 for the CNNs, as the eigenvectors'
+    basis): with the scored items' projections, all the scores need at any damping."""
     values, vectors = arnoldi_eigenpairs(ctx, settings)
     vectors = vectors.to(ctx.dtype)
-    return (values, ctx.train_gradients().products(vectors).double(),
-            ctx.test_gradients().products(vectors).double())
+    return values, vectors, ctx.test_gradients().products(vectors).double()
 
 
 register(Method("arnoldi", lambda ctx: arnoldi_influence(ctx).to(ctx.dtype), -1, "Arnoldi influence: the top 50 "
                 "Hessian eigenpairs of 200 Arnoldi iterations (in the CNN's make reproduce)", default=False,
                 settings=asdict(ArnoldiSettings()), version="3",  # 2: the basis in the products' precision; 3: GELU's
                 # derivatives cached in the Hessian operator (the same eigenpairs to 3e-7)
-                damped=lambda ctx, damping: arnoldi_influence(ctx, ArnoldiSettings(damping=damping)).to(ctx.dtype)))
+                damped=lambda ctx, damping: arnoldi_influence(ctx, ArnoldiSettings(damping=damping)).to(ctx.dtype),
+                phantoms=True))

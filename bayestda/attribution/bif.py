@@ -67,7 +67,7 @@ def bif(ctx: CheckpointContext, settings: BifSettings = BifSettings()) -> torch.
     """[n_train, n_test] Bayesian influence at this checkpoint: −Cov over local SGLD draws."""
     settings.check()
     draws = ctx.cached(f"bif_draws_{settings}", lambda: local_draws(ctx, settings))
-    train = losses_of_models(ctx.net, draws, ctx.train.x, ctx.train.y, workers=ctx.workers, loss=ctx.loss)
+    train = losses_of_models(ctx.net, draws, ctx.rows.x, ctx.rows.y, workers=ctx.workers, loss=ctx.loss)
     test = ctx.test_losses_of(draws, stacked=False)
     return -loss_covariance(train.double(), test.double()).to(ctx.dtype)
 
@@ -78,7 +78,7 @@ def bif_method(settings: BifSettings = BifSettings()) -> Method:
     return Method("bif", partial(bif, settings=settings), -1,
                   f"Bayesian influence: −Cov of losses over {settings.draws} local SGLD draws (γ = "
                   f"{settings.localisation:g}, ε = {settings.step:g}; on request)", needs=("test_losses",),
-                  default=False, settings=asdict(settings), configure=bif_method)
+                  default=False, settings=asdict(settings), configure=bif_method, phantoms=True)
 
 
 register(bif_method())

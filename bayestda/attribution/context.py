@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,7 @@ class CheckpointContext:
     lr: float | None = None  # the training's mean learning rate in the epoch that ended at this checkpoint (TracInCP)
     epoch: int | None = None  # which checkpoint this is (0-based epoch), where known (the random control's seed)
     batch_size: int = 32  # the training recipe's batch (LOO retraining repeats it)
+    scored: Subset | None = None  # the items whose rows are scored, where not the train items (phantom items)
     _cache: dict = field(default_factory=dict, repr=False)
     ledger: CostLedger = field(default_factory=CostLedger, repr=False)  # seconds of each shared computation
 
@@ -57,6 +59,8 @@ class CheckpointContext:
         self.params = {n: p.to(self.dtype) for n, p in self.params.items()}
         self.train = Subset(self.train.x.to(self.dtype), self.train.y, self.train.idx)
         self.test = Subset(self.test.x.to(self.dtype), self.test.y, self.test.idx)
+        if self.scored is not None:
+            self.scored = Subset(self.scored.x.to(self.dtype), self.scored.y, self.scored.idx)
 
     @property
     def view(self) -> FlatView:
@@ -66,12 +70,31 @@ class CheckpointContext:
     def device(self) -> torch.device:
         return next(iter(self.params.values())).device
 
+    @property
+    def rows(self) -> Subset:
+        """The items a method scores (its score matrix's rows): the train items, or the `scored` ones (phantoms)."""
+        return self.train if self.scored is None else self.scored
+
+    def for_items(self, items: Subset) -> CheckpointContext:
+        """This checkpoint scoring other items as if they were train items (phantom items): what depends only on the
+        training set (curvature, retrained models, test gradients) is shared with this context, computed once; what
+        depends on the scored items is cached under keys of its own (`row_key`)."""
+        return replace(self, scored=items, _cache=self._cache, ledger=self.ledger)
+
+    def row_key(self, key: str) -> str:
+        """The cache key of something computed from the scored items (the train items' own key where they are; other
+        items' keys name them, so that contexts scoring different items never share rows)."""
+        if self.scored is None:
+            return key
+        return f"{key}@{hashlib.sha1(self.scored.idx.cpu().numpy().tobytes()).hexdigest()[:12]}"
+
     def at_dtype(self, dtype: torch.dtype) -> CheckpointContext:
         """The same checkpoint and data computed in another precision (a private copy of the net), made once."""
         if dtype == self.dtype:
             return self
-        return self.cached(f"at_{dtype}", lambda: replace(self, net=copy.deepcopy(self.net), dtype=dtype, _cache={},
-                                                          ledger=CostLedger()))
+        other = self.cached(f"at_{dtype}", lambda: replace(self, net=copy.deepcopy(self.net), dtype=dtype, _cache={},
+                                                           ledger=CostLedger(), scored=None))
+        return other if self.scored is None else other.for_items(self.scored)
 
     def fork(self) -> CheckpointContext:
         """The same checkpoint on a private copy of the net, sharing what is computed so far: for work on another
@@ -106,6 +129,19 @@ class CheckpointContext:
         return self.cached("train_gradients", lambda: per_sample_gradients(
             self.net, self.params, self.train.x, self.train.y, workers=self.workers, loss=self.loss))
 
+    def scored_gradients(self) -> GradientMatrix:
+        """∇θ L(z_j) for every scored item (the train gradients unless other items are scored)."""
+        if self.scored is None:
+            return self.train_gradients()
+        return self.cached(self.row_key("scored_gradients"), lambda: per_sample_gradients(
+            self.net, self.params, self.scored.x, self.scored.y, workers=self.workers, loss=self.loss))
+
+    def scored_grads(self) -> torch.Tensor:
+        """[n_scored, P]: the scored items' gradients as a dense matrix."""
+        if self.scored is None:
+            return self.train_grads()
+        return self.cached(self.row_key("scored_grads"), lambda: self.scored_gradients().rows())
+
     def test_gradients(self) -> GradientMatrix:
         """∇θ L(z) for every test item, rank-one blocks factored (GD, GC and IF scores never form them)."""
         return self.cached("test_gradients", lambda: per_sample_gradients(
@@ -120,8 +156,9 @@ class CheckpointContext:
         return self.cached("test_grads", lambda: self.test_gradients().rows())
 
     def gradient_products(self) -> torch.Tensor:
-        """[n_train, n_test]: ∇θ L(z_j) · ∇θ L(z), computed once and shared by GD, GC and TracIn."""
-        return self.cached("gradient_products", lambda: self.test_gradients().gram(self.train_gradients()))
+        """[n_scored, n_test]: ∇θ L(z_j) · ∇θ L(z), computed once and shared by GD, GC and TracIn."""
+        return self.cached(self.row_key("gradient_products"),
+                           lambda: self.test_gradients().gram(self.scored_gradients()))
 
     def test_losses(self) -> torch.Tensor:
         """[n_test]: per-item test loss at θ_t (evaluated as the retrained models are: same rounding)."""

@@ -16,24 +16,26 @@ from .context import CheckpointContext
 from .registry import Method, register
 
 RANDOM_SEED_STRIDE = 1_000  # generator seed = seed x stride + epoch: distinct for every (seed, checkpoint)
+SCORED_ITEMS_OFFSET = 500  # phantom items' scores: another stream (seed x stride + 500 + epoch; epochs < 500)
 
 
 def random_scores(ctx: CheckpointContext) -> torch.Tensor:
     """[n_train, n_test] standard-normal scores, seeded by the context's seed and checkpoint."""
     if ctx.epoch is None:
         raise BadInput("the random control needs the checkpoint's epoch; build the context with make_context")
-    generator = torch.Generator().manual_seed(ctx.seed * RANDOM_SEED_STRIDE + ctx.epoch)
-    values = torch.randn(len(ctx.train), len(ctx.test), generator=generator, dtype=torch.float64)
+    offset = 0 if ctx.scored is None else SCORED_ITEMS_OFFSET
+    generator = torch.Generator().manual_seed(ctx.seed * RANDOM_SEED_STRIDE + offset + ctx.epoch)
+    values = torch.randn(len(ctx.rows), len(ctx.test), generator=generator, dtype=torch.float64)
     return values.to(ctx.dtype).to(ctx.device)
 
 
 def same_class_scores(ctx: CheckpointContext) -> torch.Tensor:
     """[n_train, n_test]: 1 where the train item's label equals the test item's, else 0."""
-    same = ctx.train.y.to(ctx.device)[:, None] == ctx.test.y.to(ctx.device)[None, :]
+    same = ctx.rows.y.to(ctx.device)[:, None] == ctx.test.y.to(ctx.device)[None, :]
     return same.to(ctx.dtype)
 
 
 register(Method("random", random_scores, +1, "control: seeded standard-normal scores (pure posterior noise)", needs=(),
-                default=False))
+                default=False, phantoms=True))
 register(Method("same_class", same_class_scores, +1, "control: 1 where train and test labels match (labels only)",
-                needs=(), default=False))
+                needs=(), default=False, phantoms=True))

@@ -198,7 +198,7 @@ def _flatten(ctx: CheckpointContext, layers, matrices: dict[str, torch.Tensor]) 
 def _rank_one_layers(ctx: CheckpointContext, layers) -> set[str]:
     """Linear layers whose per-item weight gradients are rank one (δ aᵀ: kept factored by the gradient matrices),
     in both the train and the test gradients."""
-    train, test = ctx.train_gradients(), ctx.test_gradients()
+    train, test = ctx.scored_gradients(), ctx.test_gradients()
     return {n for n, module in layers if isinstance(module, nn.Linear)
             and f"{n}.weight" in train.factors and f"{n}.weight" in test.factors}
 
@@ -238,12 +238,13 @@ def ekfac_influence(ctx: CheckpointContext, settings: EKFACSettings = EKFACSetti
     factors = exact.cached(f"ekfac_factors_{settings.fisher}", lambda: fit_factors(exact, settings.fisher))
 
     def train() -> dict[str, torch.Tensor]:  # the train gradients per layer: for the rotation (once) and the check
-        return exact.cached("ekfac_train_matrices", lambda: _layer_matrices(exact, layers, exact.train_grads()))
+        return exact.cached(exact.row_key("ekfac_train_matrices"),
+                            lambda: _layer_matrices(exact, layers, exact.scored_grads()))
 
     rank_one = _rank_one_layers(exact, layers)
-    rotated = exact.cached(f"ekfac_rotated_train_{settings.fisher}", lambda: {
+    rotated = exact.cached(exact.row_key(f"ekfac_rotated_train_{settings.fisher}"), lambda: {
         **_rotate(factors, {n: m for n, m in train().items() if n not in rank_one}),
-        **{n: _rotated_outer(factors[n], *_factors_with_bias(exact.train_gradients(), n, module))
+        **{n: _rotated_outer(factors[n], *_factors_with_bias(exact.scored_gradients(), n, module))
            for n, module in layers if n in rank_one}})
     test = exact.test_gradients()
     dense_layers = [(n, module) for n, module in layers if n not in rank_one]
@@ -275,7 +276,8 @@ def ekfac_method(settings: EKFACSettings = EKFACSettings()) -> Method:
     return Method("ekfac", partial(ekfac_influence, settings=settings), -1, "influence with the EK-FAC curvature "
                   f"(Linear and Conv2d layers, {settings.fisher} Fisher, λ = {settings.damping:g}; on request)",
                   default=False, settings=asdict(settings), configure=ekfac_method,
-                  damped=lambda ctx, damping: ekfac_influence(ctx, replace(settings, damping=damping), check=False))
+                  damped=lambda ctx, damping: ekfac_influence(ctx, replace(settings, damping=damping), check=False),
+                  phantoms=True)
 
 
 register(ekfac_method())

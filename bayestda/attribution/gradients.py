@@ -23,7 +23,7 @@ def grad_dot(ctx: CheckpointContext) -> torch.Tensor:
 def grad_cos(ctx: CheckpointContext) -> torch.Tensor:
     """[n_train, n_test] cosine similarities of train and test gradients."""
     eps = torch.finfo(ctx.dtype).eps
-    train_norms = ctx.train_gradients().norms().clamp_min(eps)
+    train_norms = ctx.scored_gradients().norms().clamp_min(eps)
     return ctx.gradient_products() / (train_norms[:, None] * ctx.test_gradients().norms().clamp_min(eps))
 
 
@@ -46,9 +46,9 @@ def tracincp_term(ctx: CheckpointContext) -> torch.Tensor:
     return ctx.lr * ctx.gradient_products()
 
 
-register(Method("gd", grad_dot, +1, "Grad-Dot: dot product of train and test gradients", script="gd_and_gc"))
-register(Method("gc", grad_cos, +1, "Grad-Cos: cosine of train and test gradients", script="gd_and_gc"))
+register(Method("gd", grad_dot, +1, "Grad-Dot: dot product of train and test gradients", script="gd_and_gc", phantoms=True))
+register(Method("gc", grad_cos, +1, "Grad-Cos: cosine of train and test gradients", script="gd_and_gc", phantoms=True))
 register(Method("tracin", tracin_term, +1, "TracInCP term lr·GD of this checkpoint (sum the files for TracInCP)",
-                script="tracin"))
+                script="tracin", phantoms=True))
 register(Method("tracincp", tracincp_term, +1, "TracInCP: the sum over a seed's checkpoints of η_e·GD_e with the "
-                "training's learning rate; one score per seed (on request)", default=False, per_seed=True))
+                "training's learning rate; one score per seed (on request)", default=False, per_seed=True, phantoms=True))

@@ -80,7 +80,7 @@ class InverseHVP:
 
 def choose_side(ctx: CheckpointContext, side: str = "auto") -> str:
     if side == "auto":
-        return "train" if len(ctx.train) <= len(ctx.test) else "test"
+        return "train" if len(ctx.rows) <= len(ctx.test) else "test"
     if side not in ("train", "test"):
         raise ValueError(f"unknown side {side!r}; allowed: auto, train, test")
     return side
@@ -109,12 +109,12 @@ def lissa(ctx: CheckpointContext, settings: LissaSettings = LissaSettings(), sid
             h = v + (1 - damp) * h - _hvp(ctx, positions, h) / scale
         vectors, indices = h / scale, ctx.test.idx
     else:
-        w = ctx.train_grads()
+        w = ctx.scored_grads()
         total = w.clone()
         for positions in reversed(batches):
             w = (1 - damp) * w - _hvp(ctx, positions, w) / scale
             total += w
-        vectors, indices = total / scale, ctx.train.idx
+        vectors, indices = total / scale, ctx.rows.idx
     return InverseHVP(side, vectors, indices, {"method": "lissa", **asdict(settings)})
 
 
@@ -199,7 +199,7 @@ def converged(ctx: CheckpointContext, settings: ConvergedSettings = ConvergedSet
     """Exact damped Gauss-Newton inverse HVP for all items of one side, with residuals, in settings.precision."""
     ctx = ctx.at_dtype(getattr(torch, settings.precision))
     side = choose_side(ctx, side)
-    rhs, indices = (ctx.test_grads(), ctx.test.idx) if side == "test" else (ctx.train_grads(), ctx.train.idx)
+    rhs, indices = (ctx.test_grads(), ctx.test.idx) if side == "test" else (ctx.scored_grads(), ctx.rows.idx)
     rows = ctx.cached("gauss_newton_rows", lambda: gauss_newton_rows(ctx))  # shared by every damping of the curve
     gram = ctx.cached("gauss_newton_gram", lambda: rows @ rows.T)
     solution, residual = solve_gauss_newton(rows, rhs, settings.damping, settings.tolerance, gram=gram)
@@ -214,7 +214,7 @@ def influence_scores(ctx: CheckpointContext, inverse: InverseHVP) -> torch.Tenso
     """[n_train, n_test] τ = −∇L(z_j) · s(z) from inverse-HVP vectors on either side (in the vectors' precision)."""
     ctx = ctx.at_dtype(inverse.vectors.dtype)
     if inverse.side == "test":
-        return -ctx.train_gradients().products(inverse.vectors).T
+        return -ctx.scored_gradients().products(inverse.vectors).T
     return -ctx.test_gradients().products(inverse.vectors)
 
 
@@ -232,7 +232,7 @@ def converged_scores(ctx: CheckpointContext, inverse: InverseHVP) -> torch.Tenso
     scores = influence_scores(ctx, inverse)
     if inverse.residual_norms is not None:
         exact = ctx.at_dtype(inverse.vectors.dtype)
-        other = exact.test_gradients() if inverse.side == "train" else exact.train_gradients()
+        other = exact.test_gradients() if inverse.side == "train" else exact.scored_gradients()
         inverse.error_bounds = score_error_bounds(other.norms(), inverse.residual_norms, inverse.settings["damping"],
                                                   scores)
         log.info("if_converged: score error at most %.1e of the score scale (max relative residual %.1e)",
@@ -246,7 +246,7 @@ def converged_at(ctx: CheckpointContext, damping: float) -> torch.Tensor:
 
 
 register(Method("if", influence_scores, -1, "influence function, the paper's one-pass LiSSA", script="if", inverse_hvp=lissa,
-                settings=asdict(LissaSettings())))
+                settings=asdict(LissaSettings()), phantoms=True))
 register(Method("if_converged", converged_scores, -1, "influence function, exact damped Gauss-Newton inverse",
                 script="if", inverse_hvp=converged, settings=asdict(ConvergedSettings()), version="3",
-                damped=converged_at))  # 3: Gauss-Newton rows from batched backward passes (the same rows to 1e-15)
+                damped=converged_at, phantoms=True))  # 3: Gauss-Newton rows from batched backward passes (the same rows to 1e-15)

@@ -39,6 +39,8 @@ class Method:
         per_seed: one score per seed, the sum of its checkpoints' files.
         whole_posterior: one score per pair from all the posterior's samples (the analysis computes it from each
             sample's losses; no per-checkpoint file, no posterior test): `bif_ensemble`.
+        phantoms: its rows follow `ctx.rows` (`ctx.scored_gradients()`, ...), so it can score items that are not
+            train items as if they were (the phantom null); methods that do not say so are left out of it.
 
     Methods with an `inverse_hvp(ctx)` stage are scored as `score(ctx, inverse)`: the per-seed scripts can store
     the vectors first (`run_<f>_s_test.py`) and score them later (`run_<f>_if.py`), as the paper's IF scripts.
@@ -61,6 +63,7 @@ class Method:
     configure: Callable[[Any], Method] | None = None  # settings object -> this method with those settings
     damped: Callable[[Any, float], Any] | None = None  # (ctx, λ) -> scores at damping λ (the damping curve)
     whole_posterior: bool = False  # one score per pair from every sample's losses, made in the analysis, untested
+    phantoms: bool = False  # scores other items than the train items (ctx.scored, ctx.rows): the phantom null
 
     def with_settings(self, settings: Any) -> Method:
         """This method with other settings (e.g. TRAK's k), for one call: the registry keeps its defaults, and the

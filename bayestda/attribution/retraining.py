@@ -13,6 +13,10 @@ starts from the same seeded fresh LoRA and classifier (the paper's was unseeded)
 
 ATS (`ats`): from θ_t, a fresh Adam, one step on the single train item z_j.  τ = L(z; θ_{+j}) − L(z; θ_t).
 Signs: LOO positive = helpful; ATS negative = helpful (the paper's raw signs).
+
+Items that are not train items (phantoms, `CheckpointContext.scored`): leaving one out trains on the whole training
+set, so their `loo` rows are the full-data twin's L(z; θ_full) − L(z; θ_t), their `loo_corrected` rows exactly 0,
+and their `loo_pretrained` rows one model re-fine-tuned on every train item; ATS steps on the item as on any other.
 """
 
 from __future__ import annotations
@@ -64,11 +68,18 @@ def _retrained_test_losses(ctx: CheckpointContext, start: Params, weights: torch
 
 
 def loo(ctx: CheckpointContext, progress=None) -> dict[str, torch.Tensor]:
-    """{'loo', 'loo_corrected'}: [n_train, n_test] each, from one run of n + 1 models."""
+    """{'loo', 'loo_corrected'}: [n_train, n_test] each, from one run of n + 1 models; 'full': [n_test], the
+    full-data twin's test losses. Always the train items' (the run does not depend on the scored items)."""
     n = len(ctx.train)
     after = _retrained_test_losses(ctx, ctx.params, loo_weights(n, ctx.dtype), progress=progress,
                                    from_theta_t=ctx.trains_as_it_evaluates)
-    return {"loo": after[:n] - ctx.test_losses()[None], "loo_corrected": after[:n] - after[n][None]}
+    return {"loo": after[:n] - ctx.test_losses()[None], "loo_corrected": after[:n] - after[n][None], "full": after[n]}
+
+
+def _absent_rows(ctx: CheckpointContext, row: torch.Tensor) -> torch.Tensor:
+    """[n_scored, n_test]: the same row for every scored item that is not a train item (leaving it out changes
+    nothing, so every such item's retrained model is the one trained on the whole set)."""
+    return row[None].expand(len(ctx.rows), -1).clone()
 
 
 def loo_pretrained(ctx: CheckpointContext, progress=None) -> torch.Tensor:
@@ -78,17 +89,20 @@ def loo_pretrained(ctx: CheckpointContext, progress=None) -> torch.Tensor:
                             "this experiment's model retrains from its checkpoint: use loo or loo_corrected")
     n = len(ctx.train)
     start = {name: p.to(ctx.device, ctx.dtype) for name, p in ctx.fresh_start().items()}
+    if ctx.scored is not None:
+        full = _retrained_test_losses(ctx, start, torch.ones(1, n, dtype=ctx.dtype), decay=True)[0]
+        return _absent_rows(ctx, full - ctx.test_losses())
     after = _retrained_test_losses(ctx, start, loo_weights(n, ctx.dtype)[:n], decay=True, progress=progress)
     return after - ctx.test_losses()[None]
 
 
 def ats(ctx: CheckpointContext, model_chunk: int = 64) -> torch.Tensor:
-    """[n_train, n_test]: one fresh-Adam step per train item, all items at once (stacked parameters)."""
-    grads = ctx.view.unflatten(ctx.train_grads())  # each item's gradient, computed once
+    """[n_scored, n_test]: one fresh-Adam step per scored item, all items at once (stacked parameters)."""
+    grads = ctx.view.unflatten(ctx.scored_grads())  # each item's gradient, computed once
     stacked = resolve_strategy(ctx.strategy, ctx.device) == "stacked"
     rows = []
-    for start in range(0, len(ctx.train), model_chunk):
-        end = min(start + model_chunk, len(ctx.train))
+    for start in range(0, len(ctx.rows), model_chunk):
+        end = min(start + model_chunk, len(ctx.rows))
         models = {n: p.expand(end - start, *p.shape).clone().requires_grad_(True) for n, p in ctx.params.items()}
         for name, tensor in models.items():
             tensor.grad = grads[name][start:end].clone()
@@ -103,12 +117,24 @@ def _loo_run(ctx: CheckpointContext) -> dict[str, torch.Tensor]:
     return ctx.cached("loo_run", lambda: loo(ctx))
 
 
-register(Method("loo", lambda ctx: _loo_run(ctx)["loo"], +1, "leave-one-out retraining from the checkpoint, "
-                "baseline the checkpoint (the paper's)", needs=("test_losses", "retraining"), script="loo"))
-register(Method("loo_corrected", lambda ctx: _loo_run(ctx)["loo_corrected"], +1, "the same runs, baseline the "
-                "full-data twin run", needs=("test_losses", "retraining"), script="loo"))
+def loo_scores(ctx: CheckpointContext) -> torch.Tensor:
+    """`loo` at this checkpoint: the train items' rows, or (other items) the twin's change from θ_t."""
+    run = _loo_run(ctx)
+    return run["loo"] if ctx.scored is None else _absent_rows(ctx, run["full"] - ctx.test_losses())
+
+
+def loo_corrected_scores(ctx: CheckpointContext) -> torch.Tensor:
+    """`loo_corrected` at this checkpoint: the train items' rows, or (other items) exactly 0."""
+    run = _loo_run(ctx)
+    return run["loo_corrected"] if ctx.scored is None else _absent_rows(ctx, torch.zeros_like(run["full"]))
+
+
+register(Method("loo", loo_scores, +1, "leave-one-out retraining from the checkpoint, "
+                "baseline the checkpoint (the paper's)", needs=("test_losses", "retraining"), script="loo", phantoms=True))
+register(Method("loo_corrected", loo_corrected_scores, +1, "the same runs, baseline the "
+                "full-data twin run", needs=("test_losses", "retraining"), script="loo", phantoms=True))
 register(Method("ats", ats, -1, "one fresh-Adam step on the train item", needs=("gradients", "test_losses"),
-                script="ats"))
+                script="ats", phantoms=True))
 register(Method("loo_pretrained", loo_pretrained, +1, "the paper's ViT LOO, re-fine-tuned from the backbone "
                 "(on request)", needs=("test_losses", "retraining"), script="loo", script_flags=("--from-pretrained",),
-                default=False))
+                default=False, phantoms=True))

@@ -92,12 +92,16 @@ def rps(ctx: CheckpointContext, settings: RPSSettings = RPSSettings()) -> torch.
     logits = f_train @ w.T + bias.double()
     dlogits = torch.softmax(logits, dim=1) - F.one_hot(y, logits.shape[1]).double()  # ∂CE/∂Φ per item
     n = len(y)
-    alpha = -dlogits / (2 * settings.l2 * n)  # [n, C]
     residual = (dlogits.T @ f_train / n + 2 * settings.l2 * w).norm() / (2 * settings.l2 * w.norm())
     log.info("rps: stationarity residual of the L2 fine-tuning %.1e of ‖2λW*‖", residual)
-    shares = alpha[:, ctx.test.y.to(alpha.device)]  # [n_train, n_test]: α_{i, y(z)}
+    if ctx.scored is not None:  # other items (phantoms): their own representer values under the same W*
+        f_train, y = features(ctx, ctx.scored.x, layer), ctx.scored.y.to(f_train.device)
+        logits = f_train @ w.T + bias.double()
+        dlogits = torch.softmax(logits, dim=1) - F.one_hot(y, logits.shape[1]).double()
+    alpha = -dlogits / (2 * settings.l2 * n)  # [n_scored, C]
+    shares = alpha[:, ctx.test.y.to(alpha.device)]  # [n_scored, n_test]: α_{i, y(z)}
     return (shares * (f_train @ f_test.T)).to(ctx.dtype).contiguous()
 
 
 register(Method("rps", rps, +1, "representer point selection (RPS-L2 on the last layer, λ = 0.003; on request)",
-                default=False, settings=asdict(RPSSettings())))
+                default=False, settings=asdict(RPSSettings()), phantoms=True))

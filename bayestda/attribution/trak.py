@@ -88,7 +88,22 @@ def _scores_by_pulled_back_inverse(ctx: CheckpointContext, settings: TrakSetting
                                    q_test: torch.Tensor) -> torch.Tensor:
     """[n_train, n_test] φ(z)ᵀ (ΦᵀΦ)⁺ φ_i without projecting the test gradients: with Φ = −(G_train Pᵀ) / q_train,
     φ(z)ᵀ Φ⁺ = −∇ℓ(z)ᵀ B / q(z) for B = Pᵀ Φ⁺ [|θ|, n_train], so the test side costs n_train products per item
-    instead of k (Φ⁺ from the SVD of the small [n_train, k] matrix in float64, as before; docs/speed.md)."""
+    instead of k (Φ⁺ from the SVD of the small [n_train, k] matrix in float64, as before; docs/speed.md). Other
+    scored items (phantoms) reuse Φ⁺ and the train items' rows, kept in the context."""
+    inverse, test_products = ctx.cached(f"trak_train_rows_{settings}", lambda: _train_rows(ctx, settings, q_train))
+    if ctx.scored is None:
+        return -test_products / q_test[None, :] * q_train[:, None]
+    # other items j (phantoms): (ΦᵀΦ)⁺ φ_j = Φ⁺ (Φ⁺ᵀ φ_j), so their rows are (Φ⁺ᵀ Φ_jᵀ)ᵀ times the train items' rows
+    q_rows = _one_minus_p(losses_of_models(ctx.net, [ctx.params], ctx.scored.x, ctx.scored.y, loss=ctx.loss)[0],
+                          "scored")
+    phi_rows = -torch.cat([ctx.scored_gradients().products(rows) for rows in projection_blocks(
+        settings, ctx.view.numel, ctx.dtype, ctx.device)]).T.double() / q_rows[:, None]  # [n_scored, k]
+    coefficients = phi_rows @ inverse  # [n_scored, n_train] = (Φ⁺ᵀ Φ_scoredᵀ)ᵀ
+    return -(coefficients @ test_products) / q_test[None, :] * q_rows[:, None]
+
+
+def _train_rows(ctx: CheckpointContext, settings: TrakSettings, q_train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Φ⁺ [k, n_train], (G_test B)ᵀ [n_train, n_test] in float64): what every scored item's rows are made from."""
     train = ctx.train_gradients()
     projected = torch.cat([train.products(rows) for rows in projection_blocks(settings, ctx.view.numel, ctx.dtype,
                                                                               ctx.device)]).T  # [n_train, k] = G_train Pᵀ
@@ -99,8 +114,7 @@ def _scores_by_pulled_back_inverse(ctx: CheckpointContext, settings: TrakSetting
         part = inverse[start : start + len(rows)].T.to(ctx.dtype) @ rows
         pulled_back = part if pulled_back is None else pulled_back.add_(part)
         start += len(rows)
-    test_products = ctx.test_gradients().products(pulled_back).double()  # [n_train, n_test] = (G_test B)ᵀ
-    return -test_products / q_test[None, :] * q_train[:, None]
+    return inverse, ctx.test_gradients().products(pulled_back).double()  # [n_train, n_test] = (G_test B)ᵀ
 
 
 def _one_minus_p(losses: torch.Tensor, what: str) -> torch.Tensor:
@@ -134,7 +148,7 @@ def trak_method(settings: TrakSettings = TrakSettings()) -> Method:
     settings.check()
     return Method("trak", partial(trak, settings=settings), +1, "TRAK on one model: projected margin gradients, "
                   f"(ΦᵀΦ)⁺, out-to-loss weights, k = {settings.dim} (on request)", default=False, settings=asdict(settings),
-                  configure=trak_method, version="2")  # 2: the test side through B = Pᵀ Φ⁺ (the same scores to 3e-6)
+                  configure=trak_method, version="2", phantoms=True)  # 2: the test side through B = Pᵀ Φ⁺ (the same scores to 3e-6)
 
 
 register(trak_method())

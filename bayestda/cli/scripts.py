@@ -95,6 +95,10 @@ def _flag_dest(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")
 
 
+PHANTOMS_HELP = ("also score the phantom items (held-out images, as many as the train items, never trained on) as if they "
+                 "were train items: phantom_ckpt_<e>.csv beside each score file (the analysis' false-trust null)")
+
+
 def run_tda_script(description: str, script: str, argv: list[str] | None = None, family: str = "cnn") -> int:
     """The body of every per-seed scoring script: parse the flags, then compute and write the script's methods.
 
@@ -107,6 +111,7 @@ def run_tda_script(description: str, script: str, argv: list[str] | None = None,
     for flag in flags:
         methods = ", ".join(script_methods(script, (flag,)))
         parser.add_argument(flag, action="store_true", help=f"compute {methods} instead")
+    parser.add_argument("--phantoms", action="store_true", help=PHANTOMS_HELP)
     if script == "all":
         parser.add_argument("--methods", type=method_list, default=None,
                             help="comma-separated methods (default: every default method)")
@@ -125,7 +130,7 @@ def run_tda_script(description: str, script: str, argv: list[str] | None = None,
                        "no per-seed script scores it")
     settings = method_settings(args, methods)
     run_scores(experiment, seed, methods, args.ckpts, overwrite=args.overwrite, strategy=args.strategy,
-               device=args.device, model_chunk=args.model_chunk, settings=settings)
+               device=args.device, model_chunk=args.model_chunk, settings=settings, phantoms=args.phantoms)
     return 0
 
 
@@ -144,10 +149,11 @@ def run_if_script(description: str, argv: list[str] | None = None, family: str =
     parser = Parser(description=description)
     add_tda_flags(parser, family)
     parser.add_argument("--keep-inverse-hvp", action="store_true", help="keep the stored vectors after scoring")
+    parser.add_argument("--phantoms", action="store_true", help=PHANTOMS_HELP)
     args = parser.parse_args(argv)
     experiment, seed = tda_job(args, family)
     run_scores(experiment, seed, script_methods("if"), args.ckpts, overwrite=args.overwrite, strategy=args.strategy,
-               device=args.device, use_stored_inverse=True, keep_inverse=args.keep_inverse_hvp)
+               device=args.device, use_stored_inverse=True, keep_inverse=args.keep_inverse_hvp, phantoms=args.phantoms)
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -302,6 +303,51 @@ def load_subset(task: str, split: str, num_per_class: int | None = None, subset_
     """Load a generated subset (the CNN transform), or say which command makes it."""
     blob = load_subset_file(task, split, num_per_class, subset_seed)
     return Subset(blob["x"], blob["y"], blob["idx"])
+
+
+# --- phantom items: held-out images scored as if they were train items (their true effect is exactly 0) -------
+PHANTOM_SALT = 2  # the phantom draw's generator: (subset seed, 2), beside the fresh draws' train 0 and test 1
+
+
+def phantom_pool(dataset: str) -> tuple[Pool, bool]:
+    """Where phantom items come from: the full MNIST train split (shipped), else the shipped CIFAR-10 pixels (the
+    paper's items of every size). Second: whether the pool is the full split (then every paper train list of the
+    task is held out too, so a phantom is a train item of no shipped cell)."""
+    return (_mnist_full_pool(dataset, "train"), True) if dataset == "mnist" else (_shipped_pool(dataset, "train"), False)
+
+
+@lru_cache(maxsize=4)
+def phantom_items(task: str, train_idx: tuple[int, ...], train_labels: tuple[int, ...],
+                  subset_seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images uint8, labels, canonical indices) of the phantom items of a training subset: as many per class as
+    the subset has, from the task's train split, none of them a train item of the subset (nor, from the full MNIST,
+    of any of the paper's train lists of the task). Drawn with numpy's generator seeded (R, PHANTOM_SALT)."""
+    spec = check_task(task)
+    pool, full = phantom_pool(spec.dataset)
+    excluded = set(train_idx)
+    if full:
+        for n in spec.sizes:
+            excluded.update(read_index_list(task, "train", n).tolist())
+    rng = np.random.default_rng([subset_seed, PHANTOM_SALT])
+    labels = np.asarray(train_labels)
+    chosen = []
+    for label in spec.classes:
+        count = int((labels == label).sum())
+        candidates = pool.indices[(pool.labels == label) & ~np.isin(pool.indices, list(excluded))]
+        if len(candidates) < count:
+            raise BadInput(f"{task}: {len(candidates)} held-out train items of class {label} are left for phantom items; "
+                           f"{count} are needed (as many as the training subset has)")
+        chosen.append(rng.choice(candidates, count, replace=False))
+    wanted = rng.permutation(np.concatenate(chosen)).astype(np.int64)
+    images, selected = select(pool, wanted)
+    return images, selected, wanted
+
+
+def load_phantoms(task: str, train: Subset, subset_seed: int = 0) -> Subset:
+    """The phantom items of a training subset in the paper's CNN transform (see phantom_items)."""
+    images, labels, idx = phantom_items(task, tuple(train.idx.tolist()), tuple(train.y.tolist()), subset_seed)
+    return Subset(cnn_transform(TASKS[task].dataset, images), torch.from_numpy(labels.astype(np.int64)),
+                  torch.from_numpy(idx))
 
 
 def load_experiment_data(task: str, num_per_class: int, subset_seed: int = 0) -> tuple[Subset, Subset]:

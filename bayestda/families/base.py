@@ -18,7 +18,7 @@ from torch import nn
 from ..core.datasets import TaskSpec
 from ..core.losses import Loss, cross_entropy
 from ..core.params import Params, detached_params
-from ..data.subsets import Subset, load_experiment_data
+from ..data.subsets import Subset, load_experiment_data, load_phantoms
 from ..numerics.many_models import AdamSettings, linear_decay_factor
 
 
@@ -138,6 +138,11 @@ class ModelFamily:
     def load_data(self, experiment: Experiment, net: nn.Module) -> tuple[Subset, Subset]:
         """(train, test) with the family's deterministic transform (default: the paper's CNN transform)."""
         return load_experiment_data(experiment.task, experiment.num_per_class, experiment.subset_seed)
+
+    def load_phantoms(self, experiment: Experiment, net: nn.Module, train: Subset) -> Subset:
+        """The phantom items of the experiment's training subset (held-out images scored as train items) in the
+        family's deterministic transform (default: the paper's CNN transform)."""
+        return load_phantoms(experiment.task, train, experiment.subset_seed)
 
     def epochs(self, experiment: Experiment) -> int:
         return self.recipe.epochs or experiment.spec.epochs

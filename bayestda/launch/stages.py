@@ -33,7 +33,7 @@ from ..results.analysis import load_all, run_correlations, run_pvalues
 from ..results.damping import DAMPING_RESULTS_KIND, DAMPING_SCORES_KIND, default_curve_epochs, run_damping_curve, score_checkpoint
 from ..results.records import RESULTS_KIND
 from ..results.study import STUDY_RESULTS_KIND
-from ..scores.files import RESIDUALS_KIND, SCORES_KIND
+from ..scores.files import PHANTOM_KIND, RESIDUALS_KIND, SCORES_KIND, phantom_path
 from ..scores.pipeline import INVERSE_HVP_KIND, inverse_hvp_path, run_scores
 from ..training.checkpoints import CHECKPOINT_KIND, METRICS_KIND
 from ..training.lds import HALVES, LDS_KIND, LdsDesign, retrain
@@ -57,6 +57,7 @@ class Request:
     lds_models: int = 10
     analysis: bool = True
     damping: bool = True  # where the family has a damping curve, all seeds are run and the LOO truth is scored
+    phantoms: bool = True  # every method also scores the phantom items (the analysis' false-trust null)
 
     def __post_init__(self) -> None:
         for k in self.seed_ids or ():
@@ -219,6 +220,10 @@ def _script_jobs(stage: str) -> Callable[[Experiment, Request], list[Job]]:
                     continue
                 needs = (posterior, f"{prefix}/s_test") if stage == "if" else (posterior,)
                 outputs = tuple(owner.scores_path(m, seed, e) for m in call.methods for e in epochs)
+                phantoms = [m for m in call.methods if get(m).phantoms] if request.phantoms else []
+                if phantoms:
+                    argv = (*argv, "--phantoms")
+                    outputs += tuple(phantom_path(owner, m, seed, e) for m in phantoms for e in epochs)
                 out.append(Job(f"{prefix}/{call.name}", stage, (argv,), outputs, needs, gpu=True))
         return out
 
@@ -271,16 +276,18 @@ def _sample_here(experiment: Experiment, request: Request, options: RunOptions) 
         sample_seed(experiment, seed, device=options.device)
 
 
-def _score_one_seed(job: tuple[Experiment, int, list[str], str, bool, list[int], list[int]]) -> int:
+def _score_one_seed(job: tuple[Experiment, int, list[str], str, bool, list[int], list[int], bool]) -> int:
     """One seed's scores (module level, so that it can be sent to a spawned process with its Experiment); at the
-    checkpoints in `curve_epochs` the damping curve's file too, from the same context (its curvatures reused)."""
-    experiment, seed, methods, device, progress, epochs, curve_epochs = job
+    checkpoints in `curve_epochs` the damping curve's file too, from the same context (its curvatures reused); the
+    phantom items' scores where asked."""
+    experiment, seed, methods, device, progress, epochs, curve_epochs, phantoms = job
 
     def damping_curve(ctx, epoch: int) -> None:
         if epoch in curve_epochs:
             score_checkpoint(experiment, seed, epoch, device=device, ctx=ctx)
 
-    run_scores(experiment, seed, methods, epochs, device=device, show_progress=progress, after_checkpoint=damping_curve)
+    run_scores(experiment, seed, methods, epochs, device=device, show_progress=progress, after_checkpoint=damping_curve,
+               phantoms=phantoms)
     return seed
 
 
@@ -292,8 +299,8 @@ def _scores_here(experiment: Experiment, request: Request, options: RunOptions) 
     owner = files_owner(experiment)
     methods = [m for m in request.methods_for(experiment) if not get(m).whole_posterior]  # made in the analysis
     curve_epochs = default_curve_epochs(owner) if request.damping_for(experiment) else []
-    work = [(owner, seed, methods, options.device, jobs <= 1, experiment.checkpoint_epochs, curve_epochs)
-            for seed in request.seeds_for(experiment)]
+    work = [(owner, seed, methods, options.device, jobs <= 1, experiment.checkpoint_epochs, curve_epochs,
+             request.phantoms) for seed in request.seeds_for(experiment)]
     process_map(_score_one_seed, work, jobs, f"{owner.name} TDA scores")
 
 
@@ -343,10 +350,11 @@ STAGES: tuple[Stage, ...] = (
           description="a drawing sampler's samples (swag, sgld, laplace): 5 per seed, from its trained checkpoints"),
     Stage("inverse_hvp", ("train", "sample"), (INVERSE_HVP_KIND,), _script_jobs("inverse_hvp"), None, "scores",
           description="the paper's first IF stage (s_test): inverse-HVP vectors, an intermediate"),
-    Stage("if", ("train", "sample", "inverse_hvp"), (SCORES_KIND,), _script_jobs("if"), None, "scores",
+    Stage("if", ("train", "sample", "inverse_hvp"), (SCORES_KIND, PHANTOM_KIND), _script_jobs("if"), None, "scores",
           description="the influence scores from the stored vectors"),
-    Stage("scores", ("train", "sample"), (SCORES_KIND, RESIDUALS_KIND), _script_jobs("scores"), _scores_here,
-          description="every other method's score files (in this process: every method's, sharing gradients)"),
+    Stage("scores", ("train", "sample"), (SCORES_KIND, RESIDUALS_KIND, PHANTOM_KIND), _script_jobs("scores"),
+          _scores_here, description="every other method's score files (in this process: every method's, sharing "
+          "gradients), and the phantom items' scores"),
     Stage("lds", (), (LDS_KIND,), _lds_jobs, _lds_here,
           description="the LDS retraining: M random and M class-stratified halves under the target's seeds"),
     Stage("analysis", ("train", "sample", "if", "scores", "lds"), (RESULTS_KIND,), _analysis_jobs, _analysis_here,

@@ -24,10 +24,10 @@ from ..analysis.truths import from_scratch_scores
 from ..attribution.registry import helpful_signs, per_seed_methods, whole_posterior_methods
 from ..core.errors import CorruptOutput, MissingOutput, UnrecordedOutput
 from ..data.subset_losses import SubsetLosses
-from ..data.subsets import load_experiment_data, load_subset
+from ..data.subsets import load_experiment_data, load_subset, phantom_items
 from ..experiments.commands import adopt_command, score_command
 from ..numerics.evaluation import losses_of_models
-from ..scores.files import missing
+from ..scores.files import load_phantom_array, missing, phantom_path
 from ..training.checkpoints import load_checkpoint
 from ..training.lds import TARGETS, LdsDesign, check_subsets, from_scratch_loo, lds_available, load_subset_losses
 from .records import record_results
@@ -124,6 +124,42 @@ def load_all(experiment, methods, seeds=None) -> dict[str, PosteriorScores]:
         losses = posterior_losses(experiment, seeds)
         out.update({m: ensemble_bif(m, *losses) for m in whole})
     return {m: out[m] for m in methods}
+
+
+def load_phantom_posteriors(experiment, methods, seeds=None) -> tuple[dict[str, PosteriorScores], np.ndarray | None]:
+    """({method: its phantom items' scores, arranged as the experiment's sampler arranges samples}, the phantom
+    items' labels) for the methods whose phantom files are current at every seed and checkpoint; methods without
+    them are left out (logged with the command that adds them)."""
+    seeds = list(seeds or experiment.posterior_seeds)
+    owner = experiment if experiment.draws_samples else experiment.base
+    epochs = owner.checkpoint_epochs
+    out, left_out = {}, []
+    for method in scored(methods):
+        paths = [phantom_path(owner, method, s, e) for s in seeds for e in epochs]
+        if not all(provenance.problem(p) is None for p in paths):
+            left_out.append(method)
+            continue
+        arrays = [[load_phantom_array(owner, method, s, e) for e in epochs] for s in seeds]
+        first = arrays[0][0]
+        if any(not np.array_equal(a[1], first[1]) for row in arrays for a in row):
+            raise CorruptOutput(f"phantom files of {method} in {owner.name} score different items; remake them: "
+                                f"{score_command(owner, method, seeds[0])} --phantoms --overwrite")
+        values = np.array([[a[0] for a in row] for row in arrays])
+        post = as_sampled(experiment, PosteriorScores(method, values, seeds, list(epochs), first[1], first[2]))
+        out[method] = post.summed_over_checkpoints() if method in set(per_seed_methods()) else post
+    if left_out:
+        log.info("phantom null left out for %s of %s (no current phantom files; add them with: %s --phantoms)",
+                 ", ".join(left_out), experiment.name, score_command(owner, left_out[0], seeds[0]))
+    if not out:
+        return {}, None
+    train = load_subset(owner.task, "train", owner.num_per_class, owner.subset_seed)
+    _, labels, idx = phantom_items(owner.task, tuple(train.idx.tolist()), tuple(train.y.tolist()), owner.subset_seed)
+    label_of = dict(zip(idx.tolist(), labels.tolist()))
+    rows = next(iter(out.values())).train_idx
+    if any(int(i) not in label_of for i in rows):
+        raise CorruptOutput(f"phantom files of {owner.name} score items that are not its phantom draw; remake them: "
+                            f"{score_command(owner, next(iter(out)), seeds[0])} --phantoms --overwrite")
+    return out, np.array([label_of[int(i)] for i in rows])
 
 
 def posterior_losses(experiment, seeds=None) -> tuple:
@@ -282,13 +318,16 @@ def run_correlations(experiment, methods=None, seeds=None, lds_subsets: int | No
         significance = None  # made before every test was in it (bayestda < 0.5): recomputed
     targets = lds_losses_for(experiment.base, seeds or experiment.posterior_seeds, lds_subsets, lds_target,
                              lds_models)  # every sampler's truth
+    phantoms, phantom_labels = load_phantom_posteriors(experiment, methods, seeds)
     summary = correlations_of(posteriors, folder, experiment.name, significance,
                               builtin_roles(methods), subset_losses=targets.random,
                               seconds=seconds_per_checkpoint(experiment, methods, seeds),
                               classes=experiment_classes(experiment), within_class_losses=targets.stratified,
-                              scope=scope_of(experiment), other_truths=other_truths(experiment, seeds)).summary
+                              scope=scope_of(experiment), other_truths=other_truths(experiment, seeds),
+                              phantoms=phantoms, phantom_labels=phantom_labels).summary
     names = ["summary.md", "noise_decomposition.csv", "methods.csv", "comparisons.csv", "advice.csv", "advice.png",
-             "advice.pdf", "seed_count.csv", "seed_count_summary.csv", "cost.png", "cost.pdf", "truths.csv", "nulls.csv"]
+             "advice.pdf", "seed_count.csv", "seed_count_summary.csv", "cost.png", "cost.pdf", "truths.csv", "nulls.csv",
+             "phantoms.csv"]
     names += [f"{kind}_corr_{s}.csv" for kind in ("pearson", "spearman") for s in ("mu", "sigma", "snr")]
     _record(experiment, methods, seeds, names, targets.designs)
     return summary

@@ -69,14 +69,42 @@ def to_frame(matrix: torch.Tensor | np.ndarray, train_idx, test_idx) -> pd.DataF
 
 
 def write(experiment: Experiment, method: str, seed: int, epoch: int, matrix, train_idx, test_idx,
-          made_with: dict | None = None, settings_of: dict[str, Method] | None = None) -> None:
+          made_with: dict | None = None, settings_of: dict[str, Method] | None = None, kind: str = "scores") -> None:
     """Write one score file atomically (9 significant digits: float32 values round-trip exactly), then its record
-    (with the settings of `settings_of[method]` where the method ran with its own)."""
+    (with the settings of `settings_of[method]` where the method ran with its own). kind "phantom_scores": the
+    rows are the experiment's phantom items (phantom_path)."""
     settings_of = settings_of or {}
     frame = to_frame(matrix, train_idx, test_idx)
-    path = experiment.scores_path(method, seed, epoch)
+    path = (phantom_path if kind == "phantom_scores" else _scores_path)(experiment, method, seed, epoch)
     atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.9g"))
-    record_method(experiment, settings_of.get(method, method), seed, epoch, path, made_with=made_with)
+    record_method(experiment, settings_of.get(method, method), seed, epoch, path, kind=kind, made_with=made_with)
+
+
+def _scores_path(experiment: Experiment, method: str, seed: int, epoch: int):
+    return experiment.scores_path(method, seed, epoch)
+
+
+def phantom_path(experiment: Experiment, method: str, seed: int, epoch: int):
+    """A method's scores of the phantom items (held-out images scored as train items) at one checkpoint, beside
+    its score file: the same layout, the phantom items' indices in `train_idx`."""
+    return experiment.scores_dir(method, seed) / f"phantom_ckpt_{epoch}.csv"
+
+
+def phantom_problem(experiment: Experiment, method: Method, seed: int, epoch: int):
+    """Why the phantom file of a method at one checkpoint is not current (None where it is)."""
+    return provenance.problem(phantom_path(experiment, method.name, seed, epoch),
+                              method_inputs(experiment, method, seed, epoch))
+
+
+def load_phantom_array(experiment: Experiment, method: str, seed: int, ckpt: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scores [n_phantom, n_test], phantom indices, test indices) of one phantom file, or one line naming the
+    command that makes it."""
+    path = phantom_path(experiment, method, seed, ckpt)
+    if not path.exists():
+        raise MissingOutput(f"missing phantom scores {path}; run: {score_command(experiment, method, seed)} --phantoms")
+    frame = pd.read_csv(path).set_index("train_idx")
+    test_idx = np.array([int(c.removeprefix("z_test_")) for c in frame.columns])
+    return frame.to_numpy(dtype=np.float64), frame.index.to_numpy(), test_idx
 
 
 def is_done(experiment: Experiment, method: str | Method, seed: int, epoch: int) -> bool:
@@ -139,4 +167,5 @@ def missing(experiment: Experiment, methods, seeds, epochs) -> list[tuple[str, i
 
 
 SCORES_KIND = declare_method_output("scores", lambda experiment, method, seed, epoch: experiment.scores_path(method, seed, epoch))
+PHANTOM_KIND = declare_method_output("phantom_scores", phantom_path)
 RESIDUALS_KIND = declare_method_output("residuals", residuals_path)

@@ -124,7 +124,7 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
                strategy: str = "auto", device: str = "cpu", use_stored_inverse: bool = False,
                keep_inverse: bool = True, show_progress: bool = True, model_chunk: int | None = None,
                settings: dict[str, Any] | None = None,
-               after_checkpoint: Callable[[CheckpointContext, int], None] | None = None) -> None:
+               after_checkpoint: Callable[[CheckpointContext, int], None] | None = None, phantoms: bool = False) -> None:
     """Compute and write the given methods' score files for every selected checkpoint of one seed; files that are
     current (made from today's checkpoint with these settings) are skipped unless `overwrite`.
 
@@ -144,6 +144,8 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
             {"trak": TrakSettings(dim=256)}; recorded with every file they write.
         after_checkpoint: called with each scored checkpoint's context and epoch once its files are written (another
             stage's work on the same checkpoint reuses what the context computed: the damping curve).
+        phantoms: also score the experiment's phantom items (held-out images, as many as the train items) as if they
+            were train items, on the same context (curvatures and retrained models reused): `phantom_ckpt_<e>.csv`.
 
     Returns:
         None: the score (and residual) files and their records are written under tda_scores/.
@@ -154,31 +156,50 @@ def run_scores(experiment: Experiment, seed: int, methods, epochs=None, overwrit
     names = [m.name for m in chosen]
     by_name = {m.name: m for m in chosen}
     epochs = experiment.check_checkpoint_epochs(epochs)
+    with_phantoms = [m for m in chosen if m.phantoms and not m.whole_posterior] if phantoms else []
     bar = tqdm(epochs, desc=f"{experiment.name} seed {seed} [{','.join(names)}]", unit="ckpt", disable=not show_progress)
     for epoch in bar:
         why = {m.name: provenance.problem(experiment.scores_path(m.name, seed, epoch),
                                           scores.method_inputs(experiment, m, seed, epoch)) for m in chosen}
         pending = [m for m in chosen if overwrite or why[m.name] is not None]
-        if not pending:
+        phantom_pending = [m for m in with_phantoms
+                           if overwrite or scores.phantom_problem(experiment, m, seed, epoch) is not None]
+        if not pending and not phantom_pending:
             log.info("skip checkpoint %d: %s are current (use --overwrite to recompute)", epoch, ", ".join(names))
             continue
         for m in pending:
             if why[m.name] is not None and not isinstance(why[m.name], MissingOutput) and not overwrite:
                 log.info("recomputing %s at checkpoint %d: %s", m.name, epoch, why[m.name])
         ctx = make_context(experiment, seed, epoch, strategy, device, model_chunk=model_chunk)
-        inverse = load_inverse(experiment, seed, epoch, pending, device) if use_stored_inverse else None
-        seconds: dict[str, float] = {}
-        results = compute(ctx, pending, inverse, seconds)
-        write_outputs(experiment, seed, epoch, ctx, results, {"device": str(device), "strategy": strategy}, seconds,
-                      by_name)
-        if after_checkpoint is not None:
-            after_checkpoint(ctx, epoch)
+        made_with = {"device": str(device), "strategy": strategy}
+        if pending:
+            inverse = load_inverse(experiment, seed, epoch, pending, device) if use_stored_inverse else None
+            seconds: dict[str, float] = {}
+            results = compute(ctx, pending, inverse, seconds)
+            write_outputs(experiment, seed, epoch, ctx, results, made_with, seconds, by_name)
+            if after_checkpoint is not None:
+                after_checkpoint(ctx, epoch)
+        if phantom_pending:
+            score_phantoms(experiment, seed, epoch, ctx, phantom_pending, made_with)
         if use_stored_inverse and not keep_inverse:  # vectors are intermediates: gone once their scores are current
             for method in inverse_methods(chosen):
                 if scores.is_done(experiment, method, seed, epoch):
                     path = inverse_hvp_path(experiment, method.name, seed, epoch)
                     path.unlink(missing_ok=True)
                     provenance.remove(path)
+
+
+def score_phantoms(experiment: Experiment, seed: int, epoch: int, ctx: CheckpointContext, methods: list[Method],
+                   made_with: dict) -> None:
+    """Score the experiment's phantom items with each method as if they were train items, on this checkpoint's
+    context (what depends only on the training set is reused), and write their files."""
+    items = experiment.family.load_phantoms(experiment, ctx.net, ctx.train)
+    results = compute(ctx.for_items(items.to(ctx.device)), methods)
+    by_name = {m.name: m for m in methods}
+    for name, value in results.items():
+        if not isinstance(value, InverseHVP):
+            scores.write(experiment, name, seed, epoch, value, items.idx, ctx.test.idx, made_with, by_name,
+                         kind="phantom_scores")
 
 
 def load_inverse(experiment: Experiment, seed: int, epoch: int, methods, device: str = "cpu") -> dict[str, InverseHVP]:
