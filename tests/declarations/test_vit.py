@@ -268,3 +268,22 @@ def test_vit_scripts_write_the_papers_layout_and_the_analysis_runs_unchanged(tun
     assert "vittiny_mnist3_10pc" in summary and (VIT.analysis_dir(["gd", "gc"], seeds) / "spearman_corr_mu.csv").exists()
     metrics = json.loads(VIT.metrics_path(SEED).read_text())
     assert metrics["experiment"] == "vittiny_mnist3_10pc"
+
+
+def test_vit_phantoms_are_scored_in_the_vit_transform_and_loo_pretrained_retrains_once_on_every_item(tuned):
+    net, params = load_checkpoint(VIT, SEED, 14)
+    train, test = load_vit_data("mnist3", 10, image_size_of(net))
+    phantoms = VIT.family.load_phantoms(VIT, net, train)
+    assert phantoms.x.shape[1:] == train.x.shape[1:] and not set(phantoms.idx.tolist()) & set(train.idx.tolist())
+    ctx = CheckpointContext(net, params, train.head(6), test.head(4), SEED, epochs=1, dtype=torch.float64,
+                            fresh_start=VIT.family.fresh_start(VIT, SEED))
+    other = ctx.for_items(phantoms.head(3))
+    full = ctx.for_items(train.head(6))  # the same items through the phantom path: GD's rows are their own
+    assert close(grad_dot(full), grad_dot(ctx))
+    rows = loo_pretrained(other)
+    assert rows.shape == (3, 4) and torch.equal(rows[0], rows[2])
+    model = reference_model(ctx)
+    fresh = copy.deepcopy(model)
+    fresh.load_state_dict({n: p.double() for n, p in ctx.fresh_start().items()}, strict=False)
+    retrained = retrain_sharing_dropout(ctx, fresh, -1, 1, decay=True)  # no item removed
+    assert close(rows[0], losses_on_test(retrained, ctx) - losses_on_test(model, ctx))
