@@ -182,10 +182,8 @@ def posterior_losses(experiment, seeds=None) -> tuple:
         train_rows.append(train_row)
         test_rows.append(test_row)
     a, b = np.array(train_rows)[..., None], np.array(test_rows)[..., None]  # [S, K, items, 1]: as scores arrange
-    arrange = experiment.posterior_sampler.arrange
-    samples, checkpoints = seeds, list(owner.checkpoint_epochs)
-    if arrange is not None:
-        (a, samples, checkpoints), (b, _, _) = arrange(a, seeds, checkpoints), arrange(b, seeds, checkpoints)
+    sampler = experiment.posterior_sampler
+    (a, samples, checkpoints), (b, _, _) = (sampler.arranged(x, seeds, owner.checkpoint_epochs) for x in (a, b))
     return (a[..., 0], b[..., 0], samples, checkpoints, train.idx.numpy(), test.idx.numpy(),
             [f"z_test_{i}" for i in test.idx.tolist()])
 
@@ -193,10 +191,9 @@ def posterior_losses(experiment, seeds=None) -> tuple:
 def as_sampled(experiment, post: PosteriorScores) -> PosteriorScores:
     """A method's scores as the experiment's sampler arranges its files into posterior samples (a view: `seeds`
     keeps each seed's last checkpoint, `trajectory` one seed's checkpoints; a drawing sampler's are its own)."""
-    arrange = experiment.posterior_sampler.arrange
-    if arrange is None:
+    if experiment.posterior_sampler.arrange is None:
         return post
-    values, samples, checkpoints = arrange(post.values, list(post.seeds), list(post.epochs))
+    values, samples, checkpoints = experiment.posterior_sampler.arranged(post.values, post.seeds, post.epochs)
     return PosteriorScores(post.method, values, samples, checkpoints, post.train_idx, post.test_idx, post.test_columns)
 
 
@@ -271,8 +268,7 @@ def other_truths(experiment, seeds=None) -> dict[str, PosteriorScores]:
     if not experiment.family.supports_lds:
         return {}
     seeds = list(seeds or experiment.posterior_seeds)
-    arrange = experiment.posterior_sampler.arrange
-    if arrange is not None and arrange(np.zeros((len(seeds), 1, 1, 1)), seeds, [0])[1] != seeds:
+    if experiment.posterior_sampler.arranged(np.zeros((len(seeds), 1, 1, 1)), seeds, [0])[1] != seeds:
         log.info("from-scratch LOO left out of %s: its posterior samples are not the seeds", experiment.name)
         return {}
     losses = from_scratch_loo(experiment.base, seeds)

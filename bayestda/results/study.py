@@ -166,9 +166,7 @@ def sample_spread(experiment: Experiment, seeds=None) -> dict:
     metrics = [json.loads(owner.metrics_path(seed).read_text()) for seed in seeds]
     def per_sample(key: str) -> np.ndarray:  # noqa: E306 ([seeds, checkpoints, 1, 1], as scores are arranged)
         values = np.array([[m["checkpoints"][str(e)].get(key, np.nan) for e in owner.checkpoint_epochs] for m in metrics])
-        arrange = experiment.posterior_sampler.arrange
-        return (values[:, :, None, None] if arrange is None else arrange(values[:, :, None, None], seeds,
-                                                                         owner.checkpoint_epochs)[0]).ravel()
+        return experiment.posterior_sampler.arranged(values[:, :, None, None], seeds, owner.checkpoint_epochs)[0].ravel()
     accuracy, loss = per_sample("test_accuracy"), per_sample("test_loss")
     row = {"experiment": experiment.name, "sampler": experiment.sampler, "samples": len(accuracy),
            "test_accuracy_mean": accuracy.mean(), "test_accuracy_min": accuracy.min(),

@@ -85,6 +85,13 @@ class Sampler:
         """It writes samples of its own (else it rearranges the paper's checkpoints' score files)."""
         return self.draw is not None
 
+    def arranged(self, values: np.ndarray, seeds: list, checkpoints: list) -> Arrangement:
+        """Values [seeds, checkpoints, ...] of the paper's files as this sampler's posterior samples (a view's
+        arrangement; unchanged for the paper's and a drawing sampler's, whose files are their samples)."""
+        if self.arrange is None:
+            return values, list(seeds), list(checkpoints)
+        return self.arrange(values, list(seeds), list(checkpoints))
+
     def settings_record(self) -> dict | None:
         return None if self.settings is None else dataclasses.asdict(self.settings)
 
