@@ -16,7 +16,7 @@ import pandas as pd
 from .classes import ItemClasses
 from .posterior import PosteriorScores
 from .resampling import BOOTSTRAP_SEED
-from .statistics import TESTS
+from .statistics import TESTS, fractions_passing
 
 NULL_DRAWS = 5
 
@@ -45,9 +45,8 @@ def null_table(posteriors: dict[str, PosteriorScores], ks: dict[str, int],
         fractions = {name: {t.key: 0.0 for t in TESTS} for name in versions}
         for _ in range(NULL_DRAWS):
             for name, within in versions.items():
-                permuted = shuffled(samples, rng, within)
-                for test in TESTS:
-                    fractions[name][test.key] += float(test.passing(permuted).mean()) / NULL_DRAWS
+                for key, value in fractions_passing(shuffled(samples, rng, within)).items():
+                    fractions[name][key] += value / NULL_DRAWS
         for test in TESTS:
             row = {"method": method, "test": test.label(len(scores.seeds)), "K": ks[method],
                    "fraction_observed": float(test.passing(samples).mean()),

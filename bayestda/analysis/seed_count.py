@@ -23,7 +23,7 @@ from .classes import ItemClasses
 from .metrics import PreparedTarget, bounds
 from .posterior import PosteriorScores
 from .resampling import Draws, item_weighted, percentile_interval
-from .statistics import TEST_BY_KEY, TESTS
+from .statistics import TEST_BY_KEY, fractions_passing
 
 SEED_COUNTS = (3, 5, 7)
 SUBSETS = 20
@@ -47,9 +47,9 @@ def sign_reliable_interval(samples: np.ndarray, draws: Draws) -> tuple[float, fl
     return percentile_interval(item_weighted(per_item, draws))
 
 
-def _metric_values(scores: PosteriorScores, seeds, k: int, sign: int, loo: PreparedTarget | None,
+def _metric_values(mean: np.ndarray, loo: PreparedTarget | None,
                    lds: tuple[np.ndarray, PreparedTarget] | None) -> dict[str, float]:
-    mean = sign * scores.values[list(seeds), -k:].mean(axis=(0, 1))
+    """The within-class metrics of one seed subset's signed posterior mean [n_train, n_test]."""
     out = {}
     if loo is not None:
         out["loo_corr_within_class_mean"] = float(np.nanmean(loo.correlate(mean)))
@@ -64,6 +64,15 @@ def seed_count_table(posteriors: dict[str, PosteriorScores], methods: pd.DataFra
                      draws: Draws) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(seed_count.csv: one row per S, seed subset, K and method; seed_count_summary.csv: per method and S, the
     share of subsets inside the full run's interval, and the smallest S that holds)."""
+    table = seed_count_rows(posteriors, signs, truth, classes, within_class_losses)
+    return table, _holds(table, posteriors, methods, draws)
+
+
+def seed_count_rows(posteriors: dict[str, PosteriorScores], signs: dict[str, int], truth: str | None,
+                    classes: ItemClasses | None, within_class_losses: SubsetLosses | None) -> pd.DataFrame:
+    """seed_count.csv's rows. Each seed's mean over its last K checkpoints is made once per method and K (a subset's
+    samples are rows of it, its posterior mean their mean) and μ/σ once for the tests that threshold them:
+    re-averaging per subset and per test was most of the table's time (1.5x: benchmarks/bench_reproduce_parts.py)."""
     n_seeds = len(next(iter(posteriors.values())).seeds)
     loo = None
     if truth is not None and classes is not None:
@@ -72,19 +81,20 @@ def seed_count_table(posteriors: dict[str, PosteriorScores], methods: pd.DataFra
     if within_class_losses is not None:
         lds = (within_class_losses.subsets.astype(np.float64),
                PreparedTarget.of(-within_class_losses.losses.mean(axis=0)))
+    per_seed = {(method, k): scores.last_k_mean(k) for method, scores in posteriors.items()
+                for k in range(1, scores.num_checkpoints + 1)}  # [S, n_train, n_test] each
     rows = []
     for size in [s for s in SEED_COUNTS if s < n_seeds] + [n_seeds]:
         for number, seeds in enumerate(seed_subsets(n_seeds, size)):
             for method, scores in posteriors.items():
                 for k in range(1, scores.num_checkpoints + 1):
-                    samples = scores.last_k_mean(k)[list(seeds)]
+                    samples = per_seed[method, k][list(seeds)]
                     row = {"S": size, "subset": number, "seeds": " ".join(str(scores.seeds[s]) for s in seeds),
                            "method": method, "K": k}
-                    row.update({f"fraction_p_below_0.05_{t.key}": float(t.passing(samples).mean()) for t in TESTS})
-                    row.update(_metric_values(scores, seeds, k, signs.get(method, 1), loo, lds))
+                    row.update({f"fraction_p_below_0.05_{key}": value for key, value in fractions_passing(samples).items()})
+                    row.update(_metric_values(signs.get(method, 1) * samples.mean(axis=0), loo, lds))
                     rows.append(row)
-    table = pd.DataFrame(rows)
-    return table, _holds(table, posteriors, methods, draws)
+    return pd.DataFrame(rows)
 
 
 def _holds(table: pd.DataFrame, posteriors: dict[str, PosteriorScores], methods: pd.DataFrame,
@@ -108,4 +118,4 @@ def _holds(table: pd.DataFrame, posteriors: dict[str, PosteriorScores], methods:
     return pd.DataFrame(rows)
 
 
-__all__ = ["SEED_COUNTS", "seed_count_table", "seed_subsets", "sign_reliable_interval"]
+__all__ = ["SEED_COUNTS", "seed_count_rows", "seed_count_table", "seed_subsets", "sign_reliable_interval"]

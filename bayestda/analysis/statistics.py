@@ -136,6 +136,21 @@ TESTS = (
 TEST_BY_KEY = {test.key: test for test in TESTS}
 
 
+def fractions_passing(samples: np.ndarray) -> dict[str, float]:
+    """{test key: fraction of pairs at p < 0.05} for every test, μ/σ computed once for the tests that threshold it
+    (what the seed-count study and the nulls compute thousands of times)."""
+    ratio = None
+    out = {}
+    for test in TESTS:
+        if test.ratio_threshold is None:
+            out[test.key] = float(np.count_nonzero(test.pvalues(samples) < 0.05)) / samples[0].size
+            continue
+        if ratio is None:
+            ratio = np.abs(_ratio(*mean_std(samples)))
+        out[test.key] = float(np.count_nonzero(ratio > test.ratio_threshold(len(samples)))) / samples[0].size
+    return out
+
+
 def named_test(label: str) -> PosteriorTest:
     """The test a `test` column entry of significance.csv names ("z (paper)", "t, 9 dof", "sign, 10 seeds", ...)."""
     key = "z" if label == Z_TEST else label.split(",")[0]

@@ -24,6 +24,7 @@ from bayestda.analysis.resampling import draw, ranks
 from bayestda.analysis.seed_count import seed_count_table, seed_subsets
 from bayestda.analysis.statistics import (
     TESTS,
+    fractions_passing,
     holm,
     predictive_pvalues,
     predictive_threshold,
@@ -245,3 +246,12 @@ def test_replicates_give_each_value_over_the_draws_of_the_training_images():
     assert rows.loc[2, "draws"] == 3 and rows.loc[2, "lds_mean"] == pytest.approx(0.6)
     assert (rows.loc[2, "lds_mean_lo"], rows.loc[2, "lds_mean_hi"]) == pytest.approx((low, high))
     assert rows.loc[3, "lds_mean_sd"] == pytest.approx(np.std([0.2, 0.4], ddof=1))
+
+
+def test_every_tests_fraction_computed_at_once_is_each_tests_own():
+    rng = np.random.default_rng(3)
+    samples = rng.normal(0.3, 1.0, size=(7, 30, 50))
+    samples[:, :3] = 0.0  # pairs with no spread at all (a control's constant scores)
+    samples[:, 3:5] = 1.0
+    once = fractions_passing(samples)
+    assert once == {t.key: float(t.passing(samples).mean()) for t in TESTS}
