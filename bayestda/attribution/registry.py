@@ -146,6 +146,11 @@ def per_seed_methods() -> list[str]:
     return [name for name, m in _registry().items() if m.per_seed]
 
 
+def phantom_methods() -> list[str]:
+    """Methods that score other items than the train items (`Method.phantoms`): the phantom null's."""
+    return [name for name, m in _registry().items() if m.phantoms]
+
+
 def default_methods() -> list[str]:
     """The methods computed and analysed when none are named."""
     return [name for name, m in _registry().items() if m.default]

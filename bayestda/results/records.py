@@ -8,9 +8,10 @@ launcher does, need not import the statistics stack.
 from __future__ import annotations
 
 from .. import provenance
-from ..attribution.registry import whole_posterior_methods
+from ..attribution.registry import phantom_methods, whole_posterior_methods
 from ..core.io import file_hash
 from ..experiments.experiment import Experiment
+from ..scores.files import phantom_path
 from ..training.lds import LdsDesign
 
 
@@ -23,25 +24,30 @@ def lds_designs_of(what: dict) -> list[LdsDesign]:
 
 
 def results_inputs(experiment: Experiment, methods, seeds, designs: list[LdsDesign] = ()) -> dict:
-    """The hash of every score file an analysis read (None where one is not current), and of the LDS subset
-    models' files where it used them."""
-    files = {}
+    """The hash of every score file an analysis read (None where one is not current), of every phantom file it could
+    read (None where missing: results made before a method's phantoms existed are stale once they do), and of the
+    LDS subset models' files where it used them."""
+    files, phantoms = {}, {}
     whole = set(whole_posterior_methods())  # made from the samples themselves: their checkpoints, by hash
+    with_phantoms = set(phantom_methods())
     owner = experiment if experiment.draws_samples else experiment.base
     for method in methods:
         for seed in seeds:
             for epoch in experiment.checkpoint_epochs:
                 path = owner.checkpoint_path(seed, epoch) if method in whole else experiment.scores_path(method, seed, epoch)
                 files[f"{method}/{seed}/{epoch}"] = file_hash(path) if provenance.problem(path) is None else None
+                if method in with_phantoms:
+                    path = phantom_path(owner, method, seed, epoch)
+                    phantoms[f"{method}/{seed}/{epoch}"] = file_hash(path) if provenance.problem(path) is None else None
     if not designs:
-        return {"scores": files}
+        return {"scores": files, "phantoms": phantoms}
     lds = {}
     for design in designs:
         for seed in design.seeds(seeds):
             path = design.path(experiment, seed)
             key = str(seed) if design == LdsDesign(design.subsets, "paired") else f"{design.halves}/{design.target}/{seed}"
             lds[key] = file_hash(path) if provenance.problem(path) is None else None
-    return {"scores": files, "lds": lds}
+    return {"scores": files, "phantoms": phantoms, "lds": lds}
 
 
 RESULTS_KIND = provenance.declare(provenance.Kind("results", lambda w: results_inputs(
