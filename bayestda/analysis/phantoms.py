@@ -5,7 +5,9 @@ on the same checkpoints (the curvature and the retrained models stay the trainin
 every test item is exactly 0 (leaving out an item the model never saw changes nothing), so any pair a test passes
 is trust given where there is nothing to find: each test's false-trust rate on the method's own scores, beside the
 rate on the real train items. With a truth, the within-class LOO correlation over the train and phantom items
-together (the phantoms' truth 0) says whether a method ranks the never-seen items below the ones that matter.
+together (the phantoms' truth 0) says whether a method ranks the never-seen items below the ones that matter; with
+the LDS targets, each subset also "holds" half of the phantoms (drawn once; half of each class's for the
+class-stratified halves), which its models never saw: what a method predicts from them is noise in its LDS.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..data.subset_losses import SubsetLosses
 from .classes import ItemClasses
-from .metrics import bootstrap_interval, within_class_per_column
+from .metrics import bootstrap_interval, spearman_per_column, within_class_per_column
 from .posterior import PosteriorScores
+from .resampling import BOOTSTRAP_SEED
 from .statistics import TESTS
+
+LDS_DESIGNS = (("lds", False), ("lds_within_class", True))  # (column, class-stratified halves)
 
 
 def _interval(per_item: np.ndarray) -> tuple[float, float]:
@@ -35,16 +41,42 @@ def _with_phantoms(method_mean: np.ndarray, phantom_mean: np.ndarray, truth_mean
     return alone, together
 
 
+def phantom_halves(subsets: int, labels: np.ndarray, stratified: bool) -> np.ndarray:
+    """[M, n_phantom] the half of the phantom items each LDS subset "holds" (random halves, or half of each class's),
+    drawn with a fixed generator: what the subsets' models never saw."""
+    rng = np.random.default_rng([BOOTSTRAP_SEED, int(stratified)])
+    groups = [np.flatnonzero(labels == c) for c in np.unique(labels)] if stratified else [np.arange(len(labels))]
+    out = np.zeros((subsets, len(labels)), dtype=bool)
+    for m in range(subsets):
+        for group in groups:
+            out[m, rng.choice(group, len(group) // 2, replace=False)] = True
+    return out
+
+
+def _lds_with_phantoms(method_mean: np.ndarray, phantom_mean: np.ndarray, targets: SubsetLosses,
+                       halves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per test item, the posterior mean's LDS over the train items alone and with each subset's phantom half."""
+    subsets, actual = targets.subsets.astype(np.float64), -targets.losses.mean(axis=0)
+    alone = subsets @ method_mean
+    return (spearman_per_column(alone, actual),
+            spearman_per_column(alone + halves.astype(np.float64) @ phantom_mean, actual))
+
+
 def phantom_table(posteriors: dict[str, PosteriorScores], phantoms: dict[str, PosteriorScores], ks: dict[str, int],
                   signs: dict[str, int], truth: str | None = None, classes: ItemClasses | None = None,
-                  phantom_labels: np.ndarray | None = None) -> pd.DataFrame:
+                  phantom_labels: np.ndarray | None = None, subset_losses: SubsetLosses | None = None,
+                  within_class_losses: SubsetLosses | None = None) -> pd.DataFrame:
     """phantoms.csv: per method with phantom scores and per test, the fraction of train pairs and of phantom pairs
     (the false-trust rate) at p < 0.05 at the method's K, the phantoms' mean |μ| over the train items', and (with a
-    truth and classes) the within-class LOO correlation without and with the phantom items; intervals over test
-    items (`_cond_`: the seeds and the phantom draw held fixed)."""
+    truth and classes) the within-class LOO correlation without and with the phantom items, and (with the LDS
+    targets) the LDS without and with each subset's phantom half; intervals over test items (`_cond_`: the seeds,
+    the phantom draw and the LDS models held fixed)."""
     truth_mean = None
     if truth is not None and truth in posteriors:
         truth_mean = signs.get(truth, 1) * posteriors[truth].last_k_mean(ks.get(truth, 1)).mean(0)
+    targets = {"lds": subset_losses, "lds_within_class": within_class_losses}
+    halves = {column: phantom_halves(len(targets[column].subsets), phantom_labels, stratified)
+              for column, stratified in LDS_DESIGNS if targets[column] is not None and phantom_labels is not None}
     rows = []
     for method, fake in phantoms.items():
         if method not in posteriors or method not in ks:
@@ -60,6 +92,12 @@ def phantom_table(posteriors: dict[str, PosteriorScores], phantoms: dict[str, Po
                                              truth_mean, classes, phantom_labels)
             for name, per_item in (("loo_corr_within_class", alone), ("loo_corr_within_class_with_phantoms", together),
                                    ("phantom_effect_on_loo_corr_within_class", together - alone)):
+                lo, hi = _interval(per_item)
+                common.update({name: float(np.nanmean(per_item)), f"{name}_cond_lo": lo, f"{name}_cond_hi": hi})
+        for column, half in halves.items():
+            alone, together = _lds_with_phantoms(signs.get(method, 1) * real_mean, signs.get(method, 1) * ghost_mean,
+                                                 targets[column], half)
+            for name, per_item in ((column, alone), (f"{column}_with_phantoms", together)):
                 lo, hi = _interval(per_item)
                 common.update({name: float(np.nanmean(per_item)), f"{name}_cond_lo": lo, f"{name}_cond_hi": hi})
         for test in TESTS:

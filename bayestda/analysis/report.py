@@ -193,7 +193,8 @@ def correlations_of(scores, out: Path | str | None = None, name: str = "scores",
                                                            roles.truth, classes, draws)
     nulls = null_table(tested, methods["K"].to_dict(), classes)
     phantom_rows = None if not phantoms else phantom_table(tested, phantoms, methods["K"].to_dict(), roles.signs,
-                                                           roles.truth, classes, phantom_labels)
+                                                           roles.truth, classes, phantom_labels, subset_losses,
+                                                           within_class_losses)
     seed_counts, seed_holds = seed_count_table(tested, methods.drop(index=list(roles.untested), errors="ignore"),
                                                roles.signs, roles.truth, classes,
                                                within_class_losses, draws)

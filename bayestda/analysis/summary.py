@@ -423,6 +423,11 @@ def phantoms_section(phantoms: pd.DataFrame, key: str) -> str:
         view["with phantoms (truth 0)"] = [
             f"{r.loo_corr_within_class_with_phantoms:.3f} [{r.loo_corr_within_class_with_phantoms_cond_lo:.3f}, "
             f"{r.loo_corr_within_class_with_phantoms_cond_hi:.3f}]" for r in rows.itertuples()]
+    if "lds_within_class_with_phantoms" in rows.columns:
+        view["within-class LDS"] = rows["lds_within_class"].map(lambda v: f"{v:.3f}")
+        view["with phantom halves"] = [
+            f"{r.lds_within_class_with_phantoms:.3f} [{r.lds_within_class_with_phantoms_cond_lo:.3f}, "
+            f"{r.lds_within_class_with_phantoms_cond_hi:.3f}]" for r in rows.itertuples()]
     view.index.name = "method"
     name = _test_name(key)
     return (_table(view) + f"\n\n{name[0].upper() + name[1:]}: phantom items are held-out images as many as the train "
@@ -430,8 +435,9 @@ def phantoms_section(phantoms: pd.DataFrame, key: str) -> str:
             "train items on the same checkpoints (curvature and retrained models the training set's). Their true "
             "effect is exactly 0, so every phantom pair a test passes is false trust: on the method's own marginals, "
             "with a known answer. `loo`'s phantom rows are the extra training's shift (the full-data twin minus the "
-            "checkpoint), `loo_corrected`'s exactly 0. Intervals over test items (seeds and phantom draw fixed). "
-            "Every test in phantoms.csv.")
+            "checkpoint), `loo_corrected`'s exactly 0. LDS with phantom halves: every subset also holds half of "
+            "each class's phantoms, which its models never saw. Intervals over test items (seeds, phantom draw and "
+            "LDS models fixed). Every test in phantoms.csv.")
 
 
 def truths_section(methods: pd.DataFrame, truths: pd.DataFrame, truth: str | None) -> str:

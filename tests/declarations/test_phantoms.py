@@ -153,3 +153,29 @@ def test_the_analysis_leaves_the_phantom_null_out_where_no_files_exist(small_run
     experiment, seeds, _ = small_run
     posteriors, labels = load_phantom_posteriors(experiment, ["ats"], seeds)
     assert posteriors == {} and labels is None  # ats has phantom files at two of its five checkpoints at most
+
+
+def test_phantom_halves_cost_a_method_lds_only_by_what_it_gives_the_phantoms():
+    from bayestda.analysis import SubsetLosses  # noqa: PLC0415
+    from bayestda.analysis.phantoms import phantom_halves  # noqa: PLC0415
+
+    rng = np.random.default_rng(2)
+    s, n, m, subsets = 4, 12, 15, 40
+    labels = np.repeat([0, 1, 2], 4)
+    halves = phantom_halves(subsets, labels, stratified=True)
+    assert (halves.reshape(subsets, 3, 4).sum(axis=2) == 2).all()  # half of each class's phantoms
+    masks = rng.random((subsets, n)) < 0.5
+    effect = rng.normal(size=(n, m))
+    losses = -(masks.astype(float) @ effect)[None] + 0.01 * rng.normal(size=(s, subsets, m))
+    targets = SubsetLosses(masks, losses, np.arange(n), np.arange(m))
+    exact = _posterior("exact", np.broadcast_to(effect, (s, 1, n, m)).copy())
+    quiet = {"exact": _posterior("exact", np.zeros((s, 1, n, m)))}
+    loud = {"exact": _posterior("exact", 10 * rng.normal(size=(s, 1, n, m)))}
+    for phantoms, drops in ((quiet, False), (loud, True)):
+        row = phantom_table({"exact": exact}, phantoms, {"exact": 1}, {"exact": 1}, phantom_labels=labels,
+                            within_class_losses=targets).iloc[0]
+        assert row["lds_within_class"] > 0.95
+        if drops:
+            assert row["lds_within_class_with_phantoms"] < row["lds_within_class"] - 0.3
+        else:
+            assert row["lds_within_class_with_phantoms"] == row["lds_within_class"]
