@@ -41,6 +41,19 @@ def _with_phantoms(method_mean: np.ndarray, phantom_mean: np.ndarray, truth_mean
     return alone, together
 
 
+def phantom_on_top(method_mean: np.ndarray, phantom_mean: np.ndarray, classes: ItemClasses,
+                   phantom_labels: np.ndarray) -> np.ndarray:
+    """Per test item, 1.0 where the largest |posterior mean| among its class's train and phantom items is a
+    phantom's (the item a reader of the scores would be shown first), else 0.0."""
+    out = np.zeros(len(classes.test))
+    for label in np.unique(classes.test):
+        test = np.flatnonzero(classes.test == label)
+        train_top = np.abs(method_mean[classes.train == label][:, test]).max(axis=0, initial=0.0)
+        phantom_top = np.abs(phantom_mean[phantom_labels == label][:, test]).max(axis=0, initial=0.0)
+        out[test] = (phantom_top > train_top).astype(float)
+    return out
+
+
 def phantom_halves(subsets: int, labels: np.ndarray, stratified: bool) -> np.ndarray:
     """[M, n_phantom] the half of the phantom items each LDS subset "holds" (random halves, or half of each class's),
     drawn with a fixed generator: what the subsets' models never saw."""
@@ -70,7 +83,8 @@ def phantom_table(posteriors: dict[str, PosteriorScores], phantoms: dict[str, Po
     (the false-trust rate) at p < 0.05 at the method's K, the phantoms' mean |μ| over the train items', and (with a
     truth and classes) the within-class LOO correlation without and with the phantom items, and (with the LDS
     targets) the LDS without and with each subset's phantom half; intervals over test items (`_cond_`: the seeds,
-    the phantom draw and the LDS models held fixed)."""
+    the phantom draw and the LDS models held fixed); with classes, the share of test items whose largest |μ| within
+    their class is a phantom's."""
     truth_mean = None
     if truth is not None and truth in posteriors:
         truth_mean = signs.get(truth, 1) * posteriors[truth].last_k_mean(ks.get(truth, 1)).mean(0)
@@ -87,6 +101,11 @@ def phantom_table(posteriors: dict[str, PosteriorScores], phantoms: dict[str, Po
         scale = float(np.abs(real_mean).mean())
         common = {"method": method, "K": k, "phantoms": ghost.shape[1],
                   "phantom_over_train_abs_mean": float(np.abs(ghost_mean).mean()) / scale if scale > 0 else float("nan")}
+        if classes is not None and phantom_labels is not None:
+            per_item = phantom_on_top(real_mean, ghost_mean, classes, phantom_labels)
+            lo, hi = _interval(per_item)
+            common.update({"phantom_on_top_within_class": float(per_item.mean()),
+                           "phantom_on_top_within_class_cond_lo": lo, "phantom_on_top_within_class_cond_hi": hi})
         if truth_mean is not None and classes is not None and phantom_labels is not None:
             alone, together = _with_phantoms(signs.get(method, 1) * real_mean, signs.get(method, 1) * ghost_mean,
                                              truth_mean, classes, phantom_labels)

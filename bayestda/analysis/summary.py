@@ -418,6 +418,8 @@ def phantoms_section(phantoms: pd.DataFrame, key: str) -> str:
     view["phantom pairs (false trust)"] = [f"{r.false_trust_rate:.1%} [{r.false_trust_rate_cond_lo:.1%}, "
                                            f"{r.false_trust_rate_cond_hi:.1%}]" for r in rows.itertuples()]
     view["phantom |μ| / train |μ|"] = rows["phantom_over_train_abs_mean"].map(lambda v: f"{v:.2f}")
+    if "phantom_on_top_within_class" in rows.columns:
+        view["phantom on top in class"] = rows["phantom_on_top_within_class"].map(lambda v: f"{v:.0%}")
     if "loo_corr_within_class_with_phantoms" in rows.columns:
         view["within-class LOO corr"] = rows["loo_corr_within_class"].map(lambda v: f"{v:.3f}")
         view["with phantoms (truth 0)"] = [
@@ -435,7 +437,8 @@ def phantoms_section(phantoms: pd.DataFrame, key: str) -> str:
             "train items on the same checkpoints (curvature and retrained models the training set's). Their true "
             "effect is exactly 0, so every phantom pair a test passes is false trust: on the method's own marginals, "
             "with a known answer. `loo`'s phantom rows are the extra training's shift (the full-data twin minus the "
-            "checkpoint), `loo_corrected`'s exactly 0. LDS with phantom halves: every subset also holds half of "
+            "checkpoint), `loo_corrected`'s exactly 0. Phantom on top: the share of test items whose largest |μ| "
+            "among their class's train and phantom items is a phantom's. LDS with phantom halves: every subset also holds half of "
             "each class's phantoms, which its models never saw. Intervals over test items (seeds, phantom draw and "
             "LDS models fixed). Every test in phantoms.csv.")
 

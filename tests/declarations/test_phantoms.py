@@ -179,3 +179,12 @@ def test_phantom_halves_cost_a_method_lds_only_by_what_it_gives_the_phantoms():
             assert row["lds_within_class_with_phantoms"] < row["lds_within_class"] - 0.3
         else:
             assert row["lds_within_class_with_phantoms"] == row["lds_within_class"]
+
+
+def test_a_phantom_is_on_top_exactly_where_its_score_is_the_largest_in_the_class():
+    from bayestda.analysis.phantoms import phantom_on_top  # noqa: PLC0415
+
+    classes = ItemClasses(np.array([0, 0, 1, 1]), np.array([0, 1, 1]))
+    train = np.array([[1.0, 0.0, 0.0], [-3.0, 0.0, 0.0], [0.0, 2.0, 0.5], [0.0, -1.0, 0.1]])
+    phantoms = np.array([[2.5, 9.0, 9.0], [0.0, 3.0, -0.2]])  # classes 0 and 1
+    np.testing.assert_array_equal(phantom_on_top(train, phantoms, classes, np.array([0, 1])), [0.0, 1.0, 0.0])
