@@ -132,7 +132,7 @@ def load_phantom_posteriors(experiment, methods, seeds=None) -> tuple[dict[str, 
     them are left out (logged with the command that adds them)."""
     seeds = list(seeds or experiment.posterior_seeds)
     owner = experiment if experiment.draws_samples else experiment.base
-    epochs = owner.checkpoint_epochs
+    epochs = experiment.checkpoint_epochs  # a slice's (quick: its last checkpoints), in the owner's files
     out, left_out = {}, []
     for method in scored(methods):
         paths = [phantom_path(owner, method, s, e) for s in seeds for e in epochs]
