@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..data.subset_losses import SubsetLosses
 from .classes import ItemClasses
-from .metrics import bootstrap_interval, spearman_per_column, within_class_per_column
+from .metrics import bootstrap_interval, bounds, spearman_per_column, within_class_per_column
 from .posterior import PosteriorScores
 from .resampling import BOOTSTRAP_SEED
 from .statistics import TESTS
@@ -25,9 +25,11 @@ from .statistics import TESTS
 LDS_DESIGNS = (("lds", False), ("lds_within_class", True))  # (column, class-stratified halves)
 
 
-def _interval(per_item: np.ndarray) -> tuple[float, float]:
-    """95% bootstrap interval of a per-test-item mean (test items resampled; seeds and phantoms held fixed)."""
-    return bootstrap_interval(per_item) if np.isfinite(per_item).sum() > 1 else (float("nan"), float("nan"))
+def _with_interval(name: str, per_item: np.ndarray) -> dict[str, float]:
+    """{name: the mean over test items, and its `_cond_` 95% bootstrap interval} (test items resampled; seeds and
+    phantoms held fixed)."""
+    interval = bootstrap_interval(per_item) if np.isfinite(per_item).sum() > 1 else (float("nan"), float("nan"))
+    return {name: float(np.nanmean(per_item)), **dict(zip(bounds(name), interval))}
 
 
 def _with_phantoms(method_mean: np.ndarray, phantom_mean: np.ndarray, truth_mean: np.ndarray,
@@ -102,30 +104,23 @@ def phantom_table(posteriors: dict[str, PosteriorScores], phantoms: dict[str, Po
         common = {"method": method, "K": k, "phantoms": ghost.shape[1],
                   "phantom_over_train_abs_mean": float(np.abs(ghost_mean).mean()) / scale if scale > 0 else float("nan")}
         if classes is not None and phantom_labels is not None:
-            per_item = phantom_on_top(real_mean, ghost_mean, classes, phantom_labels)
-            lo, hi = _interval(per_item)
-            common.update({"phantom_on_top_within_class": float(per_item.mean()),
-                           "phantom_on_top_within_class_cond_lo": lo, "phantom_on_top_within_class_cond_hi": hi})
+            common.update(_with_interval("phantom_on_top_within_class",
+                                         phantom_on_top(real_mean, ghost_mean, classes, phantom_labels)))
         if truth_mean is not None and classes is not None and phantom_labels is not None:
             alone, together = _with_phantoms(signs.get(method, 1) * real_mean, signs.get(method, 1) * ghost_mean,
                                              truth_mean, classes, phantom_labels)
             for name, per_item in (("loo_corr_within_class", alone), ("loo_corr_within_class_with_phantoms", together),
                                    ("phantom_effect_on_loo_corr_within_class", together - alone)):
-                lo, hi = _interval(per_item)
-                common.update({name: float(np.nanmean(per_item)), f"{name}_cond_lo": lo, f"{name}_cond_hi": hi})
+                common.update(_with_interval(name, per_item))
         for column, half in halves.items():
             alone, together = _lds_with_phantoms(signs.get(method, 1) * real_mean, signs.get(method, 1) * ghost_mean,
                                                  targets[column], half)
             for name, per_item in ((column, alone), (f"{column}_with_phantoms", together)):
-                lo, hi = _interval(per_item)
-                common.update({name: float(np.nanmean(per_item)), f"{name}_cond_lo": lo, f"{name}_cond_hi": hi})
+                common.update(_with_interval(name, per_item))
         for test in TESTS:
-            real_pass, ghost_pass = test.passing(real), test.passing(ghost)
-            per_item = ghost_pass.mean(axis=0)
-            lo, hi = _interval(per_item)
-            rows.append({**common, "test": test.label(real.shape[0]), "fraction_train_pairs": float(real_pass.mean()),
-                         "false_trust_rate": float(per_item.mean()), "false_trust_rate_cond_lo": lo,
-                         "false_trust_rate_cond_hi": hi})
+            rows.append({**common, "test": test.label(real.shape[0]),
+                         "fraction_train_pairs": float(test.passing(real).mean()),
+                         **_with_interval("false_trust_rate", test.passing(ghost).mean(axis=0))})
     order = ["method", "test", "K", "phantoms", "fraction_train_pairs", "false_trust_rate", "false_trust_rate_cond_lo",
              "false_trust_rate_cond_hi", "phantom_over_train_abs_mean"]
     frame = pd.DataFrame(rows)

@@ -239,15 +239,15 @@ def _test_note(n_seeds: int, test: str) -> str:
             "are beside it.")
 
 
-def _with_interval(methods: pd.DataFrame, method: str, column: str) -> str:
+def _with_interval(methods: pd.DataFrame, method: str, column: str, fmt: str = ".2f") -> str:
     columns = interval_columns(methods, column)
     value = methods.loc[method, column]
     if np.isnan(value):
         return "-"
     if columns is None:
-        return f"{value:.2f}"
+        return f"{value:{fmt}}"
     low, high = (methods.loc[method, c] for c in columns)
-    return f"{value:.2f} [{low:.2f}, {high:.2f}]"
+    return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 
 
 INTERVAL_COLUMNS = (("loo_corr", "LOO"), ("loo_corr_within_class", "LOO within class"), ("lds", "LDS"),
@@ -392,55 +392,60 @@ def guidance_section(methods: pd.DataFrame, compared: pd.DataFrame | None, scope
     return text
 
 
+def _rows_of_test(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    """A per-method and per-test table's rows of one test (by its key), indexed by method."""
+    return table[keys_of_tests(table).values == key].set_index("method")
+
+
+def _captioned(view: pd.DataFrame, key: str, text: str) -> str:
+    """A per-method table of one test, then its caption opening with the test's name."""
+    view.index.name = "method"
+    name = _test_name(key)
+    return _table(view) + f"\n\n{name[0].upper() + name[1:]}: " + text
+
+
 def nulls_section(nulls: pd.DataFrame, key: str) -> str:
     """The lead test's fraction of pairs observed and on per-seed shuffled items, per method."""
-    rows = nulls[keys_of_tests(nulls).values == key].set_index("method")
+    rows = _rows_of_test(nulls, key)
     view = pd.DataFrame(index=rows.index)
     view["observed"] = rows["fraction_observed"].map(lambda v: f"{v:.1%}")
     view["items shuffled per seed"] = rows["fraction_shuffled_items"].map(lambda v: f"{v:.1%}")
     if "fraction_shuffled_within_class" in rows.columns:
         view["shuffled within class"] = rows["fraction_shuffled_within_class"].map(lambda v: f"{v:.1%}")
-    view.index.name = "method"
-    name = _test_name(key)
-    return (_table(view) + f"\n\n{name[0].upper() + name[1:]}: the fraction of pairs it passes, and of pairs whose train items "
-            "were shuffled independently in each seed (each seed's scores and their scale kept; only which item a "
-            "score belongs to is broken across seeds): the false-trust rate on the method's own marginals. Where the "
-            "shuffled rate is near the observed one, the sign-reliable pairs come from a per-test-item offset (all "
-            "items shuffled) or from the class alone (within class), not from the item. Every test in nulls.csv.")
+    return _captioned(view, key, "the fraction of pairs it passes, and of pairs whose train items "
+                      "were shuffled independently in each seed (each seed's scores and their scale kept; only which item a "
+                      "score belongs to is broken across seeds): the false-trust rate on the method's own marginals. Where the "
+                      "shuffled rate is near the observed one, the sign-reliable pairs come from a per-test-item offset (all "
+                      "items shuffled) or from the class alone (within class), not from the item. Every test in nulls.csv.")
 
 
 def phantoms_section(phantoms: pd.DataFrame, key: str) -> str:
     """Per method, the lead test's rate on train pairs and on phantom pairs, and what the phantoms do to the
     within-class LOO correlation."""
-    rows = phantoms[keys_of_tests(phantoms).values == key].set_index("method")
+    rows = _rows_of_test(phantoms, key)
     view = pd.DataFrame(index=rows.index)
     view["train pairs"] = rows["fraction_train_pairs"].map(lambda v: f"{v:.1%}")
-    view["phantom pairs (false trust)"] = [f"{r.false_trust_rate:.1%} [{r.false_trust_rate_cond_lo:.1%}, "
-                                           f"{r.false_trust_rate_cond_hi:.1%}]" for r in rows.itertuples()]
+    view["phantom pairs (false trust)"] = [_with_interval(rows, m, "false_trust_rate", ".1%") for m in rows.index]
     view["phantom |μ| / train |μ|"] = rows["phantom_over_train_abs_mean"].map(lambda v: f"{v:.2f}")
     if "phantom_on_top_within_class" in rows.columns:
         view["phantom on top in class"] = rows["phantom_on_top_within_class"].map(lambda v: f"{v:.0%}")
     if "loo_corr_within_class_with_phantoms" in rows.columns:
         view["within-class LOO corr"] = rows["loo_corr_within_class"].map(lambda v: f"{v:.3f}")
-        view["with phantoms (truth 0)"] = [
-            f"{r.loo_corr_within_class_with_phantoms:.3f} [{r.loo_corr_within_class_with_phantoms_cond_lo:.3f}, "
-            f"{r.loo_corr_within_class_with_phantoms_cond_hi:.3f}]" for r in rows.itertuples()]
+        view["with phantoms (truth 0)"] = [_with_interval(rows, m, "loo_corr_within_class_with_phantoms", ".3f")
+                                           for m in rows.index]
     if "lds_within_class_with_phantoms" in rows.columns:
         view["within-class LDS"] = rows["lds_within_class"].map(lambda v: f"{v:.3f}")
-        view["with phantom halves"] = [
-            f"{r.lds_within_class_with_phantoms:.3f} [{r.lds_within_class_with_phantoms_cond_lo:.3f}, "
-            f"{r.lds_within_class_with_phantoms_cond_hi:.3f}]" for r in rows.itertuples()]
-    view.index.name = "method"
-    name = _test_name(key)
-    return (_table(view) + f"\n\n{name[0].upper() + name[1:]}: phantom items are held-out images as many as the train "
-            "items (the same classes), in no training subset of the experiment, scored by each method as if they were "
-            "train items on the same checkpoints (curvature and retrained models the training set's). Their true "
-            "effect is exactly 0, so every phantom pair a test passes is false trust: on the method's own marginals, "
-            "with a known answer. `loo`'s phantom rows are the extra training's shift (the full-data twin minus the "
-            "checkpoint), `loo_corrected`'s exactly 0. Phantom on top: the share of test items whose largest |μ| "
-            "among their class's train and phantom items is a phantom's. LDS with phantom halves: every subset also holds half of "
-            "each class's phantoms, which its models never saw. Intervals over test items (seeds, phantom draw and "
-            "LDS models fixed). Every test in phantoms.csv.")
+        view["with phantom halves"] = [_with_interval(rows, m, "lds_within_class_with_phantoms", ".3f")
+                                       for m in rows.index]
+    return _captioned(view, key, "phantom items are held-out images as many as the train "
+                      "items (the same classes), in no training subset of the experiment, scored by each method as if they were "
+                      "train items on the same checkpoints (curvature and retrained models the training set's). Their true "
+                      "effect is exactly 0, so every phantom pair a test passes is false trust: on the method's own marginals, "
+                      "with a known answer. `loo`'s phantom rows are the extra training's shift (the full-data twin minus the "
+                      "checkpoint), `loo_corrected`'s exactly 0. Phantom on top: the share of test items whose largest |μ| "
+                      "among their class's train and phantom items is a phantom's. LDS with phantom halves: every subset "
+                      "also holds half of each class's phantoms, which its models never saw. Intervals over test items "
+                      "(seeds, phantom draw and LDS models fixed). Every test in phantoms.csv.")
 
 
 def truths_section(methods: pd.DataFrame, truths: pd.DataFrame, truth: str | None) -> str:

@@ -78,6 +78,12 @@ def fine_tune_last_layer(f: torch.Tensor, y: torch.Tensor, weight: torch.Tensor,
     return w.detach()
 
 
+def _output_gradients(f: torch.Tensor, y: torch.Tensor, w: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """[n, C] ∂CE/∂Φ of items with features f and labels y under the last layer (w, bias): softmax − one-hot."""
+    logits = f @ w.T + bias.double()
+    return torch.softmax(logits, dim=1) - F.one_hot(y, logits.shape[1]).double()
+
+
 def rps(ctx: CheckpointContext, settings: RPSSettings = RPSSettings()) -> torch.Tensor:
     """[n_train, n_test] representer values α_{i,y(z)} f_i·f(z)."""
     settings.check()
@@ -89,15 +95,13 @@ def rps(ctx: CheckpointContext, settings: RPSSettings = RPSSettings()) -> torch.
     f_train, f_test = features(ctx, ctx.train.x, layer), features(ctx, ctx.test.x, layer)
     y = ctx.train.y.to(f_train.device)
     w = fine_tune_last_layer(f_train, y, weight, bias, settings)
-    logits = f_train @ w.T + bias.double()
-    dlogits = torch.softmax(logits, dim=1) - F.one_hot(y, logits.shape[1]).double()  # ∂CE/∂Φ per item
+    dlogits = _output_gradients(f_train, y, w, bias)
     n = len(y)
     residual = (dlogits.T @ f_train / n + 2 * settings.l2 * w).norm() / (2 * settings.l2 * w.norm())
     log.info("rps: stationarity residual of the L2 fine-tuning %.1e of ‖2λW*‖", residual)
     if ctx.scored is not None:  # other items (phantoms): their own representer values under the same W*
-        f_train, y = features(ctx, ctx.scored.x, layer), ctx.scored.y.to(f_train.device)
-        logits = f_train @ w.T + bias.double()
-        dlogits = torch.softmax(logits, dim=1) - F.one_hot(y, logits.shape[1]).double()
+        f_train = features(ctx, ctx.scored.x, layer)
+        dlogits = _output_gradients(f_train, ctx.scored.y.to(f_train.device), w, bias)
     alpha = -dlogits / (2 * settings.l2 * n)  # [n_scored, C]
     shares = alpha[:, ctx.test.y.to(alpha.device)]  # [n_scored, n_test]: α_{i, y(z)}
     return (shares * (f_train @ f_test.T)).to(ctx.dtype).contiguous()

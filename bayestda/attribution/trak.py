@@ -96,18 +96,14 @@ def _scores_by_pulled_back_inverse(ctx: CheckpointContext, settings: TrakSetting
     # other items j (phantoms): (ΦᵀΦ)⁺ φ_j = Φ⁺ (Φ⁺ᵀ φ_j), so their rows are (Φ⁺ᵀ Φ_jᵀ)ᵀ times the train items' rows
     q_rows = _one_minus_p(losses_of_models(ctx.net, [ctx.params], ctx.scored.x, ctx.scored.y, loss=ctx.loss)[0],
                           "scored")
-    phi_rows = -torch.cat([ctx.scored_gradients().products(rows) for rows in projection_blocks(
-        settings, ctx.view.numel, ctx.dtype, ctx.device)]).T.double() / q_rows[:, None]  # [n_scored, k]
+    phi_rows = -_projected(ctx, ctx.scored_gradients(), settings).double() / q_rows[:, None]  # [n_scored, k]
     coefficients = phi_rows @ inverse  # [n_scored, n_train] = (Φ⁺ᵀ Φ_scoredᵀ)ᵀ
     return -(coefficients @ test_products) / q_test[None, :] * q_rows[:, None]
 
 
 def _train_rows(ctx: CheckpointContext, settings: TrakSettings, q_train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(Φ⁺ [k, n_train], (G_test B)ᵀ [n_train, n_test] in float64): what every scored item's rows are made from."""
-    train = ctx.train_gradients()
-    projected = torch.cat([train.products(rows) for rows in projection_blocks(settings, ctx.view.numel, ctx.dtype,
-                                                                              ctx.device)]).T  # [n_train, k] = G_train Pᵀ
-    phi_train = -projected.double() / q_train[:, None]
+    phi_train = -_projected(ctx, ctx.train_gradients(), settings).double() / q_train[:, None]
     inverse = torch.linalg.pinv(phi_train)  # [k, n_train] = (ΦᵀΦ)⁺ Φᵀ
     pulled_back, start = None, 0  # Bᵀ = Φ⁺ᵀ P [n_train, |θ|], block by block
     for rows in projection_blocks(settings, ctx.view.numel, ctx.dtype, ctx.device):
@@ -115,6 +111,12 @@ def _train_rows(ctx: CheckpointContext, settings: TrakSettings, q_train: torch.T
         pulled_back = part if pulled_back is None else pulled_back.add_(part)
         start += len(rows)
     return inverse, ctx.test_gradients().products(pulled_back).double()  # [n_train, n_test] = (G_test B)ᵀ
+
+
+def _projected(ctx: CheckpointContext, gradients, settings: TrakSettings) -> torch.Tensor:
+    """[n, k] = G Pᵀ: the items' gradients through the projection, block by block."""
+    return torch.cat([gradients.products(rows) for rows in projection_blocks(settings, ctx.view.numel, ctx.dtype,
+                                                                             ctx.device)]).T
 
 
 def _one_minus_p(losses: torch.Tensor, what: str) -> torch.Tensor:

@@ -343,9 +343,14 @@ def phantom_items(task: str, train_idx: tuple[int, ...], train_labels: tuple[int
     return images, selected, wanted
 
 
+def phantom_draw(task: str, train: Subset, subset_seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """phantom_items of a training subset given as a Subset (its indices and labels)."""
+    return phantom_items(task, tuple(train.idx.tolist()), tuple(train.y.tolist()), subset_seed)
+
+
 def load_phantoms(task: str, train: Subset, subset_seed: int = 0) -> Subset:
     """The phantom items of a training subset in the paper's CNN transform (see phantom_items)."""
-    images, labels, idx = phantom_items(task, tuple(train.idx.tolist()), tuple(train.y.tolist()), subset_seed)
+    images, labels, idx = phantom_draw(task, train, subset_seed)
     return Subset(cnn_transform(TASKS[task].dataset, images), torch.from_numpy(labels.astype(np.int64)),
                   torch.from_numpy(idx))
 

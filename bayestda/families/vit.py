@@ -11,7 +11,7 @@ from torch import nn
 
 from ..core.io import file_hash
 from ..core.params import Params, detached_params
-from ..data.subsets import Subset, phantom_items
+from ..data.subsets import Subset, phantom_draw
 from ..data.vit_images import eval_transform, load_vit_data
 from ..models.vit import WEIGHT_FILES, build_lora_vit, image_size_of, local_weights_dir, weights_for
 from ..numerics.many_models import seeded
@@ -67,8 +67,7 @@ class LoraViTFamily(ModelFamily):
         return load_vit_data(experiment.task, experiment.num_per_class, image_size_of(net))
 
     def load_phantoms(self, experiment, net: nn.Module, train: Subset) -> Subset:
-        images, labels, idx = phantom_items(experiment.task, tuple(train.idx.tolist()), tuple(train.y.tolist()),
-                                            experiment.subset_seed)
+        images, labels, idx = phantom_draw(experiment.task, train, experiment.subset_seed)
         return Subset(eval_transform(torch.from_numpy(images), image_size_of(net)),
                       torch.from_numpy(labels.astype("int64")), torch.from_numpy(idx))
 

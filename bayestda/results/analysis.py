@@ -24,10 +24,10 @@ from ..analysis.truths import from_scratch_scores
 from ..attribution.registry import helpful_signs, per_seed_methods, whole_posterior_methods
 from ..core.errors import CorruptOutput, MissingOutput, UnrecordedOutput
 from ..data.subset_losses import SubsetLosses
-from ..data.subsets import load_experiment_data, load_subset, phantom_items
+from ..data.subsets import load_experiment_data, load_subset, phantom_draw
 from ..experiments.commands import adopt_command, score_command
 from ..numerics.evaluation import losses_of_models
-from ..scores.files import load_phantom_array, missing, phantom_path
+from ..scores.files import missing, phantom_path
 from ..training.checkpoints import load_checkpoint
 from ..training.lds import TARGETS, LdsDesign, check_subsets, from_scratch_loo, lds_available, load_subset_losses
 from .records import record_results
@@ -135,17 +135,12 @@ def load_phantom_posteriors(experiment, methods, seeds=None) -> tuple[dict[str, 
     epochs = experiment.checkpoint_epochs  # a slice's (quick: its last checkpoints), in the owner's files
     out, left_out = {}, []
     for method in scored(methods):
-        paths = [phantom_path(owner, method, s, e) for s in seeds for e in epochs]
-        if not all(provenance.problem(p) is None for p in paths):
+        paths = [[phantom_path(owner, method, s, e) for e in epochs] for s in seeds]
+        if not all(provenance.problem(p) is None for row in paths for p in row):
             left_out.append(method)
             continue
-        arrays = [[load_phantom_array(owner, method, s, e) for e in epochs] for s in seeds]
-        first = arrays[0][0]
-        if any(not np.array_equal(a[1], first[1]) for row in arrays for a in row):
-            raise CorruptOutput(f"phantom files of {method} in {owner.name} score different items; remake them: "
-                                f"{score_command(owner, method, seeds[0])} --phantoms --overwrite")
-        values = np.array([[a[0] for a in row] for row in arrays])
-        post = as_sampled(experiment, PosteriorScores(method, values, seeds, list(epochs), first[1], first[2]))
+        post = as_sampled(experiment, load_files(method, paths, seeds, epochs, remake=lambda path, method=method: (
+            f"remake them: {score_command(owner, method, int(path.parent.name))} --phantoms --overwrite")))
         out[method] = post.summed_over_checkpoints() if method in set(per_seed_methods()) else post
     if left_out:
         log.info("phantom null left out for %s of %s (no current phantom files; add them with: %s --phantoms)",
@@ -153,7 +148,7 @@ def load_phantom_posteriors(experiment, methods, seeds=None) -> tuple[dict[str, 
     if not out:
         return {}, None
     train = load_subset(owner.task, "train", owner.num_per_class, owner.subset_seed)
-    _, labels, idx = phantom_items(owner.task, tuple(train.idx.tolist()), tuple(train.y.tolist()), owner.subset_seed)
+    _, labels, idx = phantom_draw(owner.task, train, owner.subset_seed)
     label_of = dict(zip(idx.tolist(), labels.tolist()))
     rows = next(iter(out.values())).train_idx
     if any(int(i) not in label_of for i in rows):

@@ -102,7 +102,11 @@ def load_phantom_array(experiment: Experiment, method: str, seed: int, ckpt: int
     path = phantom_path(experiment, method, seed, ckpt)
     if not path.exists():
         raise MissingOutput(f"missing phantom scores {path}; run: {score_command(experiment, method, seed)} --phantoms")
-    frame = pd.read_csv(path).set_index("train_idx")
+    return _as_array(pd.read_csv(path).set_index("train_idx"))
+
+
+def _as_array(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scores, row indices, test indices) of a score table in the paper's layout."""
     test_idx = np.array([int(c.removeprefix("z_test_")) for c in frame.columns])
     return frame.to_numpy(dtype=np.float64), frame.index.to_numpy(), test_idx
 
@@ -136,9 +140,7 @@ def load(experiment: Experiment | str, method: str, seed: int, ckpt: int) -> pd.
 
 def load_array(experiment: Experiment | str, method: str, seed: int, ckpt: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(scores [n_train, n_test], train indices, test indices) of one score file."""
-    frame = load(experiment, method, seed, ckpt)
-    test_idx = np.array([int(c.removeprefix("z_test_")) for c in frame.columns])
-    return frame.to_numpy(dtype=np.float64), frame.index.to_numpy(), test_idx
+    return _as_array(load(experiment, method, seed, ckpt))
 
 
 def write_residuals(experiment: Experiment, method: str, seed: int, epoch: int, side: str, indices, residuals,
